@@ -1,0 +1,83 @@
+"""Defaults: the settings of Larsen et al. (2016) for 64x64 CelebA.
+
+Other configs import this one and change a few fields. Fields left at None
+(placeholders) take their value from `config.model.arch`'s table in
+`vaegan_jax/models.py`; set them to change a width.
+"""
+
+import ml_collections
+from ml_collections import config_dict
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+
+  config.data = ml_collections.ConfigDict()
+  config.data.name = 'celeb_a'
+  config.data.image_size = 64
+  config.data.channels = 3
+
+  config.model = ml_collections.ConfigDict()
+  config.model.arch = 'larsen64'
+  config.model.latent_dim = config_dict.placeholder(int)
+  config.model.encoder_widths = config_dict.placeholder(tuple)
+  config.model.encoder_dense = config_dict.placeholder(int)
+  config.model.decoder_widths = config_dict.placeholder(tuple)
+  config.model.decoder_base_width = config_dict.placeholder(int)
+  config.model.discriminator_widths = config_dict.placeholder(tuple)
+  config.model.discriminator_dense = config_dict.placeholder(int)
+  # Which discriminator convolution (1-based) gives Dis_l, taken before its
+  # BatchNorm and ReLU; None: the arch's (the 4th conv for larsen64).
+  config.model.dis_feature_layer = config_dict.placeholder(int)
+  # 'larsen': U(±1/sqrt(3·fan_in)) as the original; also 'lecun_normal',
+  # 'xavier_uniform', 'he_normal', 'normal_0.02'.
+  config.model.init = 'larsen'
+  config.model.bn_momentum = 0.9  # Flax convention: keep 90% of the average.
+  config.model.bn_epsilon = 1e-6
+  # 'subpixel' or 'lax': two formulations of the same transposed conv.
+  config.model.conv_transpose_impl = 'subpixel'
+  config.model.dtype = 'float32'  # computation dtype; 'bfloat16' on GPU/TPU
+
+  config.loss = ml_collections.ConfigDict()
+  config.loss.gamma = 1e-6
+  # 'original': decoder descends γ·L_llike − (1−γ)·L_GAN, as the authors'
+  # code; 'paper': γ·L_llike − L_GAN, as Algorithm 1 is written.
+  config.loss.decoder_weighting = 'original'
+  config.loss.kl_weight = 1.0
+  config.loss.recon = 'l2'  # on Dis_l: 'l2' (Gaussian NLL) or 'l1'
+  config.loss.recon_reduction = 'sum'  # over the features: 'sum' or 'mean'
+  config.loss.gan = 'minimax'  # or 'non_saturating'
+  # The paper's equation has log(1 − Dis(Dec(Enc(x)))); the CelebA run of the
+  # authors' code left it out.
+  config.loss.discriminate_recon = False
+  config.loss.real_weight = 0.5  # D's real : generated weighting
+  config.loss.equilibrium_gating = True
+  config.loss.equilibrium = 0.68
+  config.loss.margin = 0.35
+
+  config.optim = ml_collections.ConfigDict()
+  config.optim.name = 'rmsprop'  # or 'adam'
+  config.optim.lr = 3.125e-4  # 0.02 per example-summed batch of 64
+  config.optim.rmsprop_decay = 0.9
+  config.optim.b1 = 0.9
+  config.optim.b2 = 0.999
+  config.optim.eps = 1e-8
+  config.optim.weight_decay = 1e-5
+  # 'larsen': lr0 − (epoch/decay_epochs)^decay_power · (lr0 − lr_end), per
+  # epoch of steps_per_epoch batches; 'exponential': × decay_rate per epoch;
+  # 'constant'.
+  config.optim.schedule = 'larsen'
+  config.optim.steps_per_epoch = 250
+  config.optim.decay_epochs = 150
+  config.optim.decay_power = 0.75
+  config.optim.decay_rate = 0.75
+  config.optim.lr_end = 1.5625e-7
+  for net in ('encoder', 'decoder', 'discriminator'):
+    config.optim[net] = ml_collections.ConfigDict()
+    config.optim[net].lr = config_dict.placeholder(float)  # None: optim.lr
+
+  config.train = ml_collections.ConfigDict()
+  config.train.batch_size = 64
+  config.train.num_steps = 37_500  # 150 epochs of 250 batches
+  return config

@@ -1,0 +1,17 @@
+"""A tiny configuration for tests: narrow digits networks, a few steps."""
+
+from configs import mnist
+
+
+def get_config():
+  config = mnist.get_config()
+  config.model.latent_dim = 8
+  config.model.encoder_widths = (8, 16)
+  config.model.encoder_dense = 32
+  config.model.decoder_widths = (16, 8)
+  config.model.decoder_base_width = 16
+  config.model.discriminator_widths = (8, 16, 16)
+  config.model.discriminator_dense = 32
+  config.train.batch_size = 8
+  config.train.num_steps = 4
+  return config

@@ -1,0 +1,104 @@
+"""Loss values against closed forms, and the directions each loss pushes."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vaegan_jax import losses
+
+
+def test_kl_matches_the_closed_form_per_dimension():
+  mean = jnp.array([[0.0, 1.0, -2.0], [0.5, 0.0, 0.0]])
+  var = jnp.array([[1.0, 0.25, 4.0], [1.0, 2.0, 0.5]])
+  expected = 0.5 * np.sum(var + mean ** 2 - 1 - np.log(var), axis=-1)
+  np.testing.assert_allclose(losses.kl_divergence(mean, jnp.log(var)),
+                             expected, rtol=1e-6)
+  assert float(losses.kl_divergence(jnp.zeros((1, 4)),
+                                    jnp.zeros((1, 4)))[0]) == 0.0
+
+
+def test_kl_matches_a_monte_carlo_estimate():
+  mean, logvar = jnp.array([0.7, -0.3]), jnp.array([-0.5, 0.4])
+  z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(
+      jax.random.key(0), (200_000, 2))
+  log_q = jax.scipy.stats.norm.logpdf(z, mean, jnp.exp(0.5 * logvar))
+  log_p = jax.scipy.stats.norm.logpdf(z)
+  estimate = float(jnp.mean(jnp.sum(log_q - log_p, axis=-1)))
+  np.testing.assert_allclose(
+      float(losses.kl_divergence(mean[None], logvar[None])[0]), estimate,
+      rtol=0.02)
+
+
+def test_reconstruction_kinds_and_reductions():
+  pred = jnp.array([[[1.0, 2.0], [3.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]]])
+  target = jnp.array([[[1.0, 0.0], [0.0, 4.0]], [[1.0, -1.0], [1.0, -1.0]]])
+  diff = np.asarray(pred - target).reshape(2, -1)
+  np.testing.assert_allclose(losses.reconstruction(pred, target),
+                             0.5 * np.sum(diff ** 2, axis=1))
+  np.testing.assert_allclose(
+      losses.reconstruction(pred, target, reduction='mean'),
+      0.5 * np.mean(diff ** 2, axis=1))
+  np.testing.assert_allclose(losses.reconstruction(pred, target, 'l1'),
+                             np.sum(np.abs(diff), axis=1))
+
+
+def test_l2_is_the_gaussian_negative_log_likelihood_up_to_a_constant():
+  target = jax.random.normal(jax.random.key(0), (3, 16))
+  preds = [target + 0.1, target - 0.3]
+  nll = lambda p: -jnp.sum(jax.scipy.stats.norm.logpdf(target, p, 1.0), -1)
+  np.testing.assert_allclose(
+      losses.reconstruction(preds[0], target)
+      - losses.reconstruction(preds[1], target),
+      nll(preds[0]) - nll(preds[1]), rtol=1e-5)
+
+
+@pytest.mark.parametrize('kind,reduction', [('l3', 'sum'), ('l2', 'max')])
+def test_unknown_reconstruction_is_a_clear_error(kind, reduction):
+  with pytest.raises(ValueError, match='config.loss.recon'):
+    losses.reconstruction(jnp.zeros((1, 2)), jnp.zeros((1, 2)), kind,
+                          reduction)
+
+
+def test_discriminator_bce_against_probabilities():
+  real, fake = jnp.array([2.0, -1.0]), jnp.array([0.5, -3.0, 1.0])
+  sig = lambda x: 1 / (1 + np.exp(-np.asarray(x)))
+  expected = (0.3 * np.mean(-np.log(sig(real)))
+              + 0.7 * np.mean(-np.log(1 - sig(fake))))
+  np.testing.assert_allclose(
+      losses.bce_discriminator(real, fake, real_weight=0.3), expected,
+      rtol=1e-6)
+
+
+def test_bce_is_finite_for_confident_logits():
+  logits = jnp.array([-200.0, 200.0])
+  assert np.all(np.isfinite(losses.bce_real(logits)))
+  assert np.all(np.isfinite(losses.bce_fake(logits)))
+
+
+def test_generator_losses_push_fakes_towards_real():
+  for name in ('minimax', 'non_saturating'):
+    grad = jax.grad(losses.gan_loss(name).generator)(jnp.array([0.0, -2.0]))
+    assert np.all(np.asarray(grad) < 0), name  # descending raises D(x̂)
+
+
+def test_minimax_saturates_where_non_saturating_does_not():
+  confident_fake = jnp.array([-10.0])  # D(x̂) ≈ 0
+  minimax = jax.grad(losses.gan_loss('minimax').generator)(confident_fake)
+  non_sat = jax.grad(
+      losses.gan_loss('non_saturating').generator)(confident_fake)
+  assert abs(float(minimax[0])) < 1e-4
+  assert abs(float(non_sat[0])) > 0.99
+
+
+def test_minimax_generator_is_minus_the_discriminators_fake_term():
+  fake = jnp.array([0.3, -0.7, 2.0])
+  np.testing.assert_allclose(
+      losses.gan_loss('minimax').generator(fake),
+      -losses.bce_discriminator(jnp.zeros(1), fake, real_weight=0.0),
+      rtol=1e-6)
+
+
+def test_unknown_gan_loss_is_a_clear_error():
+  with pytest.raises(ValueError, match='config.loss.gan'):
+    losses.gan_loss('wgan')

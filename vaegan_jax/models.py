@@ -1,0 +1,224 @@
+"""The three VAE-GAN networks: encoder q(z|x), decoder p(x|z), discriminator.
+
+`larsen64` is the CelebA architecture of Larsen et al. (2016) as their code
+has it; `digits` is the same design, narrower, for 28 or 32 pixel digits.
+Every stride-2 convolution is 5x5 with padding 2, so it halves even sizes.
+"""
+
+import dataclasses
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from vaegan_jax import layers
+
+# Widths of each architecture; `config.model` fields left at None take these.
+ARCHITECTURES: dict[str, dict[str, Any]] = {
+    'larsen64': dict(
+        latent_dim=128,
+        encoder_widths=(64, 128, 256),
+        encoder_dense=1024,
+        decoder_widths=(256, 128, 32),
+        decoder_base_width=256,
+        discriminator_widths=(32, 128, 256, 256),
+        discriminator_dense=512,
+        dis_feature_layer=4,
+    ),
+    'digits': dict(
+        latent_dim=32,
+        encoder_widths=(32, 64),
+        encoder_dense=256,
+        decoder_widths=(64, 32),
+        decoder_base_width=64,
+        discriminator_widths=(16, 32, 64),
+        discriminator_dense=256,
+        dis_feature_layer=3,
+    ),
+}
+
+NETWORKS = ('encoder', 'decoder', 'discriminator')
+
+
+def _norm(module: nn.Module, train: bool) -> nn.BatchNorm:
+  """BatchNorm keeping `bn_momentum` (0.9 as the original) of the average."""
+  return nn.BatchNorm(use_running_average=not train,
+                      momentum=module.bn_momentum, epsilon=module.bn_epsilon,
+                      dtype=module.dtype)
+
+
+class Encoder(nn.Module):
+  """x -> (mean, logvar) of q(z|x).
+
+  Stride-2 convolutions without bias, each followed by BatchNorm and ReLU; a
+  dense layer without bias, BatchNorm, ReLU; two dense heads with bias.
+  """
+  widths: Sequence[int]
+  dense: int
+  latent_dim: int
+  kernel_init: layers.Initializer = nn.initializers.lecun_normal()
+  bn_momentum: float = 0.9
+  bn_epsilon: float = 1e-5
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool):
+    for width in self.widths:
+      x = nn.Conv(width, (5, 5), (2, 2), layers.same_padding(5),
+                  use_bias=False, kernel_init=self.kernel_init,
+                  dtype=self.dtype)(x)
+      x = nn.relu(_norm(self, train)(x))
+    x = x.reshape(x.shape[0], -1)
+    x = nn.Dense(self.dense, use_bias=False, kernel_init=self.kernel_init,
+                 dtype=self.dtype)(x)
+    x = nn.relu(_norm(self, train)(x))
+    mean = nn.Dense(self.latent_dim, kernel_init=self.kernel_init,
+                    dtype=self.dtype, name='mean')(x)
+    logvar = nn.Dense(self.latent_dim, kernel_init=self.kernel_init,
+                      dtype=self.dtype, name='logvar')(x)
+    return mean.astype(jnp.float32), logvar.astype(jnp.float32)
+
+
+class Decoder(nn.Module):
+  """z -> image in [-1, 1]; also the GAN's generator.
+
+  Dense to base_size x base_size x base_width without bias, BatchNorm, ReLU;
+  stride-2 transposed convolutions without bias, each with BatchNorm and
+  ReLU; a 5x5 stride-1 convolution with bias to the image channels; tanh.
+  """
+  widths: Sequence[int]
+  base_width: int
+  base_size: int
+  channels: int
+  kernel_init: layers.Initializer = nn.initializers.lecun_normal()
+  bn_momentum: float = 0.9
+  bn_epsilon: float = 1e-5
+  conv_transpose_impl: str = 'subpixel'
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, z: jax.Array, train: bool):
+    x = nn.Dense(self.base_size ** 2 * self.base_width, use_bias=False,
+                 kernel_init=self.kernel_init, dtype=self.dtype)(z)
+    x = nn.relu(_norm(self, train)(x))
+    x = x.reshape(x.shape[0], self.base_size, self.base_size, self.base_width)
+    for width in self.widths:
+      x = layers.ConvTranspose2x(width, 5, use_bias=False,
+                                 impl=self.conv_transpose_impl,
+                                 kernel_init=self.kernel_init,
+                                 dtype=self.dtype)(x)
+      x = nn.relu(_norm(self, train)(x))
+    x = nn.Conv(self.channels, (5, 5), (1, 1), layers.same_padding(5),
+                kernel_init=self.kernel_init, dtype=self.dtype)(x)
+    return jnp.tanh(x).astype(jnp.float32)
+
+
+class Discriminator(nn.Module):
+  """x -> (logit, Dis_l features).
+
+  A 5x5 stride-1 convolution with bias and ReLU (no BatchNorm), then stride-2
+  convolutions without bias, each with BatchNorm and ReLU; a dense layer
+  without bias, BatchNorm, ReLU; a dense logit with bias.
+
+  Dis_l is the raw output of convolution number `feature_layer` (1-based),
+  before its BatchNorm and ReLU. With `features_only=True` the call stops
+  there and returns (None, features): no layer above Dis_l runs.
+  """
+  widths: Sequence[int]
+  dense: int
+  feature_layer: int
+  kernel_init: layers.Initializer = nn.initializers.lecun_normal()
+  bn_momentum: float = 0.9
+  bn_epsilon: float = 1e-5
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool, features_only: bool = False):
+    features = None
+    for i, width in enumerate(self.widths):
+      first = i == 0
+      x = nn.Conv(width, (5, 5), (1, 1) if first else (2, 2),
+                  layers.same_padding(5), use_bias=first,
+                  kernel_init=self.kernel_init, dtype=self.dtype)(x)
+      if i + 1 == self.feature_layer:
+        features = x.astype(jnp.float32)
+        if features_only:
+          return None, features
+      x = nn.relu(x if first else _norm(self, train)(x))
+    x = x.reshape(x.shape[0], -1)
+    x = nn.Dense(self.dense, use_bias=False, kernel_init=self.kernel_init,
+                 dtype=self.dtype)(x)
+    x = nn.relu(_norm(self, train)(x))
+    logit = nn.Dense(1, kernel_init=self.kernel_init, dtype=self.dtype)(x)
+    return logit[:, 0].astype(jnp.float32), features
+
+
+@dataclasses.dataclass(frozen=True)
+class Networks:
+  """The three modules of one configuration."""
+  encoder: Encoder
+  decoder: Decoder
+  discriminator: Discriminator
+
+  def __getitem__(self, name: str) -> nn.Module:
+    return getattr(self, name)
+
+
+def resolve(model_config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """`config.model` with every field left at None taken from its `arch`."""
+  if model_config.arch not in ARCHITECTURES:
+    raise ValueError(
+        f'Unknown config.model.arch={model_config.arch!r}; choose one of '
+        f'{sorted(ARCHITECTURES)}.')
+  resolved = dict(ARCHITECTURES[model_config.arch])
+  for key in resolved:
+    if model_config.get(key) is not None:
+      resolved[key] = model_config[key]
+  return resolved
+
+
+def build(config: ml_collections.ConfigDict) -> Networks:
+  """Builds the encoder, decoder and discriminator from `config`.
+
+  Args:
+    config: uses `config.model` and `config.data.{image_size, channels}`.
+
+  Returns:
+    The three (unbound) flax modules.
+  """
+  spec = resolve(config.model)
+  size, channels = config.data.image_size, config.data.channels
+  n_up = len(spec['decoder_widths'])
+  if size % 2 ** n_up:
+    raise ValueError(
+        f'config.data.image_size={size} cannot be reached by the decoder: '
+        f'{n_up} stride-2 layers need a multiple of {2 ** n_up}. Change '
+        f'config.data.image_size or config.model.decoder_widths.')
+  n_convs = len(spec['discriminator_widths'])
+  if not 1 <= spec['dis_feature_layer'] <= n_convs:
+    raise ValueError(
+        f'config.model.dis_feature_layer={spec["dis_feature_layer"]} must '
+        f'name one of the discriminator\'s {n_convs} convolutions (1..'
+        f'{n_convs}).')
+  dtype = jnp.dtype(config.model.dtype)
+  common = dict(kernel_init=layers.kernel_init(config.model.init),
+                bn_momentum=config.model.bn_momentum,
+                bn_epsilon=config.model.bn_epsilon, dtype=dtype)
+  return Networks(
+      encoder=Encoder(spec['encoder_widths'], spec['encoder_dense'],
+                      spec['latent_dim'], **common),
+      decoder=Decoder(spec['decoder_widths'], spec['decoder_base_width'],
+                      size // 2 ** n_up, channels,
+                      conv_transpose_impl=config.model.conv_transpose_impl,
+                      **common),
+      discriminator=Discriminator(spec['discriminator_widths'],
+                                  spec['discriminator_dense'],
+                                  spec['dis_feature_layer'], **common),
+  )
+
+
+def latent_dim(config: ml_collections.ConfigDict) -> int:
+  """The latent size of `config`'s model."""
+  return resolve(config.model)['latent_dim']
