@@ -150,6 +150,7 @@ def test_discriminator_layers_above_dis_l_do_not_change_the_encoder_update():
 def test_step_compiles_once_and_outputs_are_finite():
   config = helpers.tiny_config()
   state, _ = _setup(config)
+  chex.clear_trace_counter()
   train_step = jax.jit(chex.assert_max_traces(
       step_lib.make_train_step(config), n=1))
   for i in range(3):
