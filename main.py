@@ -2,30 +2,71 @@
 
     python main.py --config=configs/celeba.py --config.train.batch_size=128
 
-All logic lives in the importable `vaegan_jax` library; this file only reads
-flags and calls `vaegan_jax.train.train_and_evaluate`.
+All logic lives in the importable `vaegan_jax` library; this file reads the
+flags, sets up multi-host JAX when asked, and calls
+`vaegan_jax.train.train_and_evaluate`.
 """
+
+import os
+import re
+import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from vaegan_jax import train
-
 _CONFIG = config_flags.DEFINE_config_file(
-    'config', None, 'Path to a config file (configs/*.py).', lock_config=True)
+    'config', None, 'Path to a config file (configs/*.py); override fields '
+    'with --config.<section>.<field>=value.', lock_config=True)
 _WORKDIR = flags.DEFINE_string(
-    'workdir', None, 'Directory for checkpoints, metrics and pictures.')
+    'workdir', None, 'Directory for checkpoints, metrics and pictures '
+    '(default: workdirs/<config name>). A workdir with checkpoints resumes.')
+_DISTRIBUTED = flags.DEFINE_bool(
+    'distributed', os.environ.get('VAEGAN_DISTRIBUTED', '0') == '1',
+    'Call jax.distributed.initialize() for a multi-host run (also set by '
+    'VAEGAN_DISTRIBUTED=1).')
+
+
+def _parse_flags(argv):
+  """absl flag parsing, with a one-line error for a mistyped config field."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    sys.exit(f'Error: {e}\nPass --helpfull to see the flags.')
+  except (AttributeError, KeyError) as e:
+    message = str(e).strip('\'"').replace('\\n', ' ').replace("\\'", "'")
+    key = re.search(r"'(\w+)'", message)
+    arg = next((a for a in argv if key and a.startswith('--config.')
+                and re.search(rf'\.{key.group(1)}\b', a.split('=')[0])), '')
+    sys.exit(f'Error: unknown config field in {arg or "an override"}: '
+             f'{message}')
+
+
+def _default_workdir() -> str:
+  name = os.path.splitext(os.path.basename(
+      config_flags.get_config_filename(flags.FLAGS['config'])))[0]
+  return os.path.join('workdirs', name)
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.set_verbosity(logging.INFO)
-  train.train_and_evaluate(_CONFIG.value, _WORKDIR.value or 'workdirs/run')
+  if _DISTRIBUTED.value:
+    import jax  # pylint: disable=g-import-not-at-top
+    jax.distributed.initialize()
+  # Imported here so that --help and flag errors do not wait for JAX.
+  from vaegan_jax import errors  # pylint: disable=g-import-not-at-top
+  from vaegan_jax import train  # pylint: disable=g-import-not-at-top
+  try:
+    train.train_and_evaluate(_CONFIG.value,
+                             _WORKDIR.value or _default_workdir())
+  except (ValueError, errors.NonFiniteError) as e:
+    logging.error('%s', e)
+    sys.exit(f'Error: {e}')
 
 
 if __name__ == '__main__':
   flags.mark_flags_as_required(['config'])
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)

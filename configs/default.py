@@ -114,4 +114,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.train = ml_collections.ConfigDict()
   config.train.batch_size = 64
   config.train.num_steps = 37_500  # 150 epochs of 250 batches
+  config.train.log_every = 50
+  config.train.checkpoint_every = 1000
+  config.train.keep_checkpoints = 3
+
+  config.eval = ml_collections.ConfigDict()
+  config.eval.every = 2500  # steps; 0: only at the end
+  # Keep the checkpoint with the lowest value of this eval metric ('' to
+  # keep only the latest ones).
+  config.eval.best_metric = ''
   return config

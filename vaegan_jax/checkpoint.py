@@ -60,7 +60,8 @@ class Checkpointer:
             preservation_policy=ocp.checkpoint_managers.AnyPreservationPolicy(
                 policies),
             cleanup_tmp_directories=True),
-        item_names=('state', 'data'))
+        item_handlers={'state': ocp.StandardCheckpointHandler(),
+                       'data': ocp.JsonCheckpointHandler()})
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()

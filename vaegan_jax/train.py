@@ -1,40 +1,228 @@
-"""The training loop."""
+"""The training loop: data, sharded steps, checkpoints, logging, evaluation.
 
+`train_and_evaluate` resumes from the latest checkpoint in the workdir if
+there is one, saves every `config.train.checkpoint_every` steps, at the end,
+and when SIGTERM or Ctrl-C arrives, and stops at the first non-finite loss
+or gradient norm without saving it.
+"""
+
+import json
+import os
 import time
+from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
 
+from vaegan_jax import checkpoint as checkpoint_lib
+from vaegan_jax import data
+from vaegan_jax import errors
+from vaegan_jax import evaluate
 from vaegan_jax import parallel
+from vaegan_jax import preemption
 from vaegan_jax import state as state_lib
 from vaegan_jax import step as step_lib
+from vaegan_jax import writers
+
+# What a non-finite metric means, for the NaN guard's message.
+WATCHED = {
+    'loss/kl': 'L_prior (the encoder\'s KL term)',
+    'loss/llike': 'L_llike (encoder and decoder)',
+    'loss/gan_d': 'L_GAN (the discriminator\'s loss)',
+    'loss/gan_g': 'the decoder\'s GAN term',
+    'grad_norm/encoder': 'the encoder\'s gradient',
+    'grad_norm/decoder': 'the decoder\'s gradient',
+    'grad_norm/discriminator': 'the discriminator\'s gradient',
+}
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
-  """Trains for `config.train.num_steps` steps on random images.
+def _write_config(config: ml_collections.ConfigDict, workdir: str
+                  ) -> dict[str, Any] | None:
+  """Writes config.json; returns the one a previous run left, if any."""
+  path = os.path.join(workdir, 'config.json')
+  previous = None
+  if os.path.exists(path):
+    with open(path) as f:
+      previous = json.load(f)
+  if jax.process_index() == 0:
+    os.makedirs(workdir, exist_ok=True)
+    with open(path + '.tmp', 'w') as f:
+      f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+    os.replace(path + '.tmp', path)
+  return previous
+
+
+def _config_changes(previous: dict[str, Any] | None,
+                    config: ml_collections.ConfigDict) -> str:
+  """The fields that differ from the previous run's config, as text."""
+  if previous is None:
+    return ''
+  now = json.loads(config.to_json_best_effort())
+
+  def flat(d, prefix=''):
+    out = {}
+    for k, v in d.items():
+      if isinstance(v, dict):
+        out.update(flat(v, f'{prefix}{k}.'))
+      else:
+        out[prefix + k] = v
+    return out
+
+  old, new = flat(previous), flat(now)
+  changes = [f'config.{k}: {old.get(k)!r} -> {new.get(k)!r}'
+             for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+  if not changes:
+    return ''
+  return 'Changed since the run was started:\n  ' + '\n  '.join(changes) + '\n'
+
+
+def _check_finite(pending: list[dict[str, Any]], first_step: int) -> None:
+  """Raises NonFiniteError naming the first step and the terms that broke."""
+  for i, metrics in enumerate(pending):
+    bad = [k for k in WATCHED if k in metrics
+           and not np.isfinite(metrics[k])]
+    if bad:
+      what = '; '.join(f'{k}={metrics[k]} ({WATCHED[k]})' for k in bad)
+      raise errors.NonFiniteError(
+          f'Non-finite values at step {first_step + i}: {what}.')
+
+
+def _average(pending: list[dict[str, Any]]) -> dict[str, float]:
+  return {k: float(np.mean([m[k] for m in pending])) for k in pending[0]}
+
+
+class _Progress:
+  """Steps/s, images/s and ETA between log lines."""
+
+  def __init__(self, step: int, total: int, batch_size: int):
+    self.total, self.batch_size = total, batch_size
+    self._step, self._time = step, time.time()
+
+  def line(self, step: int) -> tuple[str, dict[str, float]]:
+    now = time.time()
+    rate = (step - self._step) / max(now - self._time, 1e-9)
+    self._step, self._time = step, now
+    eta = (self.total - step) / max(rate, 1e-9)
+    text = (f'step {step}/{self.total} | {rate:.2f} steps/s | '
+            f'{rate * self.batch_size:.0f} img/s | ETA '
+            f'{int(eta // 3600)}:{int(eta % 3600 // 60):02d}:'
+            f'{int(eta % 60):02d}')
+    return text, {'perf/steps_per_sec': rate,
+                  'perf/images_per_sec': rate * self.batch_size}
+
+
+def _initial_state(config, ckpt, mesh, hint):
+  """The latest checkpoint's state and data position, or a fresh state."""
+  abstract = state_lib.abstract_train_state(config)
+  rep = parallel.replicated(mesh)
+  abstract = jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=rep),
+      abstract)
+  step = ckpt.latest_step()
+  if step is not None:
+    logging.info('Resuming from the checkpoint at step %d.', step)
+    return ckpt.restore(step, abstract, hint)
+  init_rng = jax.random.fold_in(jax.random.key(config.seed), 0)
+  state = state_lib.create_train_state(config, init_rng)
+  return parallel.replicate(state, mesh), None
+
+
+@jax.jit
+def _all_finite(tree) -> jax.Array:
+  return jnp.all(jnp.asarray([jnp.all(jnp.isfinite(x))
+                              for x in jax.tree.leaves(tree)]))
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
+                       ) -> state_lib.TrainState:
+  """Trains (resuming if `workdir` has checkpoints), evaluating as it goes.
 
   Args:
     config: the run's configuration.
-    workdir: directory for the run's outputs.
+    workdir: directory for checkpoints, metrics, TensorBoard files and
+      pictures; created if missing.
+
+  Returns:
+    The final train state.
   """
-  del workdir
+  workdir = os.path.abspath(workdir)
+  data.check(config)
   mesh = parallel.make_mesh()
   parallel.check_batch_size(config.train.batch_size, mesh)
-  rng = jax.random.key(config.seed)
-  init_rng, step_rng = jax.random.split(rng)
-  state = parallel.replicate(
-      state_lib.create_train_state(config, init_rng), mesh)
+  hint = _config_changes(_write_config(config, workdir), config)
+  ckpt = checkpoint_lib.Checkpointer(
+      workdir, keep=config.train.keep_checkpoints,
+      best_metric=config.eval.best_metric or None)
+  state, data_state = _initial_state(config, ckpt, mesh, hint)
+  train_iter = data.train_iterator(config)
+  if data_state is not None:
+    train_iter.set_state(data_state)
+  writer = writers.MetricWriter(workdir, enabled=jax.process_index() == 0)
+  evaluator = evaluate.Evaluator(config, workdir, mesh, writer)
   train_step = parallel.jit_train_step(step_lib.make_train_step(config), mesh)
-  data_rng = np.random.default_rng(config.seed)
-  shape = (config.train.batch_size, *state_lib.image_shape(config))
-  for i in range(config.train.num_steps):
-    images = data_rng.uniform(-1, 1, shape).astype(np.float32)
-    start = time.time()
-    state, metrics = train_step(state, parallel.shard_batch(
-        {'image': images}, mesh), step_rng)
-    metrics = jax.device_get(metrics)
-    logging.info('step %d (%.2fs): %s', i + 1, time.time() - start,
-                 {k: round(float(v), 4) for k, v in sorted(metrics.items())})
+  step_rng = jax.random.fold_in(jax.random.key(config.seed), 1)
+  try:
+    state = _loop(config, state, train_iter, train_step, step_rng, mesh,
+                  ckpt, writer, evaluator)
+  except errors.NonFiniteError as e:
+    ckpt.wait()
+    last = ckpt.latest_step()
+    kept = (f'The last good checkpoint (step {last}) is kept in '
+            f'{ckpt.directory}; running the same command resumes from it.'
+            if last is not None else 'No checkpoint had been saved yet.')
+    raise errors.NonFiniteError(
+        f'{e} Training stopped. {kept} Lower the learning rate '
+        f'(config.optim.lr) or check the data.') from None
+  finally:
+    ckpt.close()
+    writer.close()
+  return state
+
+
+def _loop(config, state, train_iter, train_step, step_rng, mesh, ckpt,
+          writer, evaluator):
+  cfg = config.train
+  step = int(jax.device_get(state.step))
+  if step >= cfg.num_steps:
+    logging.info('Step %d already reached config.train.num_steps=%d.',
+                 step, cfg.num_steps)
+  progress = _Progress(step, cfg.num_steps, cfg.batch_size)
+  pending, first_pending = [], step + 1
+  with preemption.StopRequest() as stop:
+    while step < cfg.num_steps:
+      batch = parallel.shard_batch(next(train_iter), mesh)
+      state, metrics = train_step(state, batch, step_rng)
+      step += 1
+      pending.append(metrics)
+      interrupted = stop.requested  # read once: a signal may come any time
+      stopping = interrupted or step == cfg.num_steps
+      log = step % cfg.log_every == 0 or stopping
+      evaluate_now = evaluator.due(step) or step == cfg.num_steps
+      save = step % cfg.checkpoint_every == 0 or stopping or evaluate_now
+      if log or save or evaluate_now:
+        pending = jax.device_get(pending)
+        _check_finite(pending, first_pending)
+        if log:
+          text, perf = progress.line(step)
+          scalars = _average(pending)
+          logging.info('%s | %s', text, ' '.join(
+              f'{k}={scalars[k]:.4g}' for k in sorted(WATCHED)))
+          writer.write_scalars(step, {**scalars, **perf})
+        pending, first_pending = ([], step + 1) if log else (pending,
+                                                             first_pending)
+      eval_metrics = evaluator.run(state, step) if evaluate_now else None
+      if save:
+        if not bool(_all_finite(state)):
+          raise errors.NonFiniteError(
+              f'The state at step {step} is not finite; not saving it.')
+        ckpt.save(step, state, train_iter.get_state(), eval_metrics)
+      if interrupted:
+        ckpt.wait()
+        logging.warning('Stopped by %s at step %d; checkpoint saved in %s. '
+                        'Run the same command to resume.', stop.signal_name,
+                        step, ckpt.directory)
+        break
   return state

@@ -1,0 +1,144 @@
+"""The training program: resume, stop signals, the NaN guard, main.py."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+from tests import helpers
+from vaegan_jax import checkpoint as checkpoint_lib
+from vaegan_jax import errors
+from vaegan_jax import state as state_lib
+from vaegan_jax import train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _config(num_steps, **overrides):
+  config = helpers.tiny_config(**overrides)
+  config.data.name = 'bundled_mnist'
+  config.train.num_steps = num_steps
+  config.train.log_every = 1
+  config.train.checkpoint_every = 3
+  config.eval.every = 0
+  return config
+
+
+def _restore(workdir, config, step=None):
+  ckpt = checkpoint_lib.Checkpointer(workdir)
+  step = ckpt.latest_step() if step is None else step
+  state, data_state = ckpt.restore(
+      step, state_lib.abstract_train_state(config))
+  ckpt.close()
+  return state, data_state
+
+
+def test_resume_is_exact(tmp_path):
+  straight = train.train_and_evaluate(_config(6), str(tmp_path / 'a'))
+  train.train_and_evaluate(_config(3), str(tmp_path / 'b'))
+  resumed = train.train_and_evaluate(_config(6), str(tmp_path / 'b'))
+  assert int(resumed.step) == 6
+  chex.assert_trees_all_equal(jax.device_get(resumed.params),
+                              jax.device_get(straight.params))
+  chex.assert_trees_all_equal(jax.device_get(resumed.opt_state),
+                              jax.device_get(straight.opt_state))
+
+
+def test_workdir_contents(tmp_path):
+  config = _config(4)
+  config.eval.every = 2
+  train.train_and_evaluate(config, str(tmp_path))
+  names = set(os.listdir(tmp_path))
+  assert {'config.json', 'metrics.jsonl', 'tensorboard', 'checkpoints',
+          'samples_4x4.png', 'samples_8x8.png'} <= names
+  assert any(f.startswith('events.out.tfevents')
+             for f in os.listdir(tmp_path / 'tensorboard'))
+  with open(tmp_path / 'config.json') as f:
+    assert json.load(f)['train']['num_steps'] == 4
+  steps = [r['step'] for r in map(json.loads, open(tmp_path / 'metrics.jsonl'))]
+  assert steps == [1, 2, 3, 4]
+  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['2', '3', '4']
+
+
+def test_nan_guard_keeps_the_last_good_checkpoint(tmp_path):
+  train.train_and_evaluate(_config(3), str(tmp_path))
+  absurd = _config(9, optim__lr=1e38)
+  with pytest.raises(errors.NonFiniteError,
+                     match=r'step [4-9].*last good checkpoint \(step 3\)'):
+    train.train_and_evaluate(absurd, str(tmp_path))
+  assert checkpoint_lib.Checkpointer(str(tmp_path)).latest_step() == 3
+  state, _ = _restore(str(tmp_path), absurd)
+  chex.assert_tree_all_finite(state)
+
+
+def test_resume_with_other_shapes_is_a_clear_error(tmp_path):
+  train.train_and_evaluate(_config(3), str(tmp_path))
+  with pytest.raises(errors.CheckpointMismatch,
+                     match=r'(?s)latent_dim: 8 -> 4.*--workdir'):
+    train.train_and_evaluate(_config(6, model__latent_dim=4), str(tmp_path))
+
+
+def test_interrupted_save_leaves_a_readable_checkpoint(tmp_path):
+  config = _config(3)
+  train.train_and_evaluate(config, str(tmp_path))
+  # What a crash in the middle of writing checkpoint 6 leaves behind.
+  partial = tmp_path / 'checkpoints' / '6.orbax-checkpoint-tmp-1234'
+  (partial / 'state').mkdir(parents=True)
+  (partial / 'state' / 'junk').write_bytes(b'\0' * 10)
+  assert checkpoint_lib.Checkpointer(str(tmp_path)).latest_step() == 3
+  state, data_state = _restore(str(tmp_path), config)
+  assert int(state.step) == 3 and data_state
+
+
+def _main(*args, **kwargs):
+  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu',
+             JAX_COMPILATION_CACHE_DIR=os.path.join(
+                 ROOT, '.pytest_cache', 'jax_compilation_cache'))
+  return subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'main.py'),
+       '--config=' + os.path.join(ROOT, 'configs', 'test.py'),
+       '--config.data.name=bundled_mnist', *args],
+      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+      text=True, **kwargs)
+
+
+def test_unknown_override_is_a_clear_error():
+  proc = _main('--config.train.batchsize=3')
+  out, _ = proc.communicate(timeout=120)
+  assert proc.returncode != 0
+  assert 'batchsize' in out and 'batch_size' in out
+  assert 'Traceback' not in out
+
+
+def test_main_runs_then_sigterm_saves_and_resume_finishes(tmp_path):
+  workdir = str(tmp_path)
+  common = (f'--workdir={workdir}', '--config.train.log_every=1',
+            '--config.train.checkpoint_every=1000', '--config.eval.every=0')
+  proc = _main('--config.train.num_steps=100000', *common)
+  metrics = tmp_path / 'metrics.jsonl'
+  deadline = time.time() + 300
+  while not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3):
+    assert proc.poll() is None and time.time() < deadline, proc.stdout.read()
+    time.sleep(0.5)
+  proc.send_signal(signal.SIGTERM)
+  out, _ = proc.communicate(timeout=120)
+  assert proc.returncode == 0, out
+  assert 'SIGTERM' in out and 'Traceback' not in out
+  stopped_at = checkpoint_lib.Checkpointer(workdir).latest_step()
+  assert stopped_at is not None and stopped_at >= 3, out[-3000:]
+  # Same command, more steps: resumes where it stopped and finishes.
+  proc = _main(f'--config.train.num_steps={stopped_at + 2}', *common)
+  out, _ = proc.communicate(timeout=300)
+  assert proc.returncode == 0, out
+  assert f'Resuming from the checkpoint at step {stopped_at}' in out
+  steps = [json.loads(l)['step'] for l in metrics.read_text().splitlines()]
+  assert steps[-2:] == [stopped_at + 1, stopped_at + 2]
+  assert checkpoint_lib.Checkpointer(workdir).latest_step() == stopped_at + 2
+  assert np.all(np.diff(steps) == 1)
