@@ -3,6 +3,8 @@
 import io
 import logging
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -246,3 +248,23 @@ def test_malformed_attribute_file_names_the_line(image_tree, tmp_path):
   config = _config(image_tree, attributes_file=str(bad))
   with pytest.raises(data.DataError, match='line 4'):
     data.eval_data(config)
+
+
+def test_prepare_command_decodes_ahead_and_reports_errors(image_tree):
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  command = [sys.executable, '-m', 'vaegan_jax.data',
+             '--config=configs/celeba.py', '--config.data.name=folder',
+             f'--config.data.cache_dir={image_tree["cache"]}',
+             '--config.data.image_size=16', '--config.data.crop=none',
+             '--config.train.batch_size=8']
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  done = subprocess.run(command + [f'--config.data.path={image_tree["root"]}'],
+                        cwd=root, env=env, capture_output=True, text=True,
+                        check=False)
+  assert done.returncode == 0, done.stderr
+  assert len(os.listdir(image_tree['cache'])) == 1
+  failed = subprocess.run(command + ['--config.data.path=/no/such/dir'],
+                          cwd=root, env=env, capture_output=True, text=True,
+                          check=False)
+  assert failed.returncode != 0
+  assert 'Error: config.data.path=/no/such/dir does not exist' in failed.stderr

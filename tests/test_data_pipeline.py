@@ -53,6 +53,21 @@ def test_restored_state_continues_with_the_next_batch():
   np.testing.assert_array_equal(next(resumed)['image'], uninterrupted[5])
 
 
+def test_state_does_not_depend_on_prefetching():
+  config = _config(seed=1, num_threads=1, prefetch=4)
+  uninterrupted = _batches(config, 4)
+  iterator = data.train_iterator(config)
+  next(iterator), next(iterator)
+  state = iterator.get_state()
+  iterator.close()
+  resumed = data.train_iterator(_config(seed=1, num_threads=2, prefetch=1))
+  resumed.set_state(state)
+  np.testing.assert_array_equal(next(resumed)['image'], uninterrupted[2])
+  # The same iterator can also be sent back to an earlier batch.
+  resumed.set_state({'next_batch': 0})
+  np.testing.assert_array_equal(next(resumed)['image'], uninterrupted[0])
+
+
 def test_epochs_repeat_in_a_new_order():
   # 9 batches of 500 are one epoch of the 4,500 training digits.
   config = _config(batch_size=500)

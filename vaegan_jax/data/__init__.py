@@ -87,20 +87,21 @@ def train_iterator(config: ml_collections.ConfigDict, *,
       `jax.process_count()`.
 
   Returns:
-    A grain iterator of {'image': float32 [config.train.batch_size //
+    An iterator of {'image': float32 [config.train.batch_size //
     process_count, H, W, C] in [-1, 1]}; `get_state()` returns a
     JSON-serialisable dict, and `set_state(state)` on a new iterator makes
-    it continue where the first one was.
+    it continue where the first one was; `close()` stops its prefetching.
   """
   if process_index is None:
     process_index = jax.process_index()
   if process_count is None:
     process_count = jax.process_count()
   _check_augmentation(config)
-  source = sources.get(config, 'train')
+  pipeline.per_process_batch_size(config.train.batch_size, process_count)
+  source = sources.get(config, 'train', annotations=False)
   _check_batch_size(config, len(source))
-  return iter(pipeline.train_dataset(source, config, process_index,
-                                     process_count))
+  return pipeline.TrainIterator(lambda start: pipeline.train_dataset(
+      source, config, process_index, process_count, start))
 
 
 def _arrays(config: ml_collections.ConfigDict, split: str,

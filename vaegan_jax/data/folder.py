@@ -17,6 +17,7 @@ file name:
 """
 
 import os
+import warnings
 
 import ml_collections
 import numpy as np
@@ -98,11 +99,11 @@ def decode(path: str, settings: preprocess.Settings) -> np.ndarray:
     return preprocess.process_image(image, settings)
 
 
-def _read_table(path: str, field: str) -> list[list[str]]:
+def _read_lines(path: str, field: str) -> list[str]:
   if not os.path.isfile(path):
     raise DataError(f'config.data.{field}={path} is not a file.')
   with open(path) as f:
-    return [line.split() for line in f if line.strip()]
+    return [line for line in f.read().splitlines() if line.strip()]
 
 
 def read_attributes(path: str) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -114,25 +115,33 @@ def read_attributes(path: str) -> tuple[list[str], dict[str, np.ndarray]]:
   Returns:
     The attribute names, and file name -> int32 [K] of 0/1.
   """
-  lines = _read_table(path, 'attributes_file')
-  if len(lines) < 2 or not lines[0][0].isdigit():
+  lines = _read_lines(path, 'attributes_file')
+  if len(lines) < 2 or not lines[0].strip().isdigit():
     raise DataError(
         f'config.data.attributes_file={path} is not in list_attr_celeba.txt '
         'format (a count, a line of names, then `file v1 ... vK`).')
-  names, table = lines[1], {}
-  for number, row in enumerate(lines[2:], start=3):
-    if len(row) != len(names) + 1 or not set(row[1:]) <= {'1', '-1'}:
-      raise DataError(
-          f'config.data.attributes_file={path}, line {number}: expected a '
-          f'file name and {len(names)} values of 1 or -1.')
-    table[row[0]] = (np.array(row[1:], np.int32) > 0).astype(np.int32)
-  return names, table
+  names = lines[1].split()
+  rows = [line.split(None, 1) + [''] for line in lines[2:]]
+  with warnings.catch_warnings():  # a bad token ends parsing, found below
+    warnings.simplefilter('ignore', DeprecationWarning)
+    values = np.fromstring(' '.join(r[1] for r in rows), np.int64, sep=' ')
+  if values.size != len(rows) * len(names) or not np.isin(values,
+                                                          (-1, 1)).all():
+    for number, row in enumerate(rows, start=3):
+      tokens = row[1].split()
+      if len(tokens) != len(names) or not set(tokens) <= {'1', '-1'}:
+        raise DataError(
+            f'config.data.attributes_file={path}, line {number}: expected a '
+            f'file name and {len(names)} values of 1 or -1.')
+  has = (values.reshape(len(rows), len(names)) > 0).astype(np.int32)
+  return names, {row[0]: has[i] for i, row in enumerate(rows)}
 
 
 def read_partition(path: str) -> dict[str, int]:
   """Parses a file in list_eval_partition.txt's format: file -> 0, 1 or 2."""
   table = {}
-  for number, row in enumerate(_read_table(path, 'partition_file'), start=1):
+  for number, line in enumerate(_read_lines(path, 'partition_file'), 1):
+    row = line.split()
     if len(row) != 2 or row[1] not in ('0', '1', '2'):
       raise DataError(f'config.data.partition_file={path}, line {number}: '
                       'expected `file 0|1|2` (train, validation, test).')
@@ -140,9 +149,11 @@ def read_partition(path: str) -> dict[str, int]:
   return table
 
 
-def _lookup(table: dict, relative_path: str):
-  found = table.get(relative_path)
-  return table.get(os.path.basename(relative_path)) if found is None else found
+def _lookup(table: dict, relative_path: str, default=None):
+  """The entry of a file, by its relative path or else its name."""
+  if relative_path in table:
+    return table[relative_path]
+  return table.get(os.path.basename(relative_path), default)
 
 
 def _report(meta: dict, cache_dir: str) -> None:
@@ -196,8 +207,8 @@ def _split_rows(config: ml_collections.ConfigDict, files: list[str],
     return readable[source_lib.holdout_rows(
         len(readable), config.data.holdout_fraction, split)]
   table = read_partition(partition_file)
-  parts = np.array([_lookup(table, files[i]) for i in readable], object)
-  unlisted = int(sum(p is None for p in parts))
+  parts = np.array([_lookup(table, files[i], -1) for i in readable])
+  unlisted = int(np.sum(parts < 0))
   if unlisted:
     logging.warning('%d images are not in config.data.partition_file=%s and '
                     'are left out.', unlisted, partition_file)
@@ -218,13 +229,14 @@ def _attributes(path: str, files: list[str], failed
   return names, np.stack([zeros if r is None else r for r in rows])
 
 
-def source(config: ml_collections.ConfigDict, split: str
-           ) -> source_lib.ArraySource:
+def source(config: ml_collections.ConfigDict, split: str,
+           annotations: bool = True) -> source_lib.ArraySource:
   """The cached images of `split` (preparing the cache if needed).
 
   Args:
     config: the run's configuration.
     split: 'train' or 'eval'.
+    annotations: whether to read `config.data.attributes_file`.
 
   Returns:
     An `ArraySource` over the memory-mapped cache, with 'attributes' when
@@ -233,13 +245,12 @@ def source(config: ml_collections.ConfigDict, split: str
   cache_dir, meta = prepare(config)
   files = meta['files']
   rows = _split_rows(config, files, meta['failed'], split)
-  annotations, names = {}, None
-  if config.data.get('attributes_file'):
-    names, attributes = _attributes(config.data.attributes_file, files,
-                                    meta['failed'])
-    annotations['attributes'] = attributes
+  columns, names = {}, None
+  if annotations and config.data.get('attributes_file'):
+    names, columns['attributes'] = _attributes(config.data.attributes_file,
+                                               files, meta['failed'])
   return source_lib.ArraySource(os.path.join(cache_dir, cache.IMAGES), rows,
-                                annotations, names)
+                                columns, names)
 
 
 def num_examples(config: ml_collections.ConfigDict, split: str) -> int:

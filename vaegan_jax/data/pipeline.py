@@ -9,10 +9,12 @@ process order: together they are the rows a one-process run with the same
 global batch size reads at step k. Each process reads only its own rows.
 Augmentation draws from a generator keyed by config.seed and the batch's
 position in the stream, so it is fixed by the seed and the step (for a given
-number of processes). The iterator's state is the position of its next batch
-(grain's `get_state`), so an iterator restored after batch N yields batch
-N + 1.
+number of processes). `TrainIterator`'s state is the number of batches it
+has given; restored, it restarts the pipeline there, so an iterator restored
+after batch N yields batch N + 1, however it prefetches.
 """
+
+from typing import Any, Callable
 
 import grain
 import ml_collections
@@ -72,7 +74,8 @@ def per_process_batch_size(batch_size: int, process_count: int) -> int:
 
 
 def train_dataset(source, config: ml_collections.ConfigDict,
-                  process_index: int, process_count: int) -> grain.IterDataset:
+                  process_index: int, process_count: int,
+                  start: int = 0) -> grain.IterDataset:
   """The endless, shuffled, augmented batches of one process.
 
   Args:
@@ -82,6 +85,7 @@ def train_dataset(source, config: ml_collections.ConfigDict,
       random_translate, num_threads, prefetch, num_workers}`.
     process_index: this process, in [0, process_count).
     process_count: the number of processes reading the data.
+    start: the first batch (0-based step) to give.
 
   Returns:
     A grain `IterDataset` of {'image': float32 [batch_size // process_count,
@@ -94,10 +98,51 @@ def train_dataset(source, config: ml_collections.ConfigDict,
   if data.random_flip or data.random_translate:
     ds = ds.random_map(Augment(bool(data.random_flip),
                                float(data.random_translate)))
-  ds = ds.map(ToFloat())[process_index::process_count]
+  first = start * process_count + process_index
+  ds = ds.map(ToFloat())[first::process_count]
   ds = ds.to_iter_dataset(grain.ReadOptions(
       num_threads=data.num_threads, prefetch_buffer_size=data.prefetch))
   if data.num_workers:
     ds = ds.mp_prefetch(grain.MultiprocessingOptions(
         num_workers=data.num_workers))
   return ds
+
+
+class TrainIterator:
+  """Batches of a pipeline, with a state that checkpoints can hold.
+
+  The state is {'next_batch': N}, the number of batches given so far;
+  `set_state` rebuilds the pipeline to start at batch N, so it does not
+  depend on how batches are prefetched (threads or processes).
+  """
+
+  def __init__(self, make_dataset: Callable[[int], grain.IterDataset]):
+    """Wraps `make_dataset(start)`, the pipeline starting at batch `start`."""
+    self._make_dataset = make_dataset
+    self._next_batch = 0
+    self._iterator = None
+
+  def __iter__(self) -> 'TrainIterator':
+    return self
+
+  def __next__(self) -> dict[str, np.ndarray]:
+    if self._iterator is None:
+      self._iterator = iter(self._make_dataset(self._next_batch))
+    batch = next(self._iterator)
+    self._next_batch += 1
+    return batch
+
+  def get_state(self) -> dict[str, Any]:
+    """A JSON-serialisable position: {'next_batch': int}."""
+    return {'next_batch': self._next_batch}
+
+  def set_state(self, state: dict[str, Any]) -> None:
+    """Continues from a state returned by `get_state`."""
+    self.close()
+    self._next_batch = int(state['next_batch'])
+
+  def close(self) -> None:
+    """Stops prefetching (threads or processes) until the next batch."""
+    if self._iterator is not None and hasattr(self._iterator, 'close'):
+      self._iterator.close()
+    self._iterator = None

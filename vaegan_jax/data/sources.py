@@ -17,12 +17,15 @@ def _check_split(split: str) -> None:
     raise ValueError(f'split {split!r} is not one of {source_lib.SPLITS}.')
 
 
-def get(config: ml_collections.ConfigDict, split: str):
+def get(config: ml_collections.ConfigDict, split: str,
+        annotations: bool = True):
   """The source of `split` ('train' or 'eval').
 
   Args:
     config: the run's configuration.
     split: 'train' or 'eval'.
+    annotations: False when only images are needed (a folder's attribute
+      file is then not read).
 
   Returns:
     A source (see `source.py`): `len(s)` and `s[indices]`.
@@ -32,7 +35,7 @@ def get(config: ml_collections.ConfigDict, split: str):
   if name == bundled.NAME:
     return bundled.source(config, split)
   if name == folder.NAME:
-    return folder.source(config, split)
+    return folder.source(config, split, annotations)
   return tfds_source.source(config, split)
 
 
