@@ -21,6 +21,12 @@ def test_celeba_crop_keeps_rows_40_188_and_columns_15_163():
   np.testing.assert_array_equal(out, image[40:188, 15:163])
 
 
+def test_celeba_crop_of_another_size_is_a_clear_error():
+  with pytest.raises(DataError, match="'celeba_148' is for CelebA's 178x218"):
+    preprocess.process_array(_pattern(64, 64),
+                             preprocess.Settings(64, 3, 'celeba_148'))
+
+
 @pytest.mark.parametrize('crop,side', [('center_108', 108),
                                        ('center_160', 160),
                                        ('center_square', 178)])

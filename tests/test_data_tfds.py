@@ -59,6 +59,12 @@ def test_celeb_a_is_cropped_to_64_and_keeps_its_40_attributes(mock_tfds):
   assert 'Smiling' in held_out['attribute_names']
 
 
+def test_celeba_crop_on_other_images_is_a_clear_error(mock_tfds):
+  config = _config(mnist.get_config, name='mnist', crop='celeba_148')
+  with pytest.raises(data.DataError, match='not 28x28'):
+    data.check(config)
+
+
 def test_celeb_a_trains_on_train_and_validation_and_holds_out_test():
   config = celeba.get_config()
   assert tfds_source.split_name(config, 'train') == 'train+validation'

@@ -192,8 +192,9 @@ def prepare(config: ml_collections.ConfigDict) -> tuple[str, dict]:
         lambda i: decode(os.path.join(path, files[i]), settings), threads)
   _report(meta, cache_dir)
   if len(meta['failed']) == len(files):
+    first, why = next(iter(meta['failed'].items()))
     raise DataError(f'None of the {len(files)} image files under {path} '
-                    'could be decoded; see the log for the first few.')
+                    f'could be read; the first, {first}: {why}')
   return cache_dir, meta
 
 

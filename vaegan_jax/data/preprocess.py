@@ -22,8 +22,10 @@ from PIL import Image
 from vaegan_jax.data.errors import DataError
 
 CROPS = ('none', 'center_square', 'center_108', 'center_160', 'celeba_148')
-# PIL's (left, top, right, bottom) of rows 40:188, columns 15:163.
+# PIL's (left, top, right, bottom) of rows 40:188, columns 15:163 of an
+# image of CELEBA_SIZE (width, height).
 CELEBA_BOX = (15, 40, 163, 188)
+CELEBA_SIZE = (178, 218)
 RESAMPLE = Image.Resampling.BICUBIC
 # Transparent pixels are composited onto this colour.
 BACKGROUND = (255, 255, 255, 255)
@@ -69,6 +71,11 @@ def crop_box(crop: str, width: int, height: int
   if crop == 'none':
     return None
   if crop == 'celeba_148':
+    if (width, height) != CELEBA_SIZE:
+      raise DataError(
+          f"config.data.crop='celeba_148' is for CelebA's 178x218 aligned "
+          f"images, not {width}x{height}; use 'center_square' or "
+          "'center_108'.")
     return CELEBA_BOX
   side = min(width, height)
   if crop.startswith('center_') and crop != 'center_square':

@@ -58,7 +58,7 @@ def size(config: ml_collections.ConfigDict, split: str) -> int:
     return bundled.num_examples(config, split)
   if name == folder.NAME:
     return folder.num_examples(config, split)
-  return len(tfds_source.open_split(config, split))
+  return len(tfds_source.source(config, split))
 
 
 def describe(config: ml_collections.ConfigDict) -> str:

@@ -117,6 +117,9 @@ class TfdsSource:
     if 'image' not in keys:
       raise DataError(f"TFDS dataset '{data_source.dataset_info.name}' has "
                       f"no 'image' feature (it has {keys}).")
+    shape = features['image'].shape
+    if shape and None not in shape[:2]:  # fixed-size images: check the crop
+      preprocess.crop_box(settings.crop, shape[1], shape[0])
     self._ds = data_source
     self._settings = settings
     self._has_label = 'label' in keys
