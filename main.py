@@ -22,6 +22,18 @@ _CONFIG = config_flags.DEFINE_config_file(
 _WORKDIR = flags.DEFINE_string(
     'workdir', None, 'Directory for checkpoints, metrics and pictures '
     '(default: workdirs/<config name>). A workdir with checkpoints resumes.')
+_MODE = flags.DEFINE_enum(
+    'mode', 'train', ['train', 'evaluate', 'sample'],
+    'train: train (resuming if the workdir has checkpoints) and evaluate as '
+    'it goes; evaluate: pictures and metrics of one checkpoint into '
+    '<workdir>/evaluation/step_<N>/; sample: a grid of prior samples into '
+    '<workdir>/samples/.')
+_CHECKPOINT = flags.DEFINE_string(
+    'checkpoint', 'latest', "For evaluate and sample: 'latest', 'best' or a "
+    'step number.')
+_NUM_SAMPLES = flags.DEFINE_integer('num_samples', 64,
+                                    'For sample: how many.')
+_SEED = flags.DEFINE_integer('seed', 0, 'For sample: the prior noise seed.')
 _DISTRIBUTED = flags.DEFINE_bool(
     'distributed', os.environ.get('VAEGAN_DISTRIBUTED', '0') == '1',
     'Call jax.distributed.initialize() for a multi-host run (also set by '
@@ -58,11 +70,18 @@ def main(argv):
     jax.distributed.initialize()
   # Imported here so that --help and flag errors do not wait for JAX.
   from vaegan_jax import errors  # pylint: disable=g-import-not-at-top
+  from vaegan_jax import evaluate  # pylint: disable=g-import-not-at-top
   from vaegan_jax import train  # pylint: disable=g-import-not-at-top
+  config, workdir = _CONFIG.value, _WORKDIR.value or _default_workdir()
   try:
-    train.train_and_evaluate(_CONFIG.value,
-                             _WORKDIR.value or _default_workdir())
-  except (ValueError, errors.NonFiniteError) as e:
+    if _MODE.value == 'train':
+      train.train_and_evaluate(config, workdir)
+    elif _MODE.value == 'evaluate':
+      evaluate.evaluate_checkpoint(config, workdir, _CHECKPOINT.value)
+    else:
+      evaluate.sample_checkpoint(config, workdir, _CHECKPOINT.value,
+                                 _NUM_SAMPLES.value, _SEED.value)
+  except (ValueError, FileNotFoundError, errors.NonFiniteError) as e:
     logging.error('%s', e)
     sys.exit(f'Error: {e}')
 

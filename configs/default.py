@@ -121,6 +121,30 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval = ml_collections.ConfigDict()
   config.eval.every = 2500  # steps; 0: only at the end
   # Keep the checkpoint with the lowest value of this eval metric ('' to
-  # keep only the latest ones).
-  config.eval.best_metric = ''
+  # keep only the latest ones), e.g. 'fid'.
+  config.eval.best_metric = 'fid'
+  config.eval.batch_size = 256
+  config.eval.num_examples = 10_000  # held-out images evaluated (at most)
+  # Sample quality: 'inception' (FID with the FID InceptionV3, weights from
+  # config.eval.inception_weights), 'digits' (the project's digits
+  # classifier), 'auto' (digits for 28x28 gray data, inception when weights
+  # are given, else none) or 'none'.
+  config.eval.fid_features = 'none'
+  config.eval.inception_weights = config_dict.placeholder(str)
+  config.eval.classifier_dir = config_dict.placeholder(str)  # None: ~/.cache
+  config.eval.num_fid_samples = 10_000
+  config.eval.interpolation_steps = 10
+  # Attribute vectors (data with attributes): the original's 18.
+  config.eval.attributes = (
+      'Bald', 'Bangs', 'Black_Hair', 'Blond_Hair', 'Bushy_Eyebrows',
+      'Eyeglasses', 'Gray_Hair', 'Heavy_Makeup', 'High_Cheekbones', 'Male',
+      'Mustache', 'Pale_Skin', 'Rosy_Cheeks', 'Smiling', 'Straight_Hair',
+      'Wavy_Hair', 'Wearing_Lipstick', 'Young')
+  config.eval.attribute_examples = 10_000
+  # Posterior collapse watch: warn when the held-out KL (nats, summed over
+  # latent dimensions) stays below collapse_kl for collapse_patience
+  # evaluations; stop the run then if stop_on_collapse.
+  config.eval.collapse_kl = 0.5
+  config.eval.collapse_patience = 3
+  config.eval.stop_on_collapse = False
   return config

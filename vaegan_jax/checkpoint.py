@@ -11,10 +11,13 @@ import os
 from typing import Any, Mapping
 
 import jax
+import ml_collections
 import orbax.checkpoint as ocp
 from absl import logging
 
 from vaegan_jax import errors
+from vaegan_jax import parallel
+from vaegan_jax import state as state_lib
 
 PyTree = Any
 
@@ -51,7 +54,8 @@ class Checkpointer:
     policies = [ocp.checkpoint_managers.LatestN(n=keep)]
     if best_metric:
       policies.append(ocp.checkpoint_managers.BestN(
-          get_metric_fn=lambda m: -m[best_metric], n=keep_best,
+          get_metric_fn=lambda m: -m.get(best_metric, float('inf')),
+          n=keep_best,
           keep_checkpoints_without_metrics=False))
     self.best_metric = best_metric
     self.manager = ocp.CheckpointManager(
@@ -128,3 +132,40 @@ class Checkpointer:
   def close(self) -> None:
     self.manager.wait_until_finished()
     self.manager.close()
+
+
+def restore_run(config: ml_collections.ConfigDict, workdir: str,
+                checkpoint: str | int = 'latest', mesh=None
+                ) -> tuple[state_lib.TrainState, int]:
+  """Restores a checkpoint of the run in `workdir`.
+
+  Args:
+    config: the run's configuration (array shapes must match).
+    workdir: the run's directory.
+    checkpoint: 'latest', 'best' (lowest config.eval.best_metric) or a step.
+    mesh: devices to place the state on (default: all).
+
+  Returns:
+    (state, step).
+  """
+  ckpt = Checkpointer(
+      workdir, best_metric=config.eval.best_metric or None)
+  try:
+    if checkpoint == 'latest':
+      step = ckpt.latest_step()
+    elif checkpoint == 'best':
+      step = ckpt.best_step()
+    else:
+      step = int(checkpoint)
+    steps = ckpt.manager.all_steps()
+    if step is None or step not in steps:
+      raise ValueError(
+          f'No checkpoint {checkpoint!r} in {ckpt.directory} (it has steps '
+          f'{sorted(steps)}); use --checkpoint=latest, best or one of those.')
+    rep = parallel.replicated(mesh or parallel.make_mesh())
+    abstract = state_lib.abstract_train_state(config)
+    abstract = state_lib.with_sharding(abstract, rep)
+    state, _ = ckpt.restore(step, abstract)
+  finally:
+    ckpt.close()
+  return state, step

@@ -74,3 +74,10 @@ def create_train_state(config: ml_collections.ConfigDict,
 def abstract_train_state(config: ml_collections.ConfigDict) -> TrainState:
   """Shapes and dtypes of `create_train_state(config, ...)`, computing none."""
   return jax.eval_shape(lambda: _init(config, jax.random.key(0)))
+
+
+def with_sharding(abstract_state: TrainState, sharding) -> TrainState:
+  """`abstract_state` with every leaf placed by `sharding`."""
+  return jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+      abstract_state)

@@ -116,11 +116,8 @@ class _Progress:
 
 def _initial_state(config, ckpt, mesh, hint):
   """The latest checkpoint's state and data position, or a fresh state."""
-  abstract = state_lib.abstract_train_state(config)
-  rep = parallel.replicated(mesh)
-  abstract = jax.tree.map(
-      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=rep),
-      abstract)
+  abstract = state_lib.with_sharding(state_lib.abstract_train_state(config),
+                                     parallel.replicated(mesh))
   step = ckpt.latest_step()
   if step is not None:
     logging.info('Resuming from the checkpoint at step %d.', step)
@@ -177,6 +174,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
         f'{e} Training stopped. {kept} Lower the learning rate '
         f'(config.optim.lr) or check the data.') from None
   finally:
+    train_iter.close()
     ckpt.close()
     writer.close()
   return state
@@ -224,5 +222,10 @@ def _loop(config, state, train_iter, train_step, step_rng, mesh, ckpt,
         logging.warning('Stopped by %s at step %d; checkpoint saved in %s. '
                         'Run the same command to resume.', stop.signal_name,
                         step, ckpt.directory)
+        break
+      if evaluator.stop_reason:
+        ckpt.wait()
+        logging.warning('Stopped early: %s Checkpoint saved in %s.',
+                        evaluator.stop_reason, ckpt.directory)
         break
   return state

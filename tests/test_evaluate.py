@@ -1,0 +1,156 @@
+"""Pictures, held-out metrics, the collapse watch and the notebook API."""
+
+import json
+import os
+
+import chex
+import numpy as np
+import pytest
+from PIL import Image
+
+import vaegan_jax
+from tests import helpers
+from vaegan_jax import data
+from vaegan_jax import evaluate
+from vaegan_jax import inference
+from vaegan_jax import plots
+from vaegan_jax import train
+
+PICTURES = ('samples_4x4', 'samples_8x8', 'reconstructions',
+            'interpolation_linear', 'interpolation_slerp', 'random_walks',
+            'loss_curves')
+
+
+def _config(num_steps=2, **overrides):
+  fields = dict(train__num_steps=num_steps, train__log_every=1,
+                eval__every=0, eval__num_examples=64, eval__batch_size=32,
+                eval__fid_features='none')
+  return helpers.tiny_config(**{**fields, **overrides})
+
+
+@pytest.fixture(scope='module')
+def workdir(tmp_path_factory):
+  path = str(tmp_path_factory.mktemp('run'))
+  train.train_and_evaluate(_config(), path)
+  return path
+
+
+def test_a_run_leaves_every_picture_and_the_metrics(workdir):
+  for name in PICTURES:
+    with Image.open(os.path.join(workdir, f'{name}.png')) as image:
+      assert image.size[0] > 28, name
+  with Image.open(os.path.join(workdir, 'samples_4x4.png')) as image:
+    assert image.size == (4 * 30 + 2, 4 * 30 + 2)  # 28px + 2px gaps
+  with open(os.path.join(workdir, 'eval_metrics.json')) as f:
+    metrics = json.load(f)
+  assert metrics['step'] == 2
+  assert len(metrics['kl_per_dim']) == 8
+  np.testing.assert_allclose(sum(metrics['kl_per_dim']), metrics['kl'],
+                             rtol=1e-5)
+  assert 0 < metrics['recon_mse'] < 1 and metrics['psnr'] > 0
+  assert 0 <= metrics['active_units'] <= 8
+
+
+def test_api_round_trips_on_numpy(workdir):
+  model = vaegan_jax.load(workdir)
+  assert model.step == 2
+  images = data.eval_data(model.config, 5)['image']
+  mean, logvar = model.encode(images)
+  chex.assert_shape([mean, logvar], (5, 8))
+  decoded = model.decode(mean)
+  chex.assert_shape(decoded, (5, 28, 28, 1))
+  np.testing.assert_allclose(model.reconstruct(images), decoded, atol=1e-6)
+  # Batching does not change results: one image alone gives the same code.
+  np.testing.assert_allclose(model.encode(images[2:3])[0], mean[2:3],
+                             atol=1e-5)
+  np.testing.assert_array_equal(model.sample(3, seed=1),
+                                model.sample(3, seed=1))
+  assert not np.allclose(model.sample(3, seed=1), model.sample(3, seed=2))
+
+
+def test_api_interpolation_ends_at_the_two_reconstructions(workdir):
+  model = vaegan_jax.load(workdir)
+  images = data.eval_data(model.config, 2)['image']
+  recon = model.reconstruct(images)
+  for method in ('linear', 'slerp'):
+    path = model.interpolate(images[0], images[1], steps=6, method=method)
+    chex.assert_shape(path, (6, 28, 28, 1))
+    np.testing.assert_allclose(path[0], recon[0], atol=1e-5)
+    np.testing.assert_allclose(path[-1], recon[1], atol=1e-5)
+  with pytest.raises(ValueError, match='linear.*slerp'):
+    model.interpolate(images[0], images[1], method='cubic')
+
+
+def test_api_attribute_vector_is_the_difference_of_means(workdir):
+  model = vaegan_jax.load(workdir)
+  images = data.eval_data(model.config, 10)['image']
+  has = np.array([1, 1, 1, 0, 0, 0, 0, 1, 0, 1], bool)
+  mean, _ = model.encode(images)
+  vector = model.attribute_vector(images, has)
+  np.testing.assert_allclose(vector, mean[has].mean(0) - mean[~has].mean(0),
+                             rtol=1e-5, atol=1e-6)
+  edited = model.apply_attribute(images[:2], vector, scale=2.0)
+  np.testing.assert_allclose(edited, model.decode(mean[:2] + 2 * vector),
+                             atol=1e-6)
+
+
+def test_evaluate_and_sample_modes(workdir):
+  config = _config()
+  results = evaluate.evaluate_checkpoint(config, workdir, 'latest')
+  out = os.path.join(workdir, 'evaluation', 'step_2')
+  assert os.path.exists(os.path.join(out, 'reconstructions.png'))
+  with open(os.path.join(out, 'eval_metrics.json')) as f:
+    assert json.load(f)['recon_mse'] == pytest.approx(results['recon_mse'])
+  path = evaluate.sample_checkpoint(config, workdir, 2, num=9, seed=3)
+  assert path.endswith('step_2_seed_3.png') and os.path.exists(path)
+  assert np.load(path.replace('.png', '.npy')).shape == (9, 28, 28, 1)
+  with pytest.raises(ValueError, match=r'No checkpoint .*7.*\[2\]'):
+    evaluate.sample_checkpoint(config, workdir, 7)
+
+
+def test_collapse_watch_stops_the_run_when_asked(tmp_path):
+  config = _config(num_steps=20, eval__every=2, eval__collapse_kl=1e9,
+                   eval__collapse_patience=3, eval__stop_on_collapse=True)
+  state = train.train_and_evaluate(config, str(tmp_path))
+  assert int(state.step) == 6  # the third evaluation in a row
+  assert sorted(os.listdir(tmp_path / 'checkpoints'))[-1] == '6'
+
+
+def test_attribute_vectors_per_attribute():
+  codes = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 4.0]])
+  attributes = np.array([[1, 0], [1, 0], [0, 1], [0, 0]])
+  vectors = evaluate.attribute_vectors(codes, attributes)
+  np.testing.assert_allclose(vectors[0], [2.0, 0.0] - np.array([0.0, 3.0]))
+  np.testing.assert_allclose(vectors[1], [0.0, 2.0] - np.array([4 / 3, 4 / 3]))
+  constant = evaluate.attribute_vectors(codes, np.ones((4, 1)))
+  np.testing.assert_array_equal(constant, 0)
+
+
+def test_slerp_keeps_the_norm_between_equal_norm_codes():
+  a, b = np.array([3.0, 0.0, 0.0]), np.array([0.0, 0.0, 3.0])
+  path = inference.slerp(a, b, np.linspace(0, 1, 7))
+  np.testing.assert_allclose(np.linalg.norm(path, axis=1), 3.0, rtol=1e-6)
+  np.testing.assert_allclose(path[[0, -1]], [a, b], atol=1e-6)
+
+
+def test_active_units_and_pixel_errors():
+  rng = np.random.default_rng(0)
+  mean = np.stack([rng.normal(size=100), np.full(100, 0.3),
+                   0.01 * rng.normal(size=100)], axis=1)
+  assert inference.active_units(mean) == 1
+  images = rng.uniform(-1, 1, (4, 8, 8, 1))
+  errors = inference.pixel_errors(images, images + 0.2)  # 0.1 on [0, 1]
+  np.testing.assert_allclose(errors['recon_mse'], 0.01, rtol=1e-6)
+  np.testing.assert_allclose(errors['psnr'], 20.0, rtol=1e-6)
+
+
+def test_loss_curves_picture():
+  records = [{'step': s, 'loss/kl': 1.0 / s, 'loss/llike': 10.0 - s,
+              'loss/gan_d': 0.7, 'loss/gan_g': -0.6, 'd/real': 0.6,
+              'd/recon': 0.4, 'd/prior': 0.3, 'grad_norm/encoder': 3.0,
+              'grad_norm/decoder': 1.0, 'grad_norm/discriminator': 2.0}
+             for s in range(1, 6)]
+  picture = plots.loss_curves(records)
+  assert picture.dtype == np.uint8 and picture.ndim == 3
+  assert picture.shape[1] > 4 * picture.shape[0]  # one row of panels
+  assert len(np.unique(picture.reshape(-1, 3), axis=0)) > 10  # drawn

@@ -1,0 +1,127 @@
+"""A trained VAE-GAN on numpy arrays, for notebooks and scripts.
+
+    import vaegan_jax
+    model = vaegan_jax.load('workdirs/mnist')          # latest checkpoint
+    codes, _ = model.encode(images)                    # [N, H, W, C] in [-1, 1]
+    images = model.decode(codes)
+    grid = model.interpolate(images[0], images[1], steps=10, method='slerp')
+
+Nothing here touches the trainer: the model is the config the run wrote to
+its workdir and the parameters of one of its checkpoints.
+"""
+
+import json
+import os
+from typing import Any
+
+import ml_collections
+import numpy as np
+
+from vaegan_jax import checkpoint as checkpoint_lib
+from vaegan_jax import evaluate
+from vaegan_jax import inference
+from vaegan_jax import state as state_lib
+
+
+def _tuples(value: Any) -> Any:
+  if isinstance(value, dict):
+    return {k: _tuples(v) for k, v in value.items()}
+  if isinstance(value, list):
+    return tuple(_tuples(v) for v in value)
+  return value
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  """The configuration a run wrote to `workdir/config.json`."""
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{path} does not exist: {workdir} is not the '
+                            'workdir of a vaegan_jax run.')
+  with open(path) as f:
+    return ml_collections.ConfigDict(_tuples(json.load(f)))
+
+
+class VAEGAN:
+  """Encode, decode, sample, interpolate and edit attributes with a model.
+
+  Images are numpy float arrays [N, H, W, C] in [-1, 1]; codes [N, D].
+  """
+
+  def __init__(self, config: ml_collections.ConfigDict,
+               state: state_lib.TrainState, step: int):
+    self.config, self.state, self.step = config, state, step
+    self._infer = inference.Inference(config, batch_size=config.eval.batch_size)
+
+  def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior (mean, logvar) of q(z|x) for each image."""
+    return self._infer.encode(self.state, images)
+
+  def decode(self, codes: np.ndarray) -> np.ndarray:
+    """Images decoded from codes."""
+    return self._infer.decode(self.state, np.asarray(codes, np.float32))
+
+  def reconstruct(self, images: np.ndarray) -> np.ndarray:
+    """Decodes each image's posterior mean."""
+    return self._infer.reconstruct(self.state, images)
+
+  def sample(self, num: int, seed: int = 0) -> np.ndarray:
+    """Decodes `num` codes drawn from the prior N(0, I)."""
+    return self._infer.sample(self.state, num, seed)
+
+  def interpolate(self, image_a: np.ndarray, image_b: np.ndarray,
+                  steps: int = 10, method: str = 'linear') -> np.ndarray:
+    """Decodes `steps` codes between the posterior means of two images.
+
+    Args:
+      image_a, image_b: [H, W, C] images.
+      steps: number of images, both ends included.
+      method: 'linear' or 'slerp' (spherical).
+
+    Returns:
+      [steps, H, W, C].
+    """
+    means, _ = self.encode(np.stack([image_a, image_b]))
+    t = np.linspace(0.0, 1.0, steps)
+    if method == 'linear':
+      codes = (1 - t[:, None]) * means[0] + t[:, None] * means[1]
+    elif method == 'slerp':
+      codes = inference.slerp(means[0], means[1], t)
+    else:
+      raise ValueError(f"method must be 'linear' or 'slerp', not {method!r}")
+    return self.decode(codes)
+
+  def attribute_vector(self, images: np.ndarray,
+                       has_attribute: np.ndarray) -> np.ndarray:
+    """Mean code of the images with an attribute minus those without.
+
+    Args:
+      images: [N, H, W, C].
+      has_attribute: [N] booleans (or 0/1).
+
+    Returns:
+      [D] attribute vector.
+    """
+    means, _ = self.encode(images)
+    mask = np.asarray(has_attribute).reshape(-1, 1).astype(np.int32)
+    return evaluate.attribute_vectors(means, mask)[0]
+
+  def apply_attribute(self, images: np.ndarray, vector: np.ndarray,
+                      scale: float = 1.0) -> np.ndarray:
+    """Decodes the images' codes plus `scale` times an attribute vector."""
+    means, _ = self.encode(images)
+    return self.decode(means + scale * np.asarray(vector)[None])
+
+
+def load(workdir: str, checkpoint: str | int = 'latest') -> VAEGAN:
+  """Loads a trained model from a run's workdir.
+
+  Args:
+    workdir: the directory the run wrote (config.json, checkpoints/).
+    checkpoint: 'latest', 'best' or a step number.
+
+  Returns:
+    The model.
+  """
+  config = load_config(workdir)
+  state, step = checkpoint_lib.restore_run(config, workdir, checkpoint)
+  return VAEGAN(config, state, step)
