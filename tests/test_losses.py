@@ -102,3 +102,57 @@ def test_minimax_generator_is_minus_the_discriminators_fake_term():
 def test_unknown_gan_loss_is_a_clear_error():
   with pytest.raises(ValueError, match='config.loss.gan'):
     losses.gan_loss('wgan')
+
+
+def test_lsgan_hinge_and_wasserstein_values():
+  real, fake = jnp.array([1.5, 0.5]), jnp.array([-0.5, 0.2, 2.0])
+  r, f = np.asarray(real), np.asarray(fake)
+  cases = {
+      'lsgan': (0.5 * np.mean((r - 1) ** 2) + 0.5 * np.mean(f ** 2),
+                0.5 * np.mean((f - 1) ** 2)),
+      'hinge': (0.5 * np.mean(np.maximum(0, 1 - r))
+                + 0.5 * np.mean(np.maximum(0, 1 + f)), -np.mean(f)),
+      'wgan_gp': (0.5 * (np.mean(f) - np.mean(r)), -np.mean(f)),
+  }
+  for name, (d_expected, g_expected) in cases.items():
+    loss = losses.gan_loss(name)
+    np.testing.assert_allclose(loss.discriminator(real, fake, 0.5),
+                               d_expected, rtol=1e-6, err_msg=name)
+    np.testing.assert_allclose(loss.generator(fake), g_expected, rtol=1e-6,
+                               err_msg=name)
+    assert not loss.cross_entropy
+  assert losses.gan_loss('wgan_gp').gradient_penalty
+  assert not losses.gan_loss('hinge').gradient_penalty
+
+
+def _critic(x):
+  """A smooth per-example critic: tanh features, then a weighted sum."""
+  w = jnp.linspace(-1.0, 1.0, x[0].size).reshape(x.shape[1:])
+  return jnp.sum(jnp.tanh(2.0 * x) * w, axis=tuple(range(1, x.ndim)))
+
+
+def test_gradient_penalty_matches_finite_differences():
+  key = jax.random.key(3)
+  real = jax.random.normal(jax.random.key(0), (3, 2, 2, 1), jnp.float32)
+  fake = jax.random.normal(jax.random.key(1), (3, 2, 2, 1), jnp.float32)
+  penalty = float(losses.gradient_penalty(_critic, real, fake, key))
+  # The same interpolates, and central differences of the critic at them.
+  eps = np.asarray(jax.random.uniform(key, (3, 1, 1, 1)), np.float64)
+  mixed = eps * np.asarray(real, np.float64) + (1 - eps) * np.asarray(fake)
+  critic64 = lambda x: np.sum(np.tanh(2 * x) * np.linspace(-1, 1, 4).reshape(
+      2, 2, 1), axis=(1, 2, 3))
+  norms = []
+  for i in range(3):
+    grad = np.zeros(4)
+    for j in range(4):
+      step = np.zeros((2, 2, 1)).ravel()
+      step[j] = 1e-6
+      step = step.reshape(2, 2, 1)
+      grad[j] = (critic64(mixed[i:i + 1] + step)[0]
+                 - critic64(mixed[i:i + 1] - step)[0]) / 2e-6
+    norms.append(np.linalg.norm(grad))
+  np.testing.assert_allclose(penalty, np.mean((np.array(norms) - 1) ** 2),
+                             rtol=1e-4)
+  # A critic with unit gradient norm everywhere has no penalty.
+  unit = lambda x: jnp.sum(x, axis=(1, 2, 3)) / 2.0  # ‖∇‖ = sqrt(4)/2 = 1
+  assert float(losses.gradient_penalty(unit, real, fake, key)) < 1e-10

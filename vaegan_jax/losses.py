@@ -75,11 +75,25 @@ def bce_fake(logits: jax.Array) -> jax.Array:
 class GanLoss(NamedTuple):
   """A GAN objective as two losses to minimise.
 
-  discriminator(real_logits, fake_logits, real_weight) -> scalar.
+  discriminator(real_logits, fake_logits, real_weight) -> scalar: weighs the
+    real term by real_weight and the generated term by 1 − real_weight (the
+    original's 0.5 : 0.5 halves the usual sum of the two).
   generator(fake_logits) -> scalar, for one source of generated images.
+  cross_entropy: whether the outputs are logits of D(x) = sigmoid(logit),
+    which equilibrium gating needs.
+  gradient_penalty: whether the discriminator's loss adds
+    `gradient_penalty` (WGAN-GP).
   """
   discriminator: Callable[[jax.Array, jax.Array, float], jax.Array]
   generator: Callable[[jax.Array], jax.Array]
+  cross_entropy: bool = True
+  gradient_penalty: bool = False
+
+
+def _weighted(real_term: jax.Array, fake_term: jax.Array,
+              real_weight: float) -> jax.Array:
+  return (real_weight * jnp.mean(real_term)
+          + (1.0 - real_weight) * jnp.mean(fake_term))
 
 
 def bce_discriminator(real_logits: jax.Array, fake_logits: jax.Array,
@@ -89,8 +103,7 @@ def bce_discriminator(real_logits: jax.Array, fake_logits: jax.Array,
   real_weight · mean(−log D(x)) + (1 − real_weight) · mean(−log(1 − D(x̂))),
   the original weighting real against all generated images 0.5 : 0.5.
   """
-  return (real_weight * jnp.mean(bce_real(real_logits))
-          + (1.0 - real_weight) * jnp.mean(bce_fake(fake_logits)))
+  return _weighted(bce_real(real_logits), bce_fake(fake_logits), real_weight)
 
 
 def minimax_generator(fake_logits: jax.Array) -> jax.Array:
@@ -103,9 +116,67 @@ def non_saturating_generator(fake_logits: jax.Array) -> jax.Array:
   return jnp.mean(bce_real(fake_logits))
 
 
+def lsgan_discriminator(real: jax.Array, fake: jax.Array,
+                        real_weight: float = 0.5) -> jax.Array:
+  """Least squares (Mao et al. 2017): real outputs to 1, generated to 0."""
+  return _weighted((real - 1.0) ** 2, fake ** 2, real_weight)
+
+
+def lsgan_generator(fake: jax.Array) -> jax.Array:
+  """½ mean (D(x̂) − 1)²."""
+  return 0.5 * jnp.mean((fake - 1.0) ** 2)
+
+
+def hinge_discriminator(real: jax.Array, fake: jax.Array,
+                        real_weight: float = 0.5) -> jax.Array:
+  """Hinge: mean max(0, 1 − D(x)) and mean max(0, 1 + D(x̂))."""
+  return _weighted(jax.nn.relu(1.0 - real), jax.nn.relu(1.0 + fake),
+                   real_weight)
+
+
+def wasserstein_discriminator(real: jax.Array, fake: jax.Array,
+                              real_weight: float = 0.5) -> jax.Array:
+  """The critic's loss: mean D(x̂) − mean D(x) (weighted)."""
+  return _weighted(-real, fake, real_weight)
+
+
+def critic_generator(fake: jax.Array) -> jax.Array:
+  """−mean D(x̂), the generator's loss of WGAN and hinge GANs."""
+  return -jnp.mean(fake)
+
+
+def gradient_penalty(critic: Callable[[jax.Array], jax.Array],
+                     real: jax.Array, fake: jax.Array,
+                     key: jax.Array) -> jax.Array:
+  """WGAN-GP's penalty E[(‖∇D(x̂)‖₂ − 1)²] at random interpolates x̂.
+
+  Args:
+    critic: images [B, ...] -> scores [B], each depending on its own image
+      only (no BatchNorm on batch statistics).
+    real: [B, ...] real images.
+    fake: [B, ...] generated images (treated as constants).
+    key: PRNG key for the interpolation fractions.
+
+  Returns:
+    The penalty (scalar), to be weighted by λ (10 in Gulrajani et al.).
+  """
+  eps = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1))
+  mixed = eps * real + (1.0 - eps) * jax.lax.stop_gradient(fake)
+  grads = jax.grad(lambda x: jnp.sum(critic(x)))(mixed)
+  norms = jnp.sqrt(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, -1)
+                   + 1e-12)
+  return jnp.mean((norms - 1.0) ** 2)
+
+
 GAN_LOSSES: dict[str, GanLoss] = {
     'minimax': GanLoss(bce_discriminator, minimax_generator),
     'non_saturating': GanLoss(bce_discriminator, non_saturating_generator),
+    'lsgan': GanLoss(lsgan_discriminator, lsgan_generator,
+                     cross_entropy=False),
+    'hinge': GanLoss(hinge_discriminator, critic_generator,
+                     cross_entropy=False),
+    'wgan_gp': GanLoss(wasserstein_discriminator, critic_generator,
+                       cross_entropy=False, gradient_penalty=True),
 }
 
 
