@@ -37,7 +37,15 @@ _SEED = flags.DEFINE_integer('seed', 0, 'For sample: the prior noise seed.')
 _DISTRIBUTED = flags.DEFINE_bool(
     'distributed', os.environ.get('VAEGAN_DISTRIBUTED', '0') == '1',
     'Call jax.distributed.initialize() for a multi-host run (also set by '
-    'VAEGAN_DISTRIBUTED=1).')
+    'VAEGAN_DISTRIBUTED=1). On Cloud TPU, SLURM, Open MPI and Kubernetes the '
+    'processes find each other; elsewhere give the three flags below.')
+_COORDINATOR = flags.DEFINE_string(
+    'coordinator_address', None, 'host:port of process 0 (multi-host; or '
+    'JAX_COORDINATOR_ADDRESS).')
+_NUM_PROCESSES = flags.DEFINE_integer('num_processes', None,
+                                      'Number of processes (multi-host).')
+_PROCESS_ID = flags.DEFINE_integer('process_id', None,
+                                   'This process\'s index (multi-host).')
 
 
 def _parse_flags(argv):
@@ -67,7 +75,8 @@ def main(argv):
   logging.set_verbosity(logging.INFO)
   if _DISTRIBUTED.value:
     import jax  # pylint: disable=g-import-not-at-top
-    jax.distributed.initialize()
+    jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
+                               _PROCESS_ID.value)
   # Imported here so that --help and flag errors do not wait for JAX.
   from vaegan_jax import errors  # pylint: disable=g-import-not-at-top
   from vaegan_jax import evaluate  # pylint: disable=g-import-not-at-top

@@ -127,6 +127,11 @@ def _initial_state(config, ckpt, mesh, hint):
   return parallel.replicate(state, mesh), None
 
 
+def _on_any_host(flag: bool) -> bool:
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  return bool(np.any(multihost_utils.process_allgather(np.asarray(flag))))
+
+
 @jax.jit
 def _all_finite(tree) -> jax.Array:
   return jnp.all(jnp.asarray([jnp.all(jnp.isfinite(x))
@@ -196,6 +201,8 @@ def _loop(config, state, train_iter, train_step, step_rng, mesh, ckpt,
       step += 1
       pending.append(metrics)
       interrupted = stop.requested  # read once: a signal may come any time
+      if jax.process_count() > 1:  # all hosts must stop at the same step
+        interrupted = step % cfg.log_every == 0 and _on_any_host(interrupted)
       stopping = interrupted or step == cfg.num_steps
       log = step % cfg.log_every == 0 or stopping
       evaluate_now = evaluator.due(step) or step == cfg.num_steps
