@@ -1,0 +1,127 @@
+"""The flax FID Inception against a plain-torch port of pytorch-fid's.
+
+The real weights cannot be fetched in the tests, so both networks get the
+same random weights, BatchNorm running statistics included, through the
+weight converter itself; then their pool3 features must agree.
+"""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip('torch')
+F = torch.nn.functional
+
+from vaegan_jax import metrics  # pylint: disable=g-import-not-at-top
+from vaegan_jax.metrics import convert_inception
+from vaegan_jax.metrics import inception
+from tests import torch_fid_inception
+
+
+def _smooth_images(n, size, channels, seed):
+  """Random smooth images in [-1, 1], [N, H, W, C]."""
+  g = torch.Generator().manual_seed(seed)
+  low = torch.rand(n, channels, 6, 6, generator=g) * 2 - 1
+  images = F.interpolate(low, size=(size, size), mode='bicubic',
+                         align_corners=False).clamp(-1, 1)
+  return images.permute(0, 2, 3, 1).numpy()
+
+
+def _to_torch(images):
+  """[-1, 1] NHWC -> pytorch-fid's input, [0, 1] NCHW."""
+  return torch.from_numpy((images + 1) / 2).permute(0, 3, 1, 2)
+
+
+def _randomize(net, images):
+  """Random weights, with BatchNorm statistics of `images`, then perturbed.
+
+  Running statistics measured on the inputs keep activations O(1) through
+  the 90-odd layers; the perturbation makes every BatchNorm parameter
+  matter.
+  """
+  torch.manual_seed(0)
+  for m in net.modules():
+    if isinstance(m, torch.nn.BatchNorm2d):
+      m.momentum = None  # A cumulative average: the statistics of one pass.
+  net.train()
+  with torch.no_grad():
+    net(_to_torch(images))
+    for m in net.modules():
+      if isinstance(m, torch.nn.BatchNorm2d):
+        m.weight.uniform_(0.8, 1.2)
+        m.bias.normal_(0.0, 0.1)
+        m.running_mean.add_(0.1 * m.running_var.sqrt()
+                            * torch.randn_like(m.running_mean))
+        m.running_var.mul_(torch.empty_like(m.running_var).uniform_(0.8, 1.25))
+  net.eval()
+
+
+@pytest.fixture(scope='module')
+def images():
+  return _smooth_images(3, 32, 3, seed=1)
+
+
+@pytest.fixture(scope='module')
+def torch_net(images):
+  net = torch_fid_inception.FIDInceptionV3()
+  _randomize(net, images)
+  return net
+
+
+@pytest.fixture(scope='module')
+def weights_path(torch_net, tmp_path_factory):
+  """The torch weights through the converter's command line."""
+  directory = tmp_path_factory.mktemp('inception')
+  pth, npz = directory / 'weights.pth', directory / 'inception_fid.npz'
+  torch.save(torch_net.state_dict(), pth)
+  assert convert_inception.main(['convert', str(pth), str(npz)]) == 0
+  return str(npz)
+
+
+def test_pool3_features_match_pytorch_fid(torch_net, weights_path, images):
+  # Batch 2 for 3 images: the second batch is padded, one compilation.
+  extract = metrics.feature_extractor('inception', weights_path=weights_path,
+                                      batch_size=2)
+  got = extract(images)
+  with torch.no_grad():
+    expected = torch_net(_to_torch(images)).numpy()
+  assert got.shape == expected.shape == (3, inception.FEATURE_DIM)
+  scale = np.abs(expected).max()
+  assert 0.1 < scale < 100 and np.abs(expected).mean() > 1e-3 * scale
+  diff = np.abs(got - expected)
+  print(f'pool3 features: max |diff| {diff.max():.2e}, max |diff| / max '
+        f'|feature| {diff.max() / scale:.2e}')
+  np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize('size,channels', [(28, 1), (64, 3), (320, 3)])
+def test_resize_matches_torch_bilinear(size, channels):
+  images = _smooth_images(2, size, channels, seed=size)
+  got = np.asarray(inception.preprocess(images))
+  expected = F.interpolate(_to_torch(images).repeat(1, 3 // channels, 1, 1),
+                           size=(299, 299), mode='bilinear',
+                           align_corners=False) * 2 - 1
+  np.testing.assert_allclose(got, expected.permute(0, 2, 3, 1).numpy(),
+                             atol=2e-6)
+
+
+def test_missing_weights_file_says_where_to_get_it(tmp_path):
+  with pytest.raises(FileNotFoundError) as error:
+    metrics.feature_extractor('inception',
+                              weights_path=str(tmp_path / 'absent.npz'))
+  message = str(error.value)
+  assert 'absent.npz' in message
+  assert inception.TORCH_WEIGHTS_URL in message
+  assert 'python -m vaegan_jax.metrics.convert_inception' in message
+
+
+def test_converter_rejects_other_state_dicts(torch_net):
+  state = {k: v.numpy() for k, v in torch_net.state_dict().items()}
+  flat = convert_inception.convert_state_dict(state)
+  assert flat['params/Mixed_5b/branch5x5_2/conv/kernel'].shape == (
+      5, 5, 48, 64)
+  with pytest.raises(ValueError, match='Unexpected entry'):
+    convert_inception.convert_state_dict(
+        {**state, 'AuxLogits.fc.weight': np.zeros((1000, 768))})
+  del state['Mixed_7c.branch_pool.bn.running_var']
+  with pytest.raises(ValueError, match='1 missing'):
+    convert_inception.convert_state_dict(state)
