@@ -91,6 +91,14 @@ def convert_file(torch_path: str, npz_path: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+  """The command line: `convert_inception IN.pth OUT.npz`.
+
+  Args:
+    argv: program name, input .pth path, output .npz path.
+
+  Returns:
+    The exit status.
+  """
   if len(argv) != 3:
     print(__doc__, file=sys.stderr)
     return 2

@@ -207,7 +207,16 @@ def accuracy(params: Any, images: np.ndarray, labels: np.ndarray,
 
 
 def cache_key(settings: Settings, *arrays: np.ndarray) -> str:
-  """A short hash of FORMAT_VERSION, the settings and the data arrays."""
+  """A short hash naming one trained classifier.
+
+  Args:
+    settings: the training settings.
+    *arrays: the data it is trained and measured on.
+
+  Returns:
+    16 hex digits of the SHA-256 of FORMAT_VERSION, the settings and the
+    arrays' dtypes, shapes and bytes.
+  """
   digest = hashlib.sha256()
   digest.update(json.dumps(
       [FORMAT_VERSION, dataclasses.asdict(settings)], sort_keys=True).encode())
@@ -219,7 +228,12 @@ def cache_key(settings: Settings, *arrays: np.ndarray) -> str:
 
 
 def save(path: str, classifier: Classifier) -> None:
-  """Writes the classifier's parameters, settings and accuracy to `path`."""
+  """Writes a classifier to an .npz file, atomically.
+
+  Args:
+    path: the file to write.
+    classifier: its parameters, settings and held-out accuracy are saved.
+  """
   flat = {'/'.join(k.key for k in p): np.asarray(v) for p, v in
           jax.tree_util.tree_flatten_with_path(classifier.params)[0]}
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -232,7 +246,14 @@ def save(path: str, classifier: Classifier) -> None:
 
 
 def load(path: str) -> Classifier:
-  """Reads a classifier written by `save`."""
+  """Reads a classifier written by `save`.
+
+  Args:
+    path: the .npz file.
+
+  Returns:
+    The classifier, its parameters as numpy arrays.
+  """
   with np.load(path) as data:
     settings = json.loads(str(data['__settings__']))
     settings['widths'] = tuple(settings['widths'])

@@ -206,7 +206,12 @@ def preprocess(images: jax.Array) -> jax.Array:
 
 @functools.cache
 def variable_shapes() -> dict[str, tuple[int, ...]]:
-  """{'params/Mixed_5b/branch1x1/conv/kernel': shape, ...} of the network."""
+  """The shape of every variable of the network, by flat name.
+
+  Returns:
+    {'params/Mixed_5b/branch1x1/conv/kernel': shape, ...}, the
+    'batch_stats' collection included.
+  """
   abstract = jax.eval_shape(
       FIDInceptionV3().init, jax.random.key(0),
       jax.ShapeDtypeStruct((1, INPUT_SIZE, INPUT_SIZE, 3), jnp.float32))
@@ -215,7 +220,15 @@ def variable_shapes() -> dict[str, tuple[int, ...]]:
 
 
 def check_variables(flat: dict[str, np.ndarray], source: str) -> None:
-  """Raises a ValueError naming `source` unless `flat` fits the network."""
+  """Checks that flat weights fit the network: names and shapes.
+
+  Args:
+    flat: {'params/.../kernel': array, ...}.
+    source: where they came from, for the error message.
+
+  Raises:
+    ValueError: naming the missing, unexpected and misshapen entries.
+  """
   expected = variable_shapes()
   missing = sorted(set(expected) - set(flat))
   unexpected = sorted(set(flat) - set(expected))
@@ -231,7 +244,14 @@ def check_variables(flat: dict[str, np.ndarray], source: str) -> None:
 
 
 def unflatten(flat: dict[str, np.ndarray]) -> dict[str, Any]:
-  """{'a/b/c': x} -> {'a': {'b': {'c': x}}}."""
+  """Nests flat weights by their '/'-separated names.
+
+  Args:
+    flat: e.g. {'a/b/c': x}.
+
+  Returns:
+    e.g. {'a': {'b': {'c': x}}}.
+  """
   tree: dict[str, Any] = {}
   for key, value in flat.items():
     *parents, leaf = key.split('/')
@@ -243,6 +263,14 @@ def unflatten(flat: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def missing_weights_message(path: str) -> str:
+  """What to do when the converted weights are not at `path`.
+
+  Args:
+    path: where they were looked for.
+
+  Returns:
+    The message: where to download pytorch-fid's file and how to convert it.
+  """
   return (
       f'FID Inception weights not found at {path!r}. Download pytorch-fid\'s '
       f'{TORCH_WEIGHTS_FILE} from {TORCH_WEIGHTS_URL} and convert it once '

@@ -1,0 +1,77 @@
+"""Feature extractors: images in [-1, 1] -> features, in fixed batches."""
+
+from jax.sharding import Mesh
+
+from vaegan_jax.metrics import batching
+from vaegan_jax.metrics import digits_classifier
+from vaegan_jax.metrics import inception
+
+FEATURE_KINDS = ('inception', 'digits')
+FeatureFn = batching.FeatureFn
+
+
+def inception_extractor(weights_path: str, batch_size: int = 64,
+                        mesh: Mesh | None = None) -> FeatureFn:
+  """FID Inception pool3 features of images.
+
+  Args:
+    weights_path: the .npz written by `convert_inception`.
+    batch_size: images per forward pass (memory is bounded by it).
+    mesh: optional mesh with a 'data' axis to split each batch over.
+
+  Returns:
+    features(images [N, H, W, 1 or 3] in [-1, 1]) -> float32 [N, 2048].
+  """
+  return batching.batched(inception.features_fn(),
+                          inception.load_variables(weights_path), batch_size,
+                          mesh)
+
+
+def digits_extractor(classifier: digits_classifier.Classifier,
+                     batch_size: int = 512, mesh: Mesh | None = None
+                     ) -> FeatureFn:
+  """Penultimate features of the digits classifier.
+
+  Args:
+    classifier: from `digits_classifier.load_or_train`.
+    batch_size: images per forward pass.
+    mesh: optional mesh with a 'data' axis to split each batch over.
+
+  Returns:
+    features(images [N, 28, 28, 1] in [-1, 1]) -> float32 [N, dense].
+  """
+  return batching.batched(digits_classifier.apply_fn(classifier.settings),
+                          {'params': classifier.params}, batch_size, mesh)
+
+
+def feature_extractor(kind: str, *, weights_path: str | None = None,
+                      classifier: digits_classifier.Classifier | None = None,
+                      batch_size: int | None = None,
+                      mesh: Mesh | None = None) -> FeatureFn:
+  """The feature function of `kind`, 'inception' or 'digits'.
+
+  Args:
+    kind: 'inception' (needs `weights_path`) or 'digits' (needs
+      `classifier`).
+    weights_path: the converted FID Inception weights (.npz).
+    classifier: a trained digits classifier.
+    batch_size: images per forward pass; None for the kind's default.
+    mesh: optional mesh with a 'data' axis to split each batch over.
+
+  Returns:
+    features(images in [-1, 1]) -> float32 [N, D].
+  """
+  size = {} if batch_size is None else {'batch_size': batch_size}
+  if kind == 'inception':
+    if weights_path is None:
+      raise ValueError("feature_extractor('inception') needs weights_path: "
+                       + inception.missing_weights_message(
+                           inception.WEIGHTS_FILE))
+    return inception_extractor(weights_path, mesh=mesh, **size)
+  if kind == 'digits':
+    if classifier is None:
+      raise ValueError("feature_extractor('digits') needs a classifier from "
+                       'digits_classifier.load_or_train(...).')
+    return digits_extractor(classifier, mesh=mesh, **size)
+  raise ValueError(f'Unknown feature kind {kind!r}; choose one of '
+                   f'{FEATURE_KINDS}.')
