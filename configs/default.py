@@ -129,7 +129,7 @@ def get_config() -> ml_collections.ConfigDict:
   # config.eval.inception_weights), 'digits' (the project's digits
   # classifier), 'auto' (digits for 28x28 gray data, inception when weights
   # are given, else none) or 'none'.
-  config.eval.fid_features = 'none'
+  config.eval.fid_features = 'auto'
   config.eval.inception_weights = config_dict.placeholder(str)
   config.eval.classifier_dir = config_dict.placeholder(str)  # None: ~/.cache
   config.eval.num_fid_samples = 10_000

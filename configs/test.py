@@ -14,4 +14,8 @@ def get_config():
   config.model.discriminator_dense = 32
   config.train.batch_size = 8
   config.train.num_steps = 4
+  config.eval.fid_features = 'none'  # tests that want FID ask for it
+  config.eval.num_fid_samples = 256
+  config.eval.num_examples = 256
+  config.eval.batch_size = 64
   return config

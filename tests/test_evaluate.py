@@ -4,6 +4,7 @@ import json
 import os
 
 import chex
+import jax
 import numpy as np
 import pytest
 from PIL import Image
@@ -154,3 +155,58 @@ def test_loss_curves_picture():
   assert picture.dtype == np.uint8 and picture.ndim == 3
   assert picture.shape[1] > 4 * picture.shape[0]  # one row of panels
   assert len(np.unique(picture.reshape(-1, 3), axis=0)) > 10  # drawn
+
+
+def test_a_run_with_digits_fid_keeps_the_best_checkpoint(tmp_path,
+                                                         monkeypatch):
+  from vaegan_jax.metrics import digits_classifier
+  from vaegan_jax.metrics import quality
+  # A short classifier schedule: this checks the wiring, not the classifier.
+  monkeypatch.setattr(quality, 'CLASSIFIER_SETTINGS',
+                      digits_classifier.Settings(num_steps=50))
+  config = _config(num_steps=3, eval__every=1, eval__fid_features='digits',
+                   eval__classifier_dir=str(tmp_path / 'classifier'),
+                   train__keep_checkpoints=1)
+  train.train_and_evaluate(config, str(tmp_path / 'run'))
+  records = [json.loads(l) for l in open(tmp_path / 'run' / 'metrics.jsonl')]
+  fids = {r['step']: r['eval/fid'] for r in records if 'eval/fid' in r}
+  assert sorted(fids) == [1, 2, 3]
+  for r in records:
+    if 'eval/fid' in r:
+      assert 0 <= r['eval/precision'] <= 1 and 0 <= r['eval/recall'] <= 1
+  best = min(fids, key=fids.get)
+  kept = sorted(int(s) for s in os.listdir(tmp_path / 'run' / 'checkpoints'))
+  assert kept == sorted({best, 3})  # the best by FID and the latest
+  assert vaegan_jax.load(str(tmp_path / 'run'), 'best').step == best
+
+
+def test_checkpointer_keeps_the_latest_and_the_lowest_metric(tmp_path):
+  from vaegan_jax import checkpoint as checkpoint_lib
+  from vaegan_jax import state as state_lib
+  config = _config()
+  state = state_lib.create_train_state(config, jax.random.key(0))
+  ckpt = checkpoint_lib.Checkpointer(str(tmp_path), keep=1, best_metric='fid')
+  for step, fid in [(1, 5.0), (2, 3.0), (3, 4.0), (4, 6.0)]:
+    ckpt.save(step, state, {'next_batch': step}, {'fid': fid})
+  ckpt.wait()
+  assert ckpt.manager.all_steps() == [2, 4]
+  assert ckpt.best_step() == 2 and ckpt.latest_step() == 4
+  ckpt.close()
+
+
+def test_best_checkpoint_survives_a_restart(tmp_path):
+  from vaegan_jax import checkpoint as checkpoint_lib
+  from vaegan_jax import state as state_lib
+  state = state_lib.create_train_state(_config(), jax.random.key(0))
+  ckpt = checkpoint_lib.Checkpointer(str(tmp_path), keep=1, best_metric='fid')
+  ckpt.save(1, state, {'next_batch': 1}, {'fid': 2.0})
+  ckpt.save(2, state, {'next_batch': 2}, {'fid': 9.0})
+  ckpt.close()
+  # A resumed run's manager must still know which checkpoint is the best.
+  ckpt = checkpoint_lib.Checkpointer(str(tmp_path), keep=1, best_metric='fid')
+  ckpt.save(3, state, {'next_batch': 3}, {'fid': 5.0})
+  ckpt.save(4, state, {'next_batch': 4})
+  ckpt.wait()
+  assert ckpt.best_step() == 1
+  assert ckpt.manager.all_steps() == [1, 4]
+  ckpt.close()

@@ -63,6 +63,11 @@ class Checkpointer:
         options=ocp.CheckpointManagerOptions(
             preservation_policy=ocp.checkpoint_managers.AnyPreservationPolicy(
                 policies),
+            # Only written to disk (and so known after a restart) with a
+            # best_fn; preservation itself follows the policies above.
+            best_fn=(lambda m: m.get(best_metric, float('inf')))
+            if best_metric else None,
+            best_mode='min',
             cleanup_tmp_directories=True),
         item_handlers={'state': ocp.StandardCheckpointHandler(),
                        'data': ocp.JsonCheckpointHandler()})
@@ -72,9 +77,11 @@ class Checkpointer:
 
   def best_step(self) -> int | None:
     """The preserved step with the lowest `best_metric`, if any has one."""
-    scored = [(info.metrics[self.best_metric], info.step)
-              for info in self.manager.checkpoints
-              if info.metrics and self.best_metric in info.metrics]
+    scored = []
+    for step in self.manager.all_steps():
+      metrics = self.manager.metrics(step) or {}
+      if self.best_metric in metrics:
+        scored.append((metrics[self.best_metric], step))
     return min(scored)[1] if scored else None
 
   def save(self, step: int, state: PyTree, data_state: Mapping[str, Any],

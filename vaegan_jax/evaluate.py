@@ -23,6 +23,7 @@ from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
 from vaegan_jax import images as images_lib
 from vaegan_jax import inference
+from vaegan_jax import metrics
 from vaegan_jax import parallel
 from vaegan_jax import plots
 from vaegan_jax import writers
@@ -162,12 +163,10 @@ class Evaluator:
   # Metrics.
 
   def _sample_quality(self, state) -> dict[str, float]:
-    kind = self.cfg.fid_features
-    if kind == 'none':
-      return {}
-    from vaegan_jax import metrics  # pylint: disable=g-import-not-at-top
     if self._quality is None:
       self._quality = metrics.SampleQuality(self.config, self.held_out)
+    if self._quality.extract is None:  # no feature network for this data
+      return {}
     fakes = self.infer.sample(state, self.cfg.num_fid_samples, _FID_SEED)
     return self._quality(fakes)
 
