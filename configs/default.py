@@ -72,16 +72,36 @@ def get_config() -> ml_collections.ConfigDict:
   # 'subpixel' or 'lax': two formulations of the same transposed conv.
   config.model.conv_transpose_impl = 'subpixel'
   config.model.dtype = 'float32'  # computation dtype; 'bfloat16' on GPU/TPU
+  # The discriminator's normalisation: 'batch' (the original), 'layer' or
+  # 'none' (WGAN-GP needs one of the last two); spectral normalisation of its
+  # kernels (Miyato et al. 2018).
+  config.model.dis_norm = 'batch'
+  config.model.spectral_norm = False
 
   config.loss = ml_collections.ConfigDict()
+  # 'vaegan' (Larsen et al.), 'vae' (pixel reconstruction, no
+  # discriminator), 'gan' (no encoder), 'vae_then_gan' (a VAE for
+  # pretrain_steps, then a GAN from its decoder), 'blend' ((1 − λ)·VAE loss +
+  # λ·GAN loss with pixel reconstruction: λ=0 a VAE, λ=1 the GAN loss alone).
+  config.loss.objective = 'vaegan'
+  config.loss.blend_lambda = 0.5
+  config.loss.pretrain_steps = 1000
   config.loss.gamma = 1e-6
   # 'original': decoder descends γ·L_llike − (1−γ)·L_GAN, as the authors'
   # code; 'paper': γ·L_llike − L_GAN, as Algorithm 1 is written.
   config.loss.decoder_weighting = 'original'
   config.loss.kl_weight = 1.0
-  config.loss.recon = 'l2'  # on Dis_l: 'l2' (Gaussian NLL) or 'l1'
-  config.loss.recon_reduction = 'sum'  # over the features: 'sum' or 'mean'
-  config.loss.gan = 'minimax'  # or 'non_saturating'
+  config.loss.kl_warmup_steps = 0  # KL weight rises linearly from 0 over these
+  # Reconstruction error on Dis_l (vaegan) or on pixels (vae, blend): 'l2'
+  # (Gaussian NLL) or 'l1', summed over features or pixels ('sum', a proper
+  # log-likelihood, as the original) or averaged ('mean').
+  config.loss.recon = 'l2'
+  config.loss.recon_reduction = 'sum'
+  # 'minimax' (the original's decoder term log(1 − D(G(z)))),
+  # 'non_saturating' (−log D(G(z))), 'lsgan', 'hinge', 'wgan_gp'.
+  config.loss.gan = 'minimax'
+  config.loss.gp_weight = 10.0  # λ of WGAN-GP's gradient penalty
+  config.loss.n_critic = 1  # discriminator updates per encoder/decoder update
   # The paper's equation has log(1 − Dis(Dec(Enc(x)))); the CelebA run of the
   # authors' code left it out.
   config.loss.discriminate_recon = False

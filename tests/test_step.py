@@ -32,11 +32,13 @@ def _setup(config, batch_size=8):
   return state, images
 
 
-def _gradients_and_forward(config):
+def _gradients_and_forward(config, objective='vaegan'):
+  """The step's gradients (bound to the objective's weights) and forward."""
   nets = models.build(config)
-  grads_fn = jax.jit(step_lib.make_gradients(config, nets))
-  forward = step_lib.make_forward(config, nets)
-  return grads_fn, forward
+  weights = step_lib.objectives(config, objective)
+  grads_fn = jax.jit(step_lib.make_gradients(config, nets, objective))
+  forward = step_lib.make_forward(config, nets, objective)
+  return (lambda *args: grads_fn(*args, weights)), forward
 
 
 def _grad_of(forward, state, images, weights):
@@ -45,6 +47,32 @@ def _grad_of(forward, state, images, weights):
     terms, _ = forward(params, state.batch_stats, images, RNG)
     return sum(w * terms[k] for k, w in weights.items())
   return jax.jit(jax.grad(objective))(state.params)
+
+
+@pytest.mark.parametrize('objective,overrides', [
+    ('vaegan', {}),
+    ('vae', {}),
+    ('gan', {}),
+    ('blend', {'loss__blend_lambda': 0.3}),
+    ('vaegan', {'loss__gan': 'wgan_gp', 'model__dis_norm': 'layer',
+                'loss__equilibrium_gating': False}),
+    ('blend', {'loss__gan': 'hinge', 'loss__equilibrium_gating': False,
+               'model__spectral_norm': True}),
+])
+def test_every_network_gets_its_own_objectives_gradient(objective, overrides):
+  config = helpers.tiny_config(loss__discriminate_recon=True,
+                               loss__objective=objective, **overrides)
+  state, images = _setup(config)
+  grads_fn, forward = _gradients_and_forward(config, objective)
+  grads, (terms, _, _) = grads_fn(state.params, state.batch_stats, images,
+                                  RNG)
+  weights = step_lib.objectives(config, objective)
+  for net in models.NETWORKS:
+    own = _grad_of(forward, state, images, weights[net])[net]
+    chex.assert_trees_all_close(grads[net], own, rtol=1e-5, atol=1e-6)
+    trained = step_lib.trains(objective)[net]
+    assert (_norm(grads[net]) > 0) == trained, net
+  chex.assert_tree_all_finite(terms)
 
 
 def _norm(tree):

@@ -115,15 +115,21 @@ class Decoder(nn.Module):
     return jnp.tanh(x).astype(jnp.float32)
 
 
+DIS_NORMS = ('batch', 'layer', 'none')
+
+
 class Discriminator(nn.Module):
   """x -> (logit, Dis_l features).
 
-  A 5x5 stride-1 convolution with bias and ReLU (no BatchNorm), then stride-2
-  convolutions without bias, each with BatchNorm and ReLU; a dense layer
-  without bias, BatchNorm, ReLU; a dense logit with bias.
+  A 5x5 stride-1 convolution with bias and ReLU (no normalisation), then
+  stride-2 convolutions without bias, each with BatchNorm and ReLU; a dense
+  layer without bias, BatchNorm, ReLU; a dense logit with bias. `norm`
+  replaces BatchNorm by LayerNorm or nothing (WGAN-GP needs a per-example
+  critic); `spectral_norm` divides every kernel by its largest singular value
+  (power iteration state in 'batch_stats').
 
   Dis_l is the raw output of convolution number `feature_layer` (1-based),
-  before its BatchNorm and ReLU. With `features_only=True` the call stops
+  before its normalisation and ReLU. With `features_only=True` the call stops
   there and returns (None, features): no layer above Dis_l runs.
   """
   widths: Sequence[int]
@@ -132,26 +138,43 @@ class Discriminator(nn.Module):
   kernel_init: layers.Initializer = nn.initializers.lecun_normal()
   bn_momentum: float = 0.9
   bn_epsilon: float = 1e-5
+  norm: str = 'batch'
+  spectral_norm: bool = False
   dtype: Any = None
+
+  def _linear(self, layer: nn.Module, x: jax.Array, train: bool) -> jax.Array:
+    if self.spectral_norm:
+      return nn.SpectralNorm(layer)(x, update_stats=train)
+    return layer(x)
+
+  def _normalize(self, x: jax.Array, train: bool) -> jax.Array:
+    if self.norm == 'batch':
+      return _norm(self, train)(x)
+    if self.norm == 'layer':
+      return nn.LayerNorm(epsilon=self.bn_epsilon, dtype=self.dtype)(x)
+    return x
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool, features_only: bool = False):
     features = None
     for i, width in enumerate(self.widths):
       first = i == 0
-      x = nn.Conv(width, (5, 5), (1, 1) if first else (2, 2),
-                  layers.same_padding(5), use_bias=first,
-                  kernel_init=self.kernel_init, dtype=self.dtype)(x)
+      x = self._linear(nn.Conv(
+          width, (5, 5), (1, 1) if first else (2, 2), layers.same_padding(5),
+          use_bias=first, kernel_init=self.kernel_init, dtype=self.dtype),
+                       x, train)
       if i + 1 == self.feature_layer:
         features = x.astype(jnp.float32)
         if features_only:
           return None, features
-      x = nn.relu(x if first else _norm(self, train)(x))
+      x = nn.relu(x if first else self._normalize(x, train))
     x = x.reshape(x.shape[0], -1)
-    x = nn.Dense(self.dense, use_bias=False, kernel_init=self.kernel_init,
-                 dtype=self.dtype)(x)
-    x = nn.relu(_norm(self, train)(x))
-    logit = nn.Dense(1, kernel_init=self.kernel_init, dtype=self.dtype)(x)
+    x = self._linear(nn.Dense(self.dense, use_bias=False,
+                              kernel_init=self.kernel_init, dtype=self.dtype),
+                     x, train)
+    x = nn.relu(self._normalize(x, train))
+    logit = self._linear(nn.Dense(1, kernel_init=self.kernel_init,
+                                  dtype=self.dtype), x, train)
     return logit[:, 0].astype(jnp.float32), features
 
 
@@ -202,6 +225,9 @@ def build(config: ml_collections.ConfigDict) -> Networks:
         f'config.model.dis_feature_layer={spec["dis_feature_layer"]} must '
         f'name one of the discriminator\'s {n_convs} convolutions (1..'
         f'{n_convs}).')
+  if config.model.dis_norm not in DIS_NORMS:
+    raise ValueError(f'Unknown config.model.dis_norm='
+                     f'{config.model.dis_norm!r}; choose one of {DIS_NORMS}.')
   dtype = jnp.dtype(config.model.dtype)
   common = dict(kernel_init=layers.kernel_init(config.model.init),
                 bn_momentum=config.model.bn_momentum,
@@ -215,7 +241,10 @@ def build(config: ml_collections.ConfigDict) -> Networks:
                       **common),
       discriminator=Discriminator(spec['discriminator_widths'],
                                   spec['discriminator_dense'],
-                                  spec['dis_feature_layer'], **common),
+                                  spec['dis_feature_layer'],
+                                  norm=config.model.dis_norm,
+                                  spectral_norm=config.model.spectral_norm,
+                                  **common),
   )
 
 

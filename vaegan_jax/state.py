@@ -49,7 +49,8 @@ def _init(config: ml_collections.ConfigDict, rng: jax.Array) -> TrainState:
   return TrainState(
       step=jnp.zeros((), jnp.int32),
       params=params,
-      batch_stats={net: v['batch_stats'] for net, v in variables.items()},
+      batch_stats={net: v.get('batch_stats', {})
+                   for net, v in variables.items()},
       opt_state={net: txs[net].init(params[net]) for net in models.NETWORKS},
   )
 

@@ -5,17 +5,22 @@
     θ_Dis ← θ_Dis − ∇_Dis L_GAN                     [as the BCE it minimises]
 
 `forward` computes every loss term once, at the current parameters. Two
-pullbacks of its `jax.vjp` give the three gradients (`gradients`):
+pullbacks of its `jax.vjp` give the three gradients (`make_gradients`):
 
-* the encoder's and the discriminator's from one cotangent, kl_weight ·
-  L_prior + L_llike + L_GAN, because `forward` cuts the two paths the method
-  forbids, as the authors' code does: the discriminator's parameters are
-  constants inside L_llike (`stop_gradient`), and reconstructions shown to
-  the discriminator are decoded from `stop_gradient(z)`, so the GAN loss
-  never reaches the encoder;
+* the encoder's and the discriminator's from one cotangent, the sum of their
+  two objectives, because `forward` cuts the two paths the method forbids, as
+  the authors' code does: the discriminator's parameters are constants
+  inside L_llike (`stop_gradient`), and reconstructions shown to the
+  discriminator are decoded from `stop_gradient(z)`, so the GAN loss never
+  reaches the encoder;
 * the decoder's from its own cotangent γ · L_llike + w · GAN term, since the
   decoder must ascend the discriminator's loss while the discriminator
   descends it, and only the decoder is weighted by γ.
+
+The same step trains the rest of the family (`config.loss.objective`): a VAE
+(pixel reconstruction, no discriminator), a GAN (no encoder), a VAE followed
+by a GAN from its decoder, and a λ-blend of the VAE and GAN losses. Each is a
+table of weights in `objectives`; the isolation above holds for all of them.
 """
 
 from typing import Any, Callable
@@ -30,141 +35,229 @@ from vaegan_jax import models
 from vaegan_jax import optim
 from vaegan_jax import state as state_lib
 
-TERMS = ('kl', 'llike', 'gan_d', 'gan_g')
+TERMS = ('kl', 'llike', 'pixel', 'gan_d', 'gan_g', 'gp')
+OBJECTIVES = ('vaegan', 'vae', 'gan', 'vae_then_gan', 'blend')
 DECODER_WEIGHTINGS = ('original', 'paper')
+FORWARD_METRICS = ('d/real', 'd/recon', 'd/prior', 'bce/real', 'bce/fake',
+                   'posterior/logvar')
 
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
 PyTree = Any
+Weights = dict[str, dict[str, Any]]
 
 
-def objectives(config: ml_collections.ConfigDict) -> dict[str, dict[str, float]]:
-  """Each network's objective as weights of the loss terms in `TERMS`.
+def trains(objective: str) -> dict[str, bool]:
+  """Which networks `objective` (not 'vae_then_gan') updates."""
+  return {'encoder': objective != 'gan', 'decoder': True,
+          'discriminator': objective != 'vae'}
 
-  'kl' is L_prior, 'llike' L_llike on Dis_l, 'gan_d' the discriminator's
-  GAN loss (the BCE, −L_GAN of the paper's notation as the loss it ascends)
-  and 'gan_g' the decoder's GAN term: for 'minimax' the mean of
-  log(1 − D(x̂)), the part of −BCE that depends on the decoder, so the
-  decoder's objective is γ · L_llike − L_GAN as in Algorithm 1.
-  """
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Raises ValueError for loss settings that do not fit together."""
   loss = config.loss
+  if loss.objective not in OBJECTIVES:
+    raise ValueError(f'Unknown config.loss.objective={loss.objective!r}; '
+                     f'choose one of {OBJECTIVES}.')
   if loss.decoder_weighting not in DECODER_WEIGHTINGS:
     raise ValueError(
         f'Unknown config.loss.decoder_weighting={loss.decoder_weighting!r}; '
         f'choose one of {DECODER_WEIGHTINGS}.')
-  gan_weight = 1.0 - loss.gamma if loss.decoder_weighting == 'original' else 1.0
-  return {
-      'encoder': {'kl': loss.kl_weight, 'llike': 1.0},
-      'decoder': {'llike': loss.gamma, 'gan_g': gan_weight},
-      'discriminator': {'gan_d': 1.0},
-  }
+  gan = losses.gan_loss(loss.gan)
+  adversarial = loss.objective != 'vae'
+  if adversarial and loss.equilibrium_gating and not gan.cross_entropy:
+    raise ValueError(
+        f'config.loss.equilibrium_gating compares the discriminator\'s '
+        f'cross-entropy with its equilibrium, which config.loss.gan='
+        f'{loss.gan!r} does not have; set --config.loss.equilibrium_gating='
+        f'False or use minimax or non_saturating.')
+  if gan.gradient_penalty and config.model.dis_norm == 'batch':
+    raise ValueError(
+        f'config.loss.gan={loss.gan!r} penalises the gradient of each '
+        'example\'s score, which BatchNorm on batch statistics mixes across '
+        'examples; set --config.model.dis_norm=layer (or none).')
+  if not 0.0 <= loss.blend_lambda <= 1.0:
+    raise ValueError(f'config.loss.blend_lambda={loss.blend_lambda} must be '
+                     'in [0, 1].')
+  if loss.n_critic < 1:
+    raise ValueError(f'config.loss.n_critic={loss.n_critic} must be >= 1.')
 
 
-def make_forward(config: ml_collections.ConfigDict, nets: models.Networks
+def kl_weight(config: ml_collections.ConfigDict, step: jax.Array) -> jax.Array:
+  """config.loss.kl_weight, ramped up linearly over kl_warmup_steps."""
+  warmup = config.loss.kl_warmup_steps
+  ramp = 1.0 if warmup <= 0 else jnp.minimum(1.0, step / warmup)
+  return config.loss.kl_weight * jnp.asarray(ramp, jnp.float32)
+
+
+def objectives(config: ml_collections.ConfigDict, objective: str,
+               step: jax.Array | int = 0) -> Weights:
+  """Each network's objective as weights of every loss term in `TERMS`.
+
+  'kl' is L_prior, 'llike' L_llike on Dis_l, 'pixel' the pixel
+  reconstruction error, 'gan_d' the discriminator's GAN loss (the BCE for
+  minimax: −L_GAN in the paper's notation), 'gan_g' the decoder's GAN term
+  (for minimax the mean of log(1 − D(x̂)), so the vaegan decoder descends
+  γ · L_llike − L_GAN as in Algorithm 1) and 'gp' WGAN-GP's penalty.
+
+  Args:
+    config: the run's configuration.
+    objective: one of `OBJECTIVES` but 'vae_then_gan' (whose phases are
+      'vae' and 'gan').
+    step: the global step (for the KL warm-up).
+
+  Returns:
+    {network: {term: weight}} with every term present.
+  """
+  loss = config.loss
+  kl = kl_weight(config, step)
+  gp = loss.gp_weight if losses.gan_loss(loss.gan).gradient_penalty else 0.0
+  lam = loss.blend_lambda
+  dis = {'gan_d': 1.0, 'gp': gp}
+  if objective == 'vaegan':
+    gan = 1.0 - loss.gamma if loss.decoder_weighting == 'original' else 1.0
+    table = {'encoder': {'kl': kl, 'llike': 1.0},
+             'decoder': {'llike': loss.gamma, 'gan_g': gan},
+             'discriminator': dis}
+  elif objective == 'vae':
+    table = {'encoder': {'kl': kl, 'pixel': 1.0}, 'decoder': {'pixel': 1.0},
+             'discriminator': {}}
+  elif objective == 'gan':
+    table = {'encoder': {}, 'decoder': {'gan_g': 1.0}, 'discriminator': dis}
+  elif objective == 'blend':
+    table = {'encoder': {'kl': (1 - lam) * kl, 'pixel': 1 - lam},
+             'decoder': {'pixel': 1 - lam, 'gan_g': lam},
+             'discriminator': dis}
+  else:
+    raise ValueError(f'No single objective {objective!r}.')
+  return {net: {t: jnp.asarray(w.get(t, 0.0), jnp.float32) for t in TERMS}
+          for net, w in table.items()}
+
+
+def make_forward(config: ml_collections.ConfigDict, nets: models.Networks,
+                 objective: str
                  ) -> Callable[..., tuple[dict[str, jax.Array], Any]]:
   """The forward pass of one step: loss terms as a function of parameters.
 
   Args:
     config: the run's configuration.
     nets: the modules of `models.build(config)`.
+    objective: which parts run ('vae' skips the discriminator, 'gan' the
+      encoder; 'vaegan' reconstructs on Dis_l, the others on pixels).
 
   Returns:
     forward(params, batch_stats, images, rng) -> (terms, (batch_stats,
-    metrics)), with `terms` the scalar loss terms keyed by `TERMS`.
+    metrics)); every key of `TERMS` and `FORWARD_METRICS` is present (zero
+    where this objective does not compute it).
   """
   loss = config.loss
   gan = losses.gan_loss(loss.gan)
+  latent_dim = models.latent_dim(config)
+  encode, adversarial = trains(objective)['encoder'], objective != 'vae'
 
   def forward(params, batch_stats, images, rng):
     def apply(net, net_params, x, stats, **kwargs):
       out, mutated = nets[net].apply(
           {'params': net_params, 'batch_stats': stats}, x, train=True,
           mutable=['batch_stats'], **kwargs)
-      return out, mutated['batch_stats']
+      return out, mutated.get('batch_stats', {})
 
     n = images.shape[0]
-    k_eps, k_prior = jax.random.split(rng)
-    # Z ~ Enc(X) by reparameterisation.
-    (mean, logvar), enc_stats = apply('encoder', params['encoder'], images,
-                                      batch_stats['encoder'])
-    z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(k_eps, mean.shape)
-    # X~ = Dec(Z); L_llike = -log N(Dis_l(X) | Dis_l(X~), I), with the
-    # discriminator's parameters constants: it never minimises L_llike. The
-    # BatchNorm statistics of this pass are not kept.
-    recon, dec_stats = apply('decoder', params['decoder'], z,
-                             batch_stats['decoder'])
-    (pair_logits, features), _ = apply(
-        'discriminator', jax.lax.stop_gradient(params['discriminator']),
-        jnp.concatenate([recon, images]), batch_stats['discriminator'])
-    llike = losses.reconstruction(features[:n], features[n:], loss.recon,
-                                  loss.recon_reduction)
-    # X_p = Dec(Z_p), Z_p ~ N(0, I); with discriminate_recon also Dec(Z) from
-    # stop_gradient(Z) in the same batch, so the GAN loss never reaches the
-    # encoder. L_GAN on X against these.
-    z_gen = jax.random.normal(k_prior, mean.shape)
-    if loss.discriminate_recon:
-      z_gen = jnp.concatenate([z_gen, jax.lax.stop_gradient(z)])
-    fakes, dec_stats = apply('decoder', params['decoder'], z_gen, dec_stats)
-    (logits, _), dis_stats = apply(
-        'discriminator', params['discriminator'],
-        jnp.concatenate([images, fakes]), batch_stats['discriminator'])
-    real_logits, fake_logits = logits[:n], logits[n:]
-    sources = jnp.split(fake_logits, fakes.shape[0] // n)
-    terms = {
-        'kl': jnp.mean(losses.kl_divergence(mean, logvar)),
-        'llike': jnp.mean(llike),
-        'gan_d': gan.discriminator(real_logits, fake_logits,
-                                   loss.real_weight),
-        'gan_g': sum(gan.generator(s) for s in sources),
-    }
-    recon_logits = sources[1] if loss.discriminate_recon else pair_logits[:n]
-    metrics = {
-        'd/real': jnp.mean(jax.nn.sigmoid(real_logits)),
-        'd/recon': jnp.mean(jax.nn.sigmoid(recon_logits)),
-        'd/prior': jnp.mean(jax.nn.sigmoid(sources[0])),
-        'bce/real': jnp.mean(losses.bce_real(real_logits)),
-        'bce/fake': jnp.mean(losses.bce_fake(fake_logits)),
-        'posterior/logvar': jnp.mean(logvar),
-    }
-    new_stats = {'encoder': enc_stats, 'decoder': dec_stats,
-                 'discriminator': dis_stats}
-    return terms, (new_stats, metrics)
+    k_eps, k_prior, k_gp = jax.random.split(rng, 3)
+    zero = jnp.zeros((), jnp.float32)
+    terms = dict.fromkeys(TERMS, zero)
+    metrics = dict.fromkeys(FORWARD_METRICS, zero)
+    stats = dict(batch_stats)
+    if encode:
+      # Z ~ Enc(X) by reparameterisation; X~ = Dec(Z).
+      (mean, logvar), stats['encoder'] = apply(
+          'encoder', params['encoder'], images, batch_stats['encoder'])
+      z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(k_eps, mean.shape)
+      recon, stats['decoder'] = apply('decoder', params['decoder'], z,
+                                      batch_stats['decoder'])
+      terms['kl'] = jnp.mean(losses.kl_divergence(mean, logvar))
+      metrics['posterior/logvar'] = jnp.mean(logvar)
+      if objective == 'vaegan':
+        # L_llike = -log N(Dis_l(X) | Dis_l(X~), I), the discriminator's
+        # parameters constants: it never minimises L_llike. This pass's
+        # BatchNorm statistics are not kept.
+        (pair_logits, features), _ = apply(
+            'discriminator', jax.lax.stop_gradient(params['discriminator']),
+            jnp.concatenate([recon, images]), batch_stats['discriminator'])
+        terms['llike'] = jnp.mean(losses.reconstruction(
+            features[:n], features[n:], loss.recon, loss.recon_reduction))
+        metrics['d/recon'] = jnp.mean(jax.nn.sigmoid(pair_logits[:n]))
+      else:
+        terms['pixel'] = jnp.mean(losses.reconstruction(
+            recon, images, loss.recon, loss.recon_reduction))
+    if adversarial:
+      # X_p = Dec(Z_p), Z_p ~ N(0, I); with discriminate_recon also Dec(Z)
+      # from stop_gradient(Z) in the same batch, so the GAN loss never
+      # reaches the encoder. L_GAN on X against these.
+      z_gen = jax.random.normal(k_prior, (n, latent_dim))
+      with_recon = loss.discriminate_recon and encode
+      if with_recon:
+        z_gen = jnp.concatenate([z_gen, jax.lax.stop_gradient(z)])
+      fakes, stats['decoder'] = apply('decoder', params['decoder'], z_gen,
+                                      stats['decoder'])
+      (logits, _), stats['discriminator'] = apply(
+          'discriminator', params['discriminator'],
+          jnp.concatenate([images, fakes]), batch_stats['discriminator'])
+      real, fake = logits[:n], logits[n:]
+      sources = jnp.split(fake, fakes.shape[0] // n)
+      terms['gan_d'] = gan.discriminator(real, fake, loss.real_weight)
+      terms['gan_g'] = sum(gan.generator(s) for s in sources)
+      if gan.gradient_penalty:
+        critic = lambda x: apply('discriminator', params['discriminator'], x,
+                                 batch_stats['discriminator'])[0][0]
+        terms['gp'] = losses.gradient_penalty(critic, images, fakes[:n], k_gp)
+      metrics.update({
+          'd/real': jnp.mean(jax.nn.sigmoid(real)),
+          'd/prior': jnp.mean(jax.nn.sigmoid(sources[0])),
+          'bce/real': jnp.mean(losses.bce_real(real)),
+          'bce/fake': jnp.mean(losses.bce_fake(fake)),
+      })
+      if with_recon:
+        metrics['d/recon'] = jnp.mean(jax.nn.sigmoid(sources[1]))
+    return terms, (stats, metrics)
 
   return forward
 
 
-def _cotangent(terms: dict[str, jax.Array],
-               weights: dict[str, float]) -> dict[str, jax.Array]:
-  return {k: jnp.asarray(weights.get(k, 0.0), v.dtype)
-          for k, v in terms.items()}
-
-
-def make_gradients(config: ml_collections.ConfigDict, nets: models.Networks
-                   ) -> Callable[..., tuple[dict[str, PyTree], Any]]:
+def make_gradients(config: ml_collections.ConfigDict, nets: models.Networks,
+                   objective: str) -> Callable[..., tuple[dict[str, PyTree],
+                                                          Any]]:
   """Each network's gradient of its own objective, from one forward pass.
 
   Args:
     config: the run's configuration.
     nets: the modules of `models.build(config)`.
+    objective: one of `OBJECTIVES` but 'vae_then_gan'.
 
   Returns:
-    gradients(params, batch_stats, images, rng) -> (grads, (terms,
-    batch_stats, metrics)), with `grads` keyed by network.
+    gradients(params, batch_stats, images, rng, weights) -> (grads, (terms,
+    batch_stats, metrics)), with `weights` from `objectives` and `grads`
+    keyed by network (zero for a network the objective does not train).
   """
-  forward = make_forward(config, nets)
-  weights = objectives(config)
+  forward = make_forward(config, nets, objective)
 
-  def gradients(params, batch_stats, images, rng):
+  def gradients(params, batch_stats, images, rng, weights):
     terms, pullback, (new_stats, metrics) = jax.vjp(
         lambda p: forward(p, batch_stats, images, rng), params, has_aux=True)
-    own = pullback(_cotangent(
-        terms, {**weights['encoder'], **weights['discriminator']}))[0]
+    own = pullback(_cotangent(terms, weights['encoder'],
+                              weights['discriminator']))[0]
     decoder = pullback(_cotangent(terms, weights['decoder']))[0]['decoder']
     grads = {'encoder': own['encoder'], 'decoder': decoder,
              'discriminator': own['discriminator']}
     return grads, (terms, new_stats, metrics)
 
   return gradients
+
+
+def _cotangent(terms: dict[str, jax.Array], *tables: dict[str, Any]
+               ) -> dict[str, jax.Array]:
+  return {k: sum(jnp.asarray(t.get(k, 0.0), v.dtype) for t in tables)
+          for k, v in terms.items()}
 
 
 def gates(config: ml_collections.ConfigDict, metrics: Metrics
@@ -206,6 +299,11 @@ def _check_batch(config: ml_collections.ConfigDict, batch: Batch) -> None:
         f"and config.data.channels) but got image of shape {got}.")
 
 
+def _phases(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+  objective = config.loss.objective
+  return ('vae', 'gan') if objective == 'vae_then_gan' else (objective,)
+
+
 def make_train_step(config: ml_collections.ConfigDict
                     ) -> Callable[[state_lib.TrainState, Batch, jax.Array],
                                   tuple[state_lib.TrainState, Metrics]]:
@@ -214,7 +312,9 @@ def make_train_step(config: ml_collections.ConfigDict
   The returned function is pure; `parallel.jit_train_step` compiles it with
   the batch sharded across devices. Its randomness is
   `jax.random.fold_in(rng, state.step)`, so a resumed run draws the same
-  noise as an uninterrupted one.
+  noise as an uninterrupted one. With `config.loss.n_critic` > 1 the
+  discriminator first takes n_critic − 1 updates of its own on the same real
+  images and fresh prior samples.
 
   Args:
     config: the run's configuration.
@@ -222,34 +322,75 @@ def make_train_step(config: ml_collections.ConfigDict
   Returns:
     The train step.
   """
+  validate(config)
   nets = models.build(config)
   txs, schedules = optim.build(config)
-  gradients = make_gradients(config, nets)
-  weights = objectives(config)
+  phases = _phases(config)
+  grads_fns = [make_gradients(config, nets, p) for p in phases]
+  critic_fn = make_gradients(config, nets, 'gan')
+
+  def by_phase(step, values):
+    """The first phase's value before pretrain_steps, then the second's."""
+    if len(phases) == 1:
+      return values[0]
+    return _where(step < config.loss.pretrain_steps, *values)
+
+  def update(state, net, grads, apply_update):
+    updates, new_opt = txs[net].update(grads, state.opt_state[net],
+                                       state.params[net])
+    lr = schedules[net](state.step)
+    new_params = optax.apply_updates(
+        state.params[net], jax.tree.map(lambda u: -lr * u, updates))
+    return _where(apply_update, (new_params, new_opt),
+                  (state.params[net], state.opt_state[net])), lr
+
+  def critic_step(state, images, rng, active):
+    weights = objectives(config, 'gan', state.step)
+    grads, (_, stats, _) = critic_fn(state.params, state.batch_stats, images,
+                                     rng, weights)
+    (params, opt), _ = update(state, 'discriminator',
+                              grads['discriminator'], active)
+    new_stats = _where(active, stats['discriminator'],
+                       state.batch_stats['discriminator'])
+    return state.replace(
+        params=dict(state.params, discriminator=params),
+        opt_state=dict(state.opt_state, discriminator=opt),
+        batch_stats=dict(state.batch_stats, discriminator=new_stats))
 
   def train_step(state, batch, rng):
     _check_batch(config, batch)
     rng = jax.random.fold_in(rng, state.step)
-    grads, (terms, batch_stats, metrics) = gradients(
-        state.params, state.batch_stats, batch['image'], rng)
-    apply_update = gates(config, metrics)
+    images = batch['image']
+    step_weights = [objectives(config, p, state.step) for p in phases]
+    weights = by_phase(state.step, step_weights)
+    active = by_phase(state.step, [
+        {net: jnp.asarray(on) for net, on in trains(p).items()}
+        for p in phases])
+    for i in range(config.loss.n_critic - 1):
+      state = critic_step(state, images, jax.random.fold_in(rng, i + 1),
+                          active['discriminator'])
+    rng = jax.random.fold_in(rng, 0)
+    if len(phases) == 1:
+      grads, (terms, batch_stats, metrics) = grads_fns[0](
+          state.params, state.batch_stats, images, rng, weights)
+    else:
+      grads, (terms, batch_stats, metrics) = jax.lax.cond(
+          state.step < config.loss.pretrain_steps,
+          *[lambda f=f: f(state.params, state.batch_stats, images, rng,
+                          weights) for f in grads_fns])
+    apply_update = {net: g & active[net]
+                    for net, g in gates(config, metrics).items()}
     params, opt_state = {}, {}
     for net in models.NETWORKS:
-      updates, new_opt = txs[net].update(grads[net], state.opt_state[net],
-                                         state.params[net])
-      lr = schedules[net](state.step)
-      new_params = optax.apply_updates(
-          state.params[net], jax.tree.map(lambda u: -lr * u, updates))
-      params[net], opt_state[net] = _where(
-          apply_update[net], (new_params, new_opt),
-          (state.params[net], state.opt_state[net]))
-      metrics[f'loss/{net}'] = sum(w * terms[k]
-                                   for k, w in weights[net].items())
+      (params[net], opt_state[net]), lr = update(state, net, grads[net],
+                                                  apply_update[net])
+      metrics[f'loss/{net}'] = sum(weights[net][k] * terms[k] for k in TERMS)
       metrics[f'grad_norm/{net}'] = optax.tree.norm(grads[net])
       metrics[f'param_norm/{net}'] = optax.tree.norm(params[net])
       metrics[f'lr/{net}'] = lr
       metrics[f'updated/{net}'] = apply_update[net].astype(jnp.float32)
     metrics.update({f'loss/{k}': v for k, v in terms.items()})
+    metrics['kl_weight'] = kl_weight(config, state.step)
     new_state = state.replace(step=state.step + 1, params=params,
                               batch_stats=batch_stats, opt_state=opt_state)
     return new_state, metrics

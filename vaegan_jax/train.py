@@ -91,7 +91,12 @@ def _check_finite(pending: list[dict[str, Any]], first_step: int) -> None:
 
 
 def _average(pending: list[dict[str, Any]]) -> dict[str, float]:
-  return {k: float(np.mean([m[k] for m in pending])) for k in pending[0]}
+  """Means over the log interval, and counts of skipped updates in it."""
+  out = {k: float(np.mean([m[k] for m in pending])) for k in pending[0]}
+  for key in [k for k in pending[0] if k.startswith('updated/')]:
+    net = key.split('/', 1)[1]
+    out[f'skipped/{net}'] = float(sum(1 - m[key] for m in pending))
+  return out
 
 
 class _Progress:
@@ -151,6 +156,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
     The final train state.
   """
   workdir = os.path.abspath(workdir)
+  step_lib.validate(config)
   data.check(config)
   mesh = parallel.make_mesh()
   parallel.check_batch_size(config.train.batch_size, mesh)
