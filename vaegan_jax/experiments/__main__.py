@@ -1,0 +1,97 @@
+"""Trains an experiment's runs and writes its report.
+
+    python -m vaegan_jax.experiments compare --workdir=workdirs/compare
+    python -m vaegan_jax.experiments lr --config.train.num_steps=5000
+    python -m vaegan_jax.experiments ablation --runs=lambda_0.0,lambda_1.0
+    python -m vaegan_jax.experiments compare --report_only
+
+Experiments: compare, ablation, lr, translation, feature_layer. Every run is
+--config (configs/mnist.py) with its overrides, the experiment's defaults for
+the fields the command line does not set (train.num_steps, train.log_every,
+eval.every), and the run's own fields. Running the same command again skips
+finished runs, continues unfinished ones and rewrites the report.
+"""
+
+import shlex
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from vaegan_jax.experiments import definitions
+
+
+
+def _unknown_field(error: Exception) -> str:
+  return (f'Error: unknown config field in an override: {error}\nThe fields '
+          'are those of configs/default.py.')
+
+
+try:  # The default config is read, with its overrides, right here.
+  _CONFIG = config_flags.DEFINE_config_file(
+      'config', 'configs/mnist.py', 'The base config of every run; override '
+      'fields with --config.<section>.<field>=value.', lock_config=True)
+except (AttributeError, KeyError) as e:
+  sys.exit(_unknown_field(e))
+_WORKDIR = flags.DEFINE_string(
+    'workdir', None, 'The experiment\'s directory: runs in runs/<name>/, '
+    'report.md and its figures (default: workdirs/<experiment>).')
+_RUNS = flags.DEFINE_list(
+    'runs', None, 'Train only these runs (names as in runs/<name>/); the '
+    'report shows every finished run.')
+_REPORT_ONLY = flags.DEFINE_bool(
+    'report_only', False, 'Train nothing; rewrite the report from the '
+    'finished runs.')
+
+
+def _usage() -> str:
+  return 'Experiments:\n' + '\n'.join(
+      f'  {e.name}: {e.title} (runs: {", ".join(r.name for r in e.runs)})'
+      for e in definitions.EXPERIMENTS.values())
+
+
+def _parse_flags(argv):
+  """absl flag parsing, with a one-line error for a mistyped config field."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    sys.exit(f'Error: {e}\nPass --helpfull to see the flags.')
+  except (AttributeError, KeyError) as e:
+    sys.exit(_unknown_field(e))
+
+
+def main(argv):
+  if len(argv) != 2 or argv[1] not in definitions.EXPERIMENTS:
+    raise app.UsageError('Name one experiment: python -m '
+                         'vaegan_jax.experiments <experiment> [flags]\n'
+                         + _usage())
+  logging.set_verbosity(logging.INFO)
+  # Imported here so that --help and flag errors do not wait for JAX.
+  from vaegan_jax import errors  # pylint: disable=g-import-not-at-top
+  from vaegan_jax import experiments  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.experiments import report  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.experiments import runner  # pylint: disable=g-import-not-at-top
+  experiment = definitions.EXPERIMENTS[argv[1]]
+  workdir = _WORKDIR.value or f'workdirs/{experiment.name}'
+  command = ' '.join(['python -m vaegan_jax.experiments']
+                     + [shlex.quote(a) for a in sys.argv[1:]])
+  overridden = config_flags.get_override_values(flags.FLAGS['config'])
+  config = runner.experiment_config(experiment, _CONFIG.value,
+                                    keep=overridden)
+  try:
+    if _REPORT_ONLY.value:
+      path = report.write(experiment, workdir, command)
+    else:
+      path = experiments.run(experiment, config, workdir, _RUNS.value,
+                             command)
+  except (ValueError, FileNotFoundError, errors.NonFiniteError) as e:
+    logging.error('%s', e)
+    sys.exit(f'Error: {e}')
+  if path:
+    print(f'Report: {path}')
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=_parse_flags)

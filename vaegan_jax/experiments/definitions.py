@@ -1,0 +1,141 @@
+"""The experiments: which runs each trains, and how each run differs.
+
+Every run is the base config (configs/mnist.py by default) with the
+experiment's defaults where the command line leaves a field alone
+(`Experiment.defaults`), then the run's own fields (`Run.overrides`), which
+always win: they are what the experiment varies.
+"""
+
+import dataclasses
+from typing import Any
+
+# The shift of the translation experiment, in training and on held-out
+# digits: up to 10% of the size along each axis (3 pixels of 28).
+TRANSLATE = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One training run of an experiment.
+
+  Attributes:
+    name: its directory under `<workdir>/runs/`, and its name for `--runs`.
+    label: its name in tables and figures.
+    overrides: config fields, dotted ('loss.objective'), and their values.
+  """
+  name: str
+  label: str
+  overrides: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+  """A set of runs and what its report shows.
+
+  Attributes:
+    name: the command's name.
+    title: the report's title.
+    description: markdown saying what is compared and why.
+    runs: the runs, in table order.
+    defaults: config fields set unless the command line sets them.
+    sections: extra report sections besides the quality table and pictures:
+      'losses' (losses at the end of training), 'translation'.
+  """
+  name: str
+  title: str
+  description: str
+  runs: tuple[Run, ...]
+  defaults: dict[str, Any]
+  sections: tuple[str, ...] = ()
+
+
+def _defaults(num_steps: int) -> dict[str, Any]:
+  """Short runs on a CPU: log often, evaluate (with FID) only at the end."""
+  return {'train.num_steps': num_steps, 'train.log_every': 10,
+          'eval.every': 0}
+
+
+def _objective(objective: str, **fields: Any) -> dict[str, Any]:
+  return {'loss.objective': objective, **fields}
+
+
+COMPARE = Experiment(
+    name='compare',
+    title='VAE vs GAN vs VAE-GAN',
+    description=(
+        'The same encoder, decoder and discriminator, the same optimiser, '
+        'data, seed and number of steps; only the objective differs '
+        '(`config.loss.objective`). The VAE reconstructs pixels and has no '
+        'discriminator, the GAN has no encoder, and the VAE-GAN '
+        'reconstructs the discriminator\'s features Dis_l (Larsen et al. '
+        '2016, Algorithm 1).'),
+    runs=(Run('vae', 'VAE', _objective('vae')),
+          Run('gan', 'GAN', _objective('gan')),
+          Run('vaegan', 'VAE-GAN', _objective('vaegan'))),
+    defaults=_defaults(600))
+
+ABLATION = Experiment(
+    name='ablation',
+    title='λ-blend of the VAE and GAN losses',
+    description=(
+        'The encoder and decoder descend (1 − λ) · (KL + pixel '
+        'reconstruction) + λ · GAN loss (`config.loss.objective=blend`, '
+        '`config.loss.blend_lambda`); the discriminator sees real images, '
+        'prior samples and reconstructions (`discriminate_recon`). λ = 0 '
+        'is a VAE beside a discriminator that does not influence it; at '
+        'λ = 1 the encoder gets no gradient, so its reconstructions mean '
+        'nothing (n/a).'),
+    runs=tuple(
+        Run(f'lambda_{lam}', f'λ = {lam}',
+            _objective('blend', **{'loss.blend_lambda': lam,
+                                   'loss.discriminate_recon': True}))
+        for lam in (0.0, 0.25, 0.5, 0.75, 1.0)),
+    defaults=_defaults(600))
+
+LR = Experiment(
+    name='lr',
+    title='Learning-rate sensitivity of the VAE-GAN',
+    description=(
+        'The VAE-GAN with every network\'s learning rate (`config.optim.lr`) '
+        'halved and doubled from 3e-4. The losses are those of the training '
+        'log at the end of training: the decoder\'s GAN term (loss/gan_g), '
+        'the prior loss KL(q(z|x) ‖ N(0, I)) (loss/kl) and the '
+        'discriminator\'s loss (loss/gan_d).'),
+    runs=tuple(Run(f'lr_{label}', label, _objective('vaegan', **{
+        'optim.lr': lr})) for label, lr in (('1.5e-4', 1.5e-4),
+                                            ('3e-4', 3e-4),
+                                            ('6e-4', 6e-4))),
+    defaults=_defaults(600),
+    sections=('losses',))
+
+TRANSLATION = Experiment(
+    name='translation',
+    title='Reconstructing translated digits',
+    description=(
+        f'A VAE and a VAE-GAN trained on digits shifted at random by up to '
+        f'±{TRANSLATE:.0%} of the size along each axis '
+        f'(`config.data.random_translate={TRANSLATE}`), then asked to '
+        f'reconstruct held-out digits shifted the same way (a fixed seed). '
+        f'A pixel loss penalises a reconstruction one pixel off as much as '
+        f'a wrong one; Dis_l is meant to care less.'),
+    runs=(Run('vae', 'VAE', _objective('vae', **{
+        'data.random_translate': TRANSLATE})),
+          Run('vaegan', 'VAE-GAN', _objective('vaegan', **{
+              'data.random_translate': TRANSLATE}))),
+    defaults=_defaults(600),
+    sections=('translation',))
+
+FEATURE_LAYER = Experiment(
+    name='feature_layer',
+    title='Which discriminator layer gives Dis_l',
+    description=(
+        'The VAE-GAN reconstructing the features of each convolution of the '
+        'discriminator in turn (`config.model.dis_feature_layer`; the '
+        '`digits` discriminator has three, and uses the third by default). '
+        'Shallow layers are close to pixels, deeper ones more abstract.'),
+    runs=tuple(Run(f'layer_{i}', f'Dis_{i}', _objective('vaegan', **{
+        'model.dis_feature_layer': i})) for i in (1, 2, 3)),
+    defaults=_defaults(600))
+
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e for e in (COMPARE, ABLATION, LR, TRANSLATION, FEATURE_LAYER)}

@@ -1,0 +1,326 @@
+"""An experiment's report: report.md and its figures, in the workdir.
+
+The figures are PNG files next to report.md, linked relatively, so the
+report can be copied anywhere with them. A `notes.md` in the workdir, if
+there is one, is included as the report's observations.
+"""
+
+import datetime
+import os
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+import vaegan_jax
+from vaegan_jax import data
+from vaegan_jax import images as images_lib
+from vaegan_jax import models
+from vaegan_jax.data import sources
+from vaegan_jax.experiments import definitions
+from vaegan_jax.experiments import runner
+from vaegan_jax.experiments import translation
+from vaegan_jax.metrics import quality
+
+NOTES_FILE = 'notes.md'
+REPORT_FILE = 'report.md'
+LOSSES = (('loss/gan_g', 'GAN loss (decoder)'), ('loss/kl', 'prior loss (KL)'),
+          ('loss/gan_d', 'discriminator loss'))
+RECONSTRUCTED = 8  # held-out digits in the reconstruction figures
+TRANSLATED = 12  # and in the translation figure
+
+
+def _number(value: float | None, digits: int) -> str:
+  return 'n/a' if value is None else f'{value:.{digits}f}'
+
+
+def _duration(seconds: float) -> str:
+  minutes, seconds = divmod(int(round(seconds)), 60)
+  return f'{minutes}:{seconds:02d}'
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+  lines = ['| ' + ' | '.join(header) + ' |',
+           '|' + '|'.join('---' for _ in header) + '|']
+  lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
+  return '\n'.join(lines)
+
+
+def _status(result: runner.Result) -> str:
+  if result.timing.get('error'):
+    return (f'failed: {result.timing["error"].split(". ")[0]} (delete '
+            f'runs/{result.run.name}/ to try again)')
+  if result.config is None:
+    return 'not run'
+  return (f'unfinished (step {result.timing.get("step", 0)} of '
+          f'{result.config.train.num_steps})')
+
+
+# Figures.
+
+
+def _pyplot():
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt
+
+
+def _save(fig, path: str) -> None:
+  plt = _pyplot()
+  fig.savefig(path, dpi=100, bbox_inches='tight')
+  plt.close(fig)
+
+
+def samples_figure(results: Sequence[runner.Result], path: str) -> None:
+  """Each run's 16 samples of the fixed prior noise, side by side.
+
+  Args:
+    results: finished runs; each has the evaluator's samples_4x4.png.
+    path: the PNG to write.
+  """
+  plt = _pyplot()
+  fig, axes = plt.subplots(1, len(results), squeeze=False,
+                           figsize=(2.1 * len(results), 2.4))
+  for ax, result in zip(axes[0], results):
+    with Image.open(os.path.join(result.directory, 'samples_4x4.png')) as im:
+      ax.imshow(np.asarray(im.convert('L')), cmap='gray', vmin=0, vmax=255)
+    ax.set_title(result.run.label, fontsize=10)
+    ax.axis('off')
+  _save(fig, path)
+
+
+def rows_figure(rows: Sequence[tuple[str, np.ndarray]], path: str) -> None:
+  """Rows of images, each labelled on the left.
+
+  Args:
+    rows: (label, float32 [K, H, W, C] in [-1, 1]) for each row, K the same
+      for all.
+    path: the PNG to write.
+  """
+  plt = _pyplot()
+  columns = len(rows[0][1])
+  grid = images_lib.grid(np.concatenate([r[1] for r in rows]), columns)
+  height = rows[0][1].shape[1]
+  fig, ax = plt.subplots(figsize=(0.5 + 0.45 * columns, 0.45 * len(rows)))
+  ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap='gray',
+            vmin=0, vmax=255)
+  ax.set_yticks([2 + i * (height + 2) + height / 2 for i in range(len(rows))])
+  ax.set_yticklabels([r[0] for r in rows], fontsize=9)
+  ax.set_xticks([])
+  for spine in ax.spines.values():
+    spine.set_visible(False)
+  ax.tick_params(length=0)
+  _save(fig, path)
+
+
+def losses_figure(results: Sequence[runner.Result], path: str) -> None:
+  """loss/gan_g, loss/kl and loss/gan_d against the step, a line per run."""
+  plt = _pyplot()
+  fig, axes = plt.subplots(1, len(LOSSES), figsize=(3.3 * len(LOSSES), 2.6))
+  for ax, (key, title) in zip(axes, LOSSES):
+    for result in results:
+      points = [(r['step'], r[key]) for r in result.records if key in r]
+      if points:
+        ax.plot(*zip(*points), label=result.run.label, linewidth=1)
+    ax.set_title(f'{title}\n{key}', fontsize=9)
+    ax.set_xlabel('step', fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+  axes[0].legend(fontsize=7)
+  fig.tight_layout()
+  _save(fig, path)
+
+
+# Sections.
+
+
+def _networks(config) -> str:
+  spec = models.resolve(config.model)
+  return (f'`{config.model.arch}`: latent {spec["latent_dim"]}; encoder '
+          f'convs {spec["encoder_widths"]}, dense {spec["encoder_dense"]}; '
+          f'decoder base width {spec["decoder_base_width"]}, deconvs '
+          f'{spec["decoder_widths"]}; discriminator convs '
+          f'{spec["discriminator_widths"]}, dense '
+          f'{spec["discriminator_dense"]}, Dis_l at conv '
+          f'{spec["dis_feature_layer"]}')
+
+
+def _settings(experiment: definitions.Experiment,
+              results: Sequence[runner.Result]) -> str:
+  config = next(r.config for r in results if r.config is not None)
+  train_size = sources.size(config, 'train')
+  held_out = min(config.eval.num_examples, sources.size(config, 'eval'))
+  steps, batch = config.train.num_steps, config.train.batch_size
+  loss, optim = config.loss, config.optim
+  fid = quality.resolve_kind(config)
+  sessions = [s for r in results for s in r.timing['sessions']]
+  machines = sorted({s['machine'] for s in sessions if 'machine' in s})
+  varied = '; '.join(
+      f'{r.run.label}: ' + ', '.join(f'`{k}={v}`'
+                                     for k, v in r.run.overrides.items())
+      for r in results)
+  rows = [
+      ('data', f'`{config.data.name}`, {config.data.image_size}x'
+               f'{config.data.image_size}x{config.data.channels}: '
+               f'{train_size:,} training and {held_out:,} held-out images'),
+      ('networks', _networks(config)),
+      ('training', f'{steps:,} steps of batch {batch} '
+                   f'({steps * batch / train_size:.1f} epochs), seed '
+                   f'{config.seed}'),
+      ('optimiser', f'{optim.name}, lr {optim.lr:g}, schedule '
+                    f'{optim.schedule}'),
+      ('GAN loss', f'{loss.gan}, equilibrium gating '
+              f'{"on" if loss.equilibrium_gating else "off"}, γ '
+              f'{loss.gamma:g}'),
+      ('sample quality', f'{fid} features, {config.eval.num_fid_samples:,} '
+                         f'samples against the held-out images'
+                         if fid != 'none' else 'not measured'),
+      ('what the runs change', varied),
+      ('machine', '; '.join(machines) or 'unknown'),
+      ('wall time, all runs', _duration(sum(r.wall_seconds
+                                            for r in results))),
+  ]
+  return '## Settings\n\n' + _table(('', ''), rows)
+
+
+def _quality_table(results: Sequence[runner.Result]) -> str:
+  rows = []
+  for r in results:
+    if not r.finished:
+      rows.append([r.run.label, _status(r)] + [''] * 7)
+      continue
+    m, rec = r.metrics, r.reconstructs
+    rows.append([
+        r.run.label, _number(m.get('fid'), 2), _number(m.get('precision'), 3),
+        _number(m.get('recall'), 3),
+        _number(m['recon_mse'] if rec else None, 4),
+        _number(m['kl'] if rec else None, 1),
+        str(m['active_units']) if rec else 'n/a',
+        _number(r.steps_per_second, 2), _duration(r.wall_seconds)])
+  header = ('run', 'FID ↓', 'precision ↑', 'recall ↑', 'recon MSE ↓',
+            'KL (nats)', 'active units', 'steps/s', 'wall time')
+  return '\n'.join([
+      '## Results', '', _table(header, rows), '',
+      'FID, precision and recall (k = 3) compare the features of generated '
+      'samples with those of the held-out images. recon MSE is the pixel '
+      'MSE (pixels in [0, 1]) of held-out images decoded from their '
+      'posterior mean; KL is summed over latent dimensions and active '
+      'units count those whose posterior mean varies across images (n/a '
+      'where the encoder is not trained). Steps/s is the median training '
+      'speed; wall time covers the whole run: start-up, compiling, training '
+      'and the final evaluation.'])
+
+
+def _samples_section(results, workdir) -> str:
+  samples_figure(results, os.path.join(workdir, 'samples.png'))
+  return ('## Samples\n\n![16 samples of each run](samples.png)\n\n'
+          'The same 16 draws from the prior N(0, I), decoded by each run\'s '
+          'decoder after its last step.')
+
+
+def _held_out(config, num: int) -> np.ndarray:
+  return data.eval_data(config, num)['image']
+
+
+def _reconstructions_section(results, workdir) -> str:
+  encoders = [r for r in results if r.reconstructs]
+  if not encoders:
+    return ''
+  images = _held_out(encoders[0].config, RECONSTRUCTED)
+  rows = [('held-out', images)] + [
+      (r.run.label, vaegan_jax.load(r.directory).reconstruct(images))
+      for r in encoders]
+  rows_figure(rows, os.path.join(workdir, 'reconstructions.png'))
+  return ('## Reconstructions\n\n![held-out digits and reconstructions]'
+          '(reconstructions.png)\n\nThe first held-out digits (top) and '
+          'each model\'s reconstruction: the decoded posterior mean.')
+
+
+def _losses_section(results, workdir) -> str:
+  rows = [[r.run.label] + [_number(r.final(k) if r.computes(k) else None, 4)
+                           for k, _ in LOSSES]
+          + [_number(r.metrics.get('fid'), 2)] for r in results]
+  losses_figure(results, os.path.join(workdir, 'losses.png'))
+  header = ['run'] + [f'{title} `{key}`' for key, title in LOSSES] + ['FID']
+  return '\n'.join([
+      '## Losses at the end of training', '', _table(header, rows), '',
+      'Each loss is the mean of the training log over the last 10% of the '
+      'steps. For the minimax GAN loss the decoder\'s term is the mean of '
+      'log(1 − D(x̂)) over its generated batches (more negative: the '
+      'discriminator is fooled more), and the discriminator\'s is its '
+      'binary cross-entropy.', '', '![losses during training](losses.png)'])
+
+
+def _translation_section(results, workdir) -> str:
+  encoders = [r for r in results if r.reconstructs]
+  if not encoders:
+    return ''
+  images = _held_out(encoders[0].config, None)
+  fraction = definitions.TRANSLATE
+  shifted = translation.translate(images, fraction)
+  rows, figure = [], [('held-out', images[:TRANSLATED]),
+                      ('translated', shifted[:TRANSLATED])]
+  for r in encoders:
+    model = vaegan_jax.load(r.directory)
+    errors = translation.translation_errors(model.reconstruct, images,
+                                            fraction)
+    rows.append([r.run.label, _number(errors['mse'], 4),
+                 _number(errors['mse_translated'], 4),
+                 _number(errors['mse_translated'] / errors['mse'], 2)])
+    figure.append((r.run.label, model.reconstruct(shifted[:TRANSLATED])))
+  rows_figure(figure, os.path.join(workdir, 'translation.png'))
+  header = ('model', 'MSE, held-out', f'MSE, translated ±{fraction:.0%}',
+            'ratio')
+  return '\n'.join([
+      '## Translated held-out digits', '', _table(header, rows), '',
+      f'All {len(images)} held-out digits, as they are and shifted by up to '
+      f'±{fraction:.0%} along each axis (the training augmentation, seed '
+      f'{translation.SEED}); pixel MSE of each reconstruction against its '
+      f'own input, pixels in [0, 1].', '',
+      '![translated digits and reconstructions](translation.png)', '',
+      'Held-out digits, the same shifted, and each model\'s reconstruction '
+      'of the shifted ones.'])
+
+
+SECTIONS = {'losses': _losses_section, 'translation': _translation_section}
+
+
+def write(experiment: definitions.Experiment, workdir: str,
+          command: str | None = None) -> str:
+  """Writes report.md and its figures from the runs found in `workdir`.
+
+  Args:
+    experiment: the experiment.
+    workdir: its workdir (runs in `runs/<name>/`).
+    command: the command line that made it, shown in the report.
+
+  Returns:
+    The path of report.md.
+  """
+  results = runner.collect(workdir, experiment)
+  done = [r for r in results if r.finished]
+  parts = [f'# {experiment.title}', '', experiment.description, '',
+           f'Written {datetime.date.today().isoformat()}'
+           + (f' by `{command}`' if command else '') + '.']
+  if any(r.config is not None for r in results):
+    parts += ['', _settings(experiment, results)]
+  parts += ['', _quality_table(results)]
+  if done:
+    sections = [_samples_section, _reconstructions_section] + [
+        SECTIONS[name] for name in experiment.sections]
+    for section in sections:
+      text = section(done, workdir)
+      if text:
+        parts += ['', text]
+  notes = os.path.join(workdir, NOTES_FILE)
+  if os.path.exists(notes):
+    with open(notes) as f:
+      parts += ['', '## Observations', '', f.read().strip()]
+  parts += ['', '## Runs', '', 'Each run\'s workdir, with its checkpoints, '
+            'pictures, metrics.jsonl and TensorBoard logs: ' + ', '.join(
+                f'`runs/{r.run.name}/`' for r in results) + '.']
+  path = os.path.join(workdir, REPORT_FILE)
+  with open(path, 'w') as f:
+    f.write('\n'.join(parts) + '\n')
+  return path

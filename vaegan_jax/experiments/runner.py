@@ -1,0 +1,241 @@
+"""Configs of an experiment's runs, training them resumably, their results.
+
+Each run lives in `<workdir>/runs/<name>/`, a normal run workdir (see the
+README), plus `timing.json`: the wall time of every `train_and_evaluate`
+call that trained it. A run whose `timing.json` says it reached
+`config.train.num_steps` is finished and skipped; any other run is (re)started
+and resumes from its latest checkpoint.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import time
+from typing import Any, Collection
+
+import jax
+import ml_collections
+import numpy as np
+from absl import logging
+
+from vaegan_jax import api
+from vaegan_jax import errors
+from vaegan_jax import step as step_lib
+from vaegan_jax import train
+from vaegan_jax import writers
+from vaegan_jax.experiments import definitions
+
+TIMING_FILE = 'timing.json'
+
+
+def experiment_config(experiment: definitions.Experiment,
+                      base: ml_collections.ConfigDict,
+                      keep: Collection[str] = ()) -> ml_collections.ConfigDict:
+  """The base config with the experiment's defaults.
+
+  Args:
+    experiment: the experiment.
+    base: the base config (e.g. configs/mnist.py with command-line
+      overrides); not modified.
+    keep: dotted fields the defaults must not change (those set on the
+      command line).
+
+  Returns:
+    A copy of `base` with each of `experiment.defaults` not in `keep`.
+  """
+  config = base.copy_and_resolve_references()
+  config.update_from_flattened_dict(
+      {k: v for k, v in experiment.defaults.items() if k not in keep})
+  return config
+
+
+def run_config(config: ml_collections.ConfigDict, run: definitions.Run
+               ) -> ml_collections.ConfigDict:
+  """`config` with the run's own fields."""
+  config = config.copy_and_resolve_references()
+  config.update_from_flattened_dict(dict(run.overrides))
+  return config
+
+
+def run_dir(workdir: str, run: definitions.Run) -> str:
+  """The run's workdir inside the experiment's."""
+  return os.path.join(workdir, 'runs', run.name)
+
+
+def select(experiment: definitions.Experiment,
+           names: Collection[str] | None) -> list[definitions.Run]:
+  """The experiment's runs named in `names` (all for None), in its order.
+
+  Raises:
+    ValueError: for a name the experiment does not have.
+  """
+  known = [r.name for r in experiment.runs]
+  unknown = sorted(set(names or ()) - set(known))
+  if unknown:
+    raise ValueError(f'{experiment.name} has no run {unknown}; its runs are '
+                     f'{",".join(known)}.')
+  return [r for r in experiment.runs if names is None or r.name in names]
+
+
+def read_timing(directory: str) -> dict[str, Any]:
+  """A run's timing.json: {'sessions': [{'began', 'seconds', 'step',
+  'machine'}, ...], 'step', 'num_steps'}, and 'error' if it failed."""
+  path = os.path.join(directory, TIMING_FILE)
+  if not os.path.exists(path):
+    return {'sessions': []}
+  with open(path) as f:
+    return json.load(f)
+
+
+def _write_timing(directory: str, timing: dict[str, Any]) -> None:
+  path = os.path.join(directory, TIMING_FILE)
+  with open(path + '.tmp', 'w') as f:
+    json.dump(timing, f, indent=1)
+  os.replace(path + '.tmp', path)
+
+
+def machine() -> str:
+  """The CPU, its cores, and the devices JAX trains on, in words."""
+  cpu = platform.processor() or platform.machine()
+  if os.path.exists('/proc/cpuinfo'):
+    with open('/proc/cpuinfo') as f:
+      names = [line.split(':', 1)[1].strip() for line in f
+               if line.startswith('model name')]
+    cpu = names[0] if names else cpu
+  devices = jax.devices()
+  return (f'{cpu}, {os.cpu_count()} cores; JAX {jax.__version__} on '
+          f'{len(devices)} {devices[0].device_kind} device'
+          f'{"s" if len(devices) > 1 else ""}')
+
+
+def is_finished(directory: str, num_steps: int) -> bool:
+  """Whether the run in `directory` reached `num_steps` (or failed there)."""
+  timing = read_timing(directory)
+  return bool(timing.get('error')) or timing.get('step', 0) >= num_steps
+
+
+def train_run(config: ml_collections.ConfigDict, directory: str) -> bool:
+  """Trains one run unless it is finished, and records its wall time.
+
+  Args:
+    config: the run's configuration.
+    directory: its workdir; a run there resumes from its latest checkpoint.
+
+  Returns:
+    False if training stopped before `config.train.num_steps` (SIGTERM or
+    Ctrl-C, or an early stop): the experiment should stop too.
+  """
+  if is_finished(directory, config.train.num_steps):
+    logging.info('%s is finished; skipping it.', directory)
+    return True
+  timing = read_timing(directory)
+  start, began = time.time(), datetime.datetime.now().isoformat(
+      timespec='seconds')
+  try:
+    step = int(train.train_and_evaluate(config, directory).step)
+    error = None
+  except errors.NonFiniteError as e:
+    step, error = timing.get('step', 0), str(e)
+    logging.error('%s failed: %s', directory, e)
+  timing['sessions'].append({'began': began,
+                             'seconds': round(time.time() - start, 1),
+                             'step': step, 'machine': machine()})
+  timing.update(step=step, num_steps=config.train.num_steps)
+  if error:
+    timing['error'] = error
+  _write_timing(directory, timing)
+  return bool(error) or step >= config.train.num_steps
+
+
+@dataclasses.dataclass
+class Result:
+  """What a run left in its workdir.
+
+  Attributes:
+    run: the run.
+    directory: its workdir.
+    config: the configuration it was trained with (None: never started).
+    metrics: its eval_metrics.json (None: not evaluated yet).
+    timing: its timing.json.
+    records: its metrics.jsonl records.
+  """
+  run: definitions.Run
+  directory: str
+  config: ml_collections.ConfigDict | None
+  metrics: dict[str, Any] | None
+  timing: dict[str, Any]
+  records: list[dict[str, float]]
+
+  @property
+  def finished(self) -> bool:
+    return (self.config is not None and self.metrics is not None
+            and not self.timing.get('error')
+            and self.timing.get('step', 0) >= self.config.train.num_steps)
+
+  @property
+  def wall_seconds(self) -> float:
+    """Wall time of all its training calls (compiling and evaluating too)."""
+    return sum(s['seconds'] for s in self.timing['sessions'])
+
+  @property
+  def steps_per_second(self) -> float | None:
+    """Median training speed over the log records, the first left out (it
+    includes compiling)."""
+    rates = [r['perf/steps_per_sec'] for r in self.records
+             if 'perf/steps_per_sec' in r][1:]
+    return float(np.median(rates)) if rates else None
+
+  @property
+  def reconstructs(self) -> bool:
+    """Whether its encoder was trained, so reconstructions mean something."""
+    loss = self.config.loss
+    return not (loss.objective == 'gan' or (
+        loss.objective == 'blend' and loss.blend_lambda >= 1.0))
+
+  def computes(self, key: str) -> bool:
+    """Whether its objective has the loss term `key` ('loss/kl', ...)."""
+    objective = self.config.loss.objective
+    if objective == 'vae_then_gan':
+      return True
+    if key.startswith('loss/gan'):
+      return step_lib.trains(objective)['discriminator']
+    if key == 'loss/kl':
+      return step_lib.trains(objective)['encoder']
+    return True
+
+  def final(self, key: str, fraction: float = 0.1) -> float | None:
+    """Mean of a training-log scalar over the last `fraction` of the steps.
+
+    Each log record is already the mean over its log interval; at least the
+    last record is used.
+    """
+    points = [(r['step'], r[key]) for r in self.records if key in r]
+    if not points:
+      return None
+    last = points[-1][0]
+    window = [v for s, v in points if s > last * (1 - fraction)]
+    return float(np.mean(window or [points[-1][1]]))
+
+
+def collect(workdir: str, experiment: definitions.Experiment
+            ) -> list[Result]:
+  """The results of every run of the experiment found in `workdir`."""
+  results = []
+  for run in experiment.runs:
+    directory = run_dir(workdir, run)
+    config = metrics = None
+    records = []
+    if os.path.exists(os.path.join(directory, 'config.json')):
+      config = api.load_config(directory)
+    path = os.path.join(directory, 'eval_metrics.json')
+    if os.path.exists(path):
+      with open(path) as f:
+        metrics = json.load(f)
+    path = os.path.join(directory, 'metrics.jsonl')
+    if os.path.exists(path):
+      records = [r for r in writers.read_jsonl(path) if 'loss/kl' in r]
+    results.append(Result(run, directory, config, metrics,
+                          read_timing(directory), records))
+  return results

@@ -1,0 +1,59 @@
+"""Reconstruction error on randomly translated held-out images.
+
+The shifts are the training pipeline's (`data.augment.random_translate`),
+drawn once from a fixed seed, so every model sees the same shifted digits.
+"""
+
+from typing import Callable
+
+import numpy as np
+
+from vaegan_jax import images as images_lib
+from vaegan_jax import inference
+from vaegan_jax.data import augment
+from vaegan_jax.data import preprocess
+
+SEED = 0
+
+
+def translate(images: np.ndarray, fraction: float, seed: int = SEED
+              ) -> np.ndarray:
+  """Shifts each image by up to `fraction` of its size, as training does.
+
+  Args:
+    images: float32 [N, H, W, C] in [-1, 1] (from uint8 pixels, so the round
+      trip through uint8 is exact).
+    fraction: the largest shift as a fraction of the size (0.1: ±10%).
+    seed: fixes the shifts.
+
+  Returns:
+    float32 [N, H, W, C] in [-1, 1]; pixels shifted in are -1 (black).
+  """
+  pixels = images_lib.to_uint8(images)
+  shifted = augment.random_translate(pixels, fraction,
+                                     np.random.default_rng(seed))
+  return preprocess.to_float(shifted)
+
+
+def translation_errors(reconstruct: Callable[[np.ndarray], np.ndarray],
+                       images: np.ndarray, fraction: float,
+                       seed: int = SEED) -> dict[str, float]:
+  """Pixel MSE of reconstructions of images as they are and translated.
+
+  Args:
+    reconstruct: images -> reconstructions, float32 [N, H, W, C] in [-1, 1].
+    images: held-out images, float32 [N, H, W, C] in [-1, 1].
+    fraction: the largest shift (0.1: ±10%).
+    seed: fixes the shifts.
+
+  Returns:
+    {'mse': on the images as they are, 'mse_translated': on the translated
+    images (each against its own input)}, on the [0, 1] pixel scale as
+    `eval_metrics.json`'s recon_mse.
+  """
+  shifted = translate(images, fraction, seed)
+  return {
+      'mse': inference.pixel_errors(images, reconstruct(images))['recon_mse'],
+      'mse_translated': inference.pixel_errors(
+          shifted, reconstruct(shifted))['recon_mse'],
+  }
