@@ -1,4 +1,4 @@
-"""Layers shared by the networks: the upsampling convolution and initialisers.
+"""Layers shared by the networks: convolutions, and initialisers.
 
 `ConvTranspose2x` is the decoder's stride-2 transposed convolution. It holds
 the same parameters as `flax.linen.ConvTranspose(features, (k, k), strides=2,
@@ -10,13 +10,23 @@ same function in one of two ways:
 
 * `'lax'`: `lax.conv_transpose`, i.e. a convolution over the input dilated
   with zeros;
-* `'subpixel'`: the kernel split into its four stride phases, one stride-1
-  convolution producing all four phases as channels, then depth-to-space.
-  Nothing is multiplied by the inserted zeros, and the gradient is an
-  ordinary convolution gradient, which XLA:CPU computes an order of magnitude
-  faster than the gradient of the dilated form.
+* `'subpixel'`: the kernel split into its four stride phases, each output
+  phase a stride-1 convolution with only its own taps (3x3, 3x2, 2x3 and 2x2
+  of a 5x5 kernel), interleaved. Nothing is multiplied by the inserted zeros,
+  and the gradient is made of ordinary stride-1 convolution gradients, which
+  XLA:CPU computes an order of magnitude faster than the gradient of the
+  dilated form.
+
+`conv_general_dilated` is what `flax.linen.Conv` calls in the networks: the
+same convolution, whose input gradient, for a stride above 1, is computed in
+the same phase form (one stride-1 convolution per input phase) instead of as
+XLA's convolution over a zero-dilated cotangent. Outputs and both gradients
+equal those of `lax.conv_general_dilated` (tests/test_layers.py).
+
+`compiler_options` are the XLA options the train step is compiled with.
 """
 
+import functools
 from typing import Any, Callable, Sequence
 
 import flax.linen as nn
@@ -28,6 +38,39 @@ from jax import lax
 Initializer = Callable[..., jax.Array]
 
 CONV_TRANSPOSE_IMPLS = ('subpixel', 'lax')
+_NHWC = ('NHWC', 'HWIO', 'NHWC')
+
+# XLA:CPU (jaxlib 0.10) gives convolutions to YNNPACK by default. Its
+# filter-gradient convolutions (an image-sized window) run 4-12x slower than
+# XLA's own Eigen convolutions, and its forward ones no faster; this keeps
+# YNNPACK for dots and reductions only (docs/benchmarks.md).
+CPU_COMPILER_OPTIONS = {
+    'xla_cpu_experimental_ynn_fusion_type':
+        'LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE',
+}
+
+
+@functools.lru_cache(maxsize=None)
+def compiler_options(backend: str | None = None) -> dict[str, str] | None:
+  """XLA options for jitting the networks' steps on `backend`.
+
+  Args:
+    backend: 'cpu', 'gpu', 'tpu'; default `jax.default_backend()`.
+
+  Returns:
+    `CPU_COMPILER_OPTIONS` on a CPU whose XLA accepts them (checked once by
+    compiling a trivial function), else None: pass as `jax.jit(...,
+    compiler_options=...)`.
+  """
+  backend = backend or jax.default_backend()
+  if backend != 'cpu':
+    return None
+  try:
+    jax.jit(lambda x: x + 1, compiler_options=CPU_COMPILER_OPTIONS).lower(
+        jnp.zeros((), jnp.float32)).compile()
+  except Exception:  # pylint: disable=broad-except
+    return None  # another XLA version: its defaults
+  return dict(CPU_COMPILER_OPTIONS)
 
 
 def uniform_fan_in(gain: float = 1.0) -> Initializer:
@@ -78,39 +121,34 @@ def _phase_taps(kernel_size: int, pad_lo: int) -> list[dict[int, int]]:
   return taps
 
 
-def subpixel_kernel(kernel: jax.Array, pad_lo: int) -> tuple[jax.Array, int]:
-  """Rearranges a [k, k, in, out] transposed-conv kernel into phase form.
+def _phase_kernels(kernel: jax.Array, pad_lo: int
+                   ) -> list[tuple[jax.Array, tuple[tuple[int, int], ...]]]:
+  """Splits a [k, k, in, out] transposed-conv kernel into its four phases.
 
   Args:
     kernel: the kernel of the dilated (`lax`) form.
     pad_lo: the padding before the dilated input.
 
   Returns:
-    A [n, n, in, 4 · out] kernel for a stride-1 convolution whose output
-    channel (2a + b) · out + c is output phase (a, b), channel c, and the
-    offset of its first tap (its 'before' padding).
+    For output phases (a, b) in (0, 0), (0, 1), (1, 0), (1, 1): the kernel of
+    the stride-1 convolution computing that phase from the undilated input
+    (its taps only: 3x3, 3x2, 2x3, 2x2 for k = 5) and that convolution's
+    padding, which keeps the input's height and width.
   """
-  k = kernel.shape[0]
-  taps = _phase_taps(k, pad_lo)
-  offsets = sorted({d for t in taps for d in t})
-  lo, n = offsets[0], offsets[-1] - offsets[0] + 1
-  # index[a][i] is the kernel index read by phase a at offset lo + i, or k
-  # (a zero row appended below) where the phase has no tap there.
-  index = np.full((2, n), k)
-  for a, t in enumerate(taps):
-    for d, kk in t.items():
-      index[a, d - lo] = kk
-  padded = jnp.pad(kernel, ((0, 1), (0, 1), (0, 0), (0, 0)))
-  phases = [padded[index[a]][:, index[b]] for a in (0, 1) for b in (0, 1)]
-  return jnp.concatenate(phases, axis=-1), -lo
+  taps = _phase_taps(kernel.shape[0], pad_lo)
+  rows = []
+  for t in taps:
+    offsets = sorted(t)
+    rows.append((np.array([t[d] for d in offsets]), (-offsets[0], offsets[-1])))
+  return [(kernel[rows[a][0]][:, rows[b][0]], (rows[a][1], rows[b][1]))
+          for a in (0, 1) for b in (0, 1)]
 
 
-def depth_to_space(x: jax.Array) -> jax.Array:
-  """[B, H, W, 4·C] with channel (2a + b)·C + c -> [B, 2H, 2W, C]."""
-  b, h, w, c4 = x.shape
-  c = c4 // 4
-  x = x.reshape(b, h, w, 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
-  return x.reshape(b, 2 * h, 2 * w, c)
+def interleave_phases(phases: Sequence[jax.Array]) -> jax.Array:
+  """Four [B, H, W, C] phases (a, b) -> [B, 2H, 2W, C], phase at (2i+a, 2j+b)."""
+  b, h, w, c = phases[0].shape
+  rows = [jnp.stack(phases[2 * a:2 * a + 2], axis=3) for a in (0, 1)]
+  return jnp.stack(rows, axis=2).reshape(b, 2 * h, 2 * w, c)
 
 
 def conv_transpose_2x(x: jax.Array, kernel: jax.Array, impl: str = 'subpixel',
@@ -121,7 +159,7 @@ def conv_transpose_2x(x: jax.Array, kernel: jax.Array, impl: str = 'subpixel',
     x: [B, H, W, in] input.
     kernel: [k, k, in, out] kernel (layout of `flax.linen.ConvTranspose`).
     impl: 'subpixel' or 'lax' (see the module docstring); same result.
-    precision: passed to the convolution.
+    precision: passed to the convolutions.
 
   Returns:
     [B, 2H, 2W, out].
@@ -131,16 +169,135 @@ def conv_transpose_2x(x: jax.Array, kernel: jax.Array, impl: str = 'subpixel',
   if impl == 'lax':
     return lax.conv_transpose(
         x, kernel, (2, 2), ((pad_lo, pad_lo + 1),) * 2,
-        dimension_numbers=('NHWC', 'HWIO', 'NHWC'), precision=precision)
+        dimension_numbers=_NHWC, precision=precision)
   if impl != 'subpixel':
     raise ValueError(f'Unknown conv_transpose impl {impl!r}; choose one of '
                      f'{CONV_TRANSPOSE_IMPLS}.')
-  phase_kernel, before = subpixel_kernel(kernel, pad_lo)
-  n = phase_kernel.shape[0]
-  y = lax.conv_general_dilated(
-      x, phase_kernel, (1, 1), ((before, n - 1 - before),) * 2,
-      dimension_numbers=('NHWC', 'HWIO', 'NHWC'), precision=precision)
-  return depth_to_space(y)
+  return interleave_phases([
+      lax.conv_general_dilated(x, w, (1, 1), pads, dimension_numbers=_NHWC,
+                               precision=precision)
+      for w, pads in _phase_kernels(kernel, pad_lo)])
+
+
+def _input_phase(a: int, size: int, pad_lo: int, kernel_size: int,
+                 stride: int, out_size: int) -> tuple[int, int, tuple[int, int]]:
+  """Where taps a, a + s, a + 2s, ... of a stride-s convolution read.
+
+  Output o reads input s·o + t − pad_lo at tap t; for t = s·j + a that is
+  input phase r = (a − pad_lo) mod s at position o + j + q, with
+  q = (a − pad_lo) // s.
+
+  Returns:
+    (r, the number of these taps, the padding of the stride-1 convolution
+    over phase r that gives `out_size` outputs).
+  """
+  r, q = (a - pad_lo) % stride, (a - pad_lo) // stride
+  taps = len(range(a, kernel_size, stride))
+  length = len(range(r, size, stride))
+  return r, taps, (-q, out_size - 1 + taps - length + q)
+
+
+def strided_conv_phases(x: jax.Array, kernel: jax.Array, stride: int,
+                        padding: Sequence[tuple[int, int]],
+                        precision: Any = None) -> jax.Array:
+  """A stride-s convolution as a sum of s² stride-1 convolutions.
+
+  Input phase (r, c), x[:, r::s, c::s], meets only the kernel's taps
+  kernel[a::s, b::s] with (a − pad) ≡ (r, c) mod s; each pair is an ordinary
+  stride-1 convolution, and their sum is the strided convolution.
+
+  Args:
+    x: [B, H, W, in] input.
+    kernel: [kh, kw, in, out] kernel.
+    stride: the stride of both spatial dimensions.
+    padding: ((lo, hi), (lo, hi)) of the strided convolution.
+    precision: passed to the convolutions.
+
+  Returns:
+    The same as `lax.conv_general_dilated(x, kernel, (stride, stride),
+    padding)` in NHWC/HWIO layout.
+  """
+  out = [(x.shape[1 + i] + lo + hi - kernel.shape[i]) // stride + 1
+         for i, (lo, hi) in enumerate(padding)]
+  y = None
+  for a in range(min(stride, kernel.shape[0])):
+    r, _, pad_h = _input_phase(a, x.shape[1], padding[0][0], kernel.shape[0],
+                               stride, out[0])
+    for b in range(min(stride, kernel.shape[1])):
+      c, _, pad_w = _input_phase(b, x.shape[2], padding[1][0],
+                                 kernel.shape[1], stride, out[1])
+      term = lax.conv_general_dilated(
+          x[:, r::stride, c::stride], kernel[a::stride, b::stride], (1, 1),
+          (pad_h, pad_w), dimension_numbers=_NHWC, precision=precision)
+      y = term if y is None else y + term
+  return y
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _strided_conv(x, kernel, stride, padding, precision):
+  return lax.conv_general_dilated(x, kernel, (stride, stride), padding,
+                                  dimension_numbers=_NHWC, precision=precision)
+
+
+def _strided_conv_fwd(x, kernel, stride, padding, precision):
+  return _strided_conv(x, kernel, stride, padding, precision), (x, kernel)
+
+
+def _strided_conv_bwd(stride, padding, precision, residuals, cotangent):
+  x, kernel = residuals
+  input_grad = jax.linear_transpose(
+      lambda x: strided_conv_phases(x, kernel, stride, padding, precision),
+      x)(cotangent)[0]
+  kernel_grad = jax.linear_transpose(
+      lambda k: lax.conv_general_dilated(x, k, (stride, stride), padding,
+                                         dimension_numbers=_NHWC,
+                                         precision=precision),
+      kernel)(cotangent)[0]
+  return input_grad, kernel_grad
+
+
+_strided_conv.defvjp(_strided_conv_fwd, _strided_conv_bwd)
+
+
+def conv_general_dilated(lhs: jax.Array, rhs: jax.Array,
+                         window_strides: Sequence[int], padding: Any,
+                         lhs_dilation: Sequence[int] | None = None,
+                         rhs_dilation: Sequence[int] | None = None,
+                         dimension_numbers: Any = None,
+                         feature_group_count: int = 1,
+                         batch_group_count: int = 1,
+                         precision: Any = None,
+                         preferred_element_type: Any = None) -> jax.Array:
+  """`lax.conv_general_dilated`, with a faster input gradient when strided.
+
+  Pass as `flax.linen.Conv(..., conv_general_dilated=conv_general_dilated)`.
+  A 2-D NHWC/HWIO convolution with equal strides above 1, explicit padding
+  and no dilation or groups gets its input gradient from
+  `strided_conv_phases` (stride-1 convolutions) and its kernel gradient from
+  XLA; anything else is `lax.conv_general_dilated` itself.
+
+  Args and Returns: as `lax.conv_general_dilated`.
+  """
+  args = dict(window_strides=window_strides, padding=padding,
+              lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
+              dimension_numbers=dimension_numbers,
+              feature_group_count=feature_group_count,
+              batch_group_count=batch_group_count, precision=precision,
+              preferred_element_type=preferred_element_type)
+  strides = tuple(window_strides)
+  plain = (
+      lhs.ndim == 4 and len(set(strides)) == 1 and strides[0] > 1
+      and not isinstance(padding, str)
+      and all(d == 1 for d in (lhs_dilation or (1, 1)))
+      and all(d == 1 for d in (rhs_dilation or (1, 1)))
+      and feature_group_count == 1 and batch_group_count == 1
+      and preferred_element_type is None
+      and lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
+      == lax.conv_dimension_numbers(lhs.shape, rhs.shape, _NHWC))
+  if not plain:
+    return lax.conv_general_dilated(lhs, rhs, **args)
+  padding = tuple((int(lo), int(hi)) for lo, hi in padding)
+  return _strided_conv(lhs, rhs, strides[0], padding, precision)
 
 
 class ConvTranspose2x(nn.Module):

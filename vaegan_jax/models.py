@@ -68,7 +68,8 @@ class Encoder(nn.Module):
     for width in self.widths:
       x = nn.Conv(width, (5, 5), (2, 2), layers.same_padding(5),
                   use_bias=False, kernel_init=self.kernel_init,
-                  dtype=self.dtype)(x)
+                  dtype=self.dtype,
+                  conv_general_dilated=layers.conv_general_dilated)(x)
       x = nn.relu(_norm(self, train)(x))
     x = x.reshape(x.shape[0], -1)
     x = nn.Dense(self.dense, use_bias=False, kernel_init=self.kernel_init,
@@ -161,8 +162,8 @@ class Discriminator(nn.Module):
       first = i == 0
       x = self._linear(nn.Conv(
           width, (5, 5), (1, 1) if first else (2, 2), layers.same_padding(5),
-          use_bias=first, kernel_init=self.kernel_init, dtype=self.dtype),
-                       x, train)
+          use_bias=first, kernel_init=self.kernel_init, dtype=self.dtype,
+          conv_general_dilated=layers.conv_general_dilated), x, train)
       if i + 1 == self.feature_layer:
         features = x.astype(jnp.float32)
         if features_only:
