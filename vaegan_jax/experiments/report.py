@@ -81,10 +81,11 @@ def samples_figure(results: Sequence[runner.Result], path: str) -> None:
   """
   plt = _pyplot()
   fig, axes = plt.subplots(1, len(results), squeeze=False,
-                           figsize=(2.1 * len(results), 2.4))
+                           figsize=(2.6 * len(results), 2.9))
   for ax, result in zip(axes[0], results):
     with Image.open(os.path.join(result.directory, 'samples_4x4.png')) as im:
-      ax.imshow(np.asarray(im.convert('L')), cmap='gray', vmin=0, vmax=255)
+      ax.imshow(np.asarray(im.convert('L')), cmap='gray', vmin=0, vmax=255,
+                interpolation='nearest')
     ax.set_title(result.run.label, fontsize=10)
     ax.axis('off')
   _save(fig, path)
@@ -102,9 +103,9 @@ def rows_figure(rows: Sequence[tuple[str, np.ndarray]], path: str) -> None:
   columns = len(rows[0][1])
   grid = images_lib.grid(np.concatenate([r[1] for r in rows]), columns)
   height = rows[0][1].shape[1]
-  fig, ax = plt.subplots(figsize=(0.5 + 0.45 * columns, 0.45 * len(rows)))
+  fig, ax = plt.subplots(figsize=(0.6 + 0.55 * columns, 0.55 * len(rows)))
   ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap='gray',
-            vmin=0, vmax=255)
+            vmin=0, vmax=255, interpolation='nearest')
   ax.set_yticks([2 + i * (height + 2) + height / 2 for i in range(len(rows))])
   ax.set_yticklabels([r[0] for r in rows], fontsize=9)
   ax.set_xticks([])
