@@ -12,6 +12,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from vaegan_jax import layers
 from vaegan_jax import losses
 from vaegan_jax import models
 from vaegan_jax import parallel
@@ -58,7 +59,9 @@ class Inference:
     rep, data = parallel.replicated(self.mesh), parallel.data_sharded(self.mesh)
 
     def jit(fn):
-      return jax.jit(fn, in_shardings=(rep, data), out_shardings=rep)
+      return jax.jit(fn, in_shardings=(rep, data), out_shardings=rep,
+                     compiler_options=layers.compiler_options(
+                         self.mesh.devices.flat[0].platform))
 
     def apply(net, variables, x, **kwargs):
       return self.nets[net].apply(variables, x, train=False, **kwargs)

@@ -12,6 +12,8 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
+from vaegan_jax import layers
+
 DATA_AXIS = 'data'
 
 
@@ -66,10 +68,13 @@ def jit_train_step(train_step: Callable, mesh: Mesh, donate: bool = True
       state must not be used after the call).
 
   Returns:
-    The jitted step: state and rng replicated, batch sharded by rows.
+    The jitted step: state and rng replicated, batch sharded by rows,
+    compiled with `layers.compiler_options` for the mesh's platform.
   """
   rep = replicated(mesh)
   return jax.jit(train_step,
                  in_shardings=(rep, data_sharded(mesh), rep),
                  out_shardings=(rep, rep),
-                 donate_argnums=(0,) if donate else ())
+                 donate_argnums=(0,) if donate else (),
+                 compiler_options=layers.compiler_options(
+                     mesh.devices.flat[0].platform))
