@@ -1,0 +1,554 @@
+"""Times the jitted train step against a PyTorch reference of the same step.
+
+For each case (network and batch size) this builds the project's train step
+(`step.make_train_step`, jitted as `parallel.jit_train_step` does, with
+`layers.compiler_options()`) and the PyTorch reference of
+`benchmarks/torch_reference.py` (eager, and `torch.compile`), and times them
+interleaved, one step of each in turn, in the same process on the same
+device: compile time separately, then the median of `--steps` steps after
+`--warmup` steps. It reports images/s, the ratio to PyTorch eager, the
+step's FLOPs (XLA's cost analysis; for PyTorch its FLOP counter), achieved
+FLOP/s and MFU against the device's peak, memory, and the input pipeline's
+images/s beside the step's.
+
+  python -m benchmarks.benchmark                         # all cases
+  python -m benchmarks.benchmark --cases=digits:64 --steps=5
+  python -m benchmarks.benchmark --dtype=bfloat16 --cases=larsen64:1024
+  python -m benchmarks.benchmark --check                 # same numbers?
+"""
+
+import argparse
+import contextlib
+import dataclasses
+import functools
+import importlib
+import inspect
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vaegan_jax import layers
+from vaegan_jax import models
+from vaegan_jax import parallel
+from vaegan_jax import state as state_lib
+from vaegan_jax import step as step_lib
+
+CONFIGS = {'larsen64': 'configs.default', 'digits': 'configs.mnist'}
+DEFAULT_CASES = 'larsen64:64,larsen64:256,digits:64'
+MIN_STEPS = 20
+
+# Dense peak TFLOP/s from NVIDIA's datasheets, by device kind and dtype
+# ('float32': TF32 tensor cores, which XLA and cuDNN use for float32
+# convolutions and matmuls by default).
+GPU_PEAK_TFLOPS = {
+    'H100 PCIe': {'bfloat16': 756.0, 'float32': 378.0},
+    'H100': {'bfloat16': 989.4, 'float32': 494.7},  # SXM
+    'H200': {'bfloat16': 989.4, 'float32': 494.7},
+}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+  p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+  p.add_argument('--cases', default=DEFAULT_CASES,
+                 help=f'comma-separated ARCH:BATCH, ARCH in {sorted(CONFIGS)}')
+  p.add_argument('--steps', type=int, default=MIN_STEPS,
+                 help='timed steps per implementation (median); fewer than '
+                 f'{MIN_STEPS} is allowed for slow CPU runs and is flagged')
+  p.add_argument('--warmup', type=int, default=2)
+  p.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16'],
+                 help='computation dtype (parameters stay float32)')
+  p.add_argument('--torch', default='eager,compile',
+                 help="PyTorch variants: 'eager', 'compile', both, or 'none'")
+  p.add_argument('--torch_compile_mode', default='default')
+  p.add_argument('--torch_channels_last', action='store_true',
+                 help='PyTorch in channels-last memory format')
+  p.add_argument('--xla_options', default='project',
+                 choices=['project', 'xla_default'],
+                 help="'project': layers.compiler_options(); 'xla_default': "
+                 "XLA's own defaults")
+  p.add_argument('--max_contention', type=float, default=0.1,
+                 help='re-time a step during which other processes took more '
+                 'than this share of the CPUs (shared machines; 1: never)')
+  p.add_argument('--pipeline_batches', type=int, default=50,
+                 help='batches read to time the input pipeline (0: skip)')
+  p.add_argument('--data_name', default=None,
+                 help='config.data.name for the pipeline timing (default: '
+                 "the case's config)")
+  p.add_argument('--data_path', default=None,
+                 help='config.data.path for --data_name=folder')
+  p.add_argument('--synthetic_folder', type=int, default=0,
+                 help='time the folder pipeline on this many generated '
+                 '218x178 JPEGs (CelebA-sized) for the 64x64 cases')
+  p.add_argument('--check', action='store_true',
+                 help='first compare the JAX and PyTorch loss terms and '
+                 'gradients on one batch (same parameters and noise)')
+  p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                 help='config override for every case, e.g. '
+                 'model.conv_transpose_impl=lax (repeatable)')
+  p.add_argument('--json', default=None, help='also write the results here')
+  return p.parse_args(argv)
+
+
+def make_config(arch: str, batch_size: int, dtype: str,
+                overrides: tuple[str, ...] = ()):
+  config = importlib.import_module(CONFIGS[arch]).get_config()
+  config.train.batch_size = batch_size
+  config.model.dtype = dtype
+  for override in overrides:
+    key, _, value = override.partition('=')
+    *path, field = key.split('.')
+    node = functools.reduce(getattr, path, config)
+    old = getattr(node, field)  # AttributeError names a mistyped field
+    setattr(node, field, type(old)(value) if old is not None else value)
+  return config
+
+
+# --------------------------------------------------------------------------
+# Peak FLOP/s.
+# --------------------------------------------------------------------------
+
+
+def _cpu_theoretical_flops() -> tuple[float, str]:
+  """cores x clock x FLOP/cycle (two FMA units of the widest float32 SIMD)."""
+  info = ''
+  with contextlib.suppress(OSError):
+    info = open('/proc/cpuinfo').read()
+  flags = next((l for l in info.splitlines() if l.startswith('flags')), '')
+  mhz = max([float(l.split(':')[1]) for l in info.splitlines()
+             if l.startswith('cpu MHz')] or [0.0])
+  with contextlib.suppress(OSError, ValueError):
+    mhz = int(open('/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq')
+              .read()) / 1e3
+  lanes = 16 if ' avx512f' in flags else 8 if ' avx2' in flags else 4
+  per_cycle = 2 * 2 * lanes  # 2 FMA units x (multiply + add) x lanes
+  cores = os.cpu_count() or 1
+  return (cores * mhz * 1e6 * per_cycle,
+          f'{cores} cores x {mhz / 1e3:.2f} GHz x {per_cycle} float32 '
+          'FLOP/cycle (AVX2: 2 FMA units x 8 lanes x 2)')
+
+
+def _matmul_flops(n: int = 2048, reps: int = 5) -> float:
+  """FLOP/s of an n x n float32 matmul in XLA (median of `reps`)."""
+  a = jnp.ones((n, n), jnp.float32)
+  f = jax.jit(lambda a: a @ a)
+  f(a).block_until_ready()
+  times = []
+  for _ in range(reps):
+    start = time.perf_counter()
+    f(a).block_until_ready()
+    times.append(time.perf_counter() - start)
+  return 2 * n ** 3 / statistics.median(times)
+
+
+def device_peak(dtype: str) -> tuple[float, str]:
+  """The peak FLOP/s MFU is measured against, and how it was obtained."""
+  device = jax.devices()[0]
+  if device.platform == 'gpu':
+    kind = device.device_kind
+    for name, peaks in GPU_PEAK_TFLOPS.items():
+      if all(word in kind for word in name.split()):
+        return peaks[dtype] * 1e12, (f'{kind}: {peaks[dtype]} TFLOP/s dense '
+                                     f'{dtype}, datasheet')
+    return float('nan'), f'{kind}: peak unknown, MFU not reported'
+  theory, how = _cpu_theoretical_flops()
+  measured = _matmul_flops()
+  return theory, (f'theoretical {how} = {theory / 1e9:.0f} GFLOP/s; a '
+                  f'2048^3 float32 matmul in XLA reached '
+                  f'{measured / 1e9:.0f} GFLOP/s here')
+
+
+# --------------------------------------------------------------------------
+# The implementations.
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Runner:
+  """One implementation of one case; `step()` runs a step and waits for it."""
+  name: str
+  step: Callable[[], Any]
+  compile_s: float = float('nan')
+  flops: float = float('nan')
+  memory: Callable[[], str] = lambda: ''
+  times: list[float] = dataclasses.field(default_factory=list)
+  contention: list[float] = dataclasses.field(default_factory=list)
+  retried: int = 0
+
+
+def _random_images(config) -> np.ndarray:
+  shape = (config.train.batch_size, *state_lib.image_shape(config))
+  return np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
+
+
+def jit_train_step(config, mesh, xla_options: str):
+  """The train step jitted as `parallel.jit_train_step`, with the options."""
+  train_step = step_lib.make_train_step(config)
+  options = layers.compiler_options() if xla_options == 'project' else None
+  if 'compiler_options' in inspect.signature(
+      parallel.jit_train_step).parameters:
+    return parallel.jit_train_step(train_step, mesh,
+                                   compiler_options=options), options
+  rep = parallel.replicated(mesh)
+  return jax.jit(train_step, in_shardings=(rep, parallel.data_sharded(mesh),
+                                           rep),
+                 out_shardings=(rep, rep), donate_argnums=(0,),
+                 compiler_options=options), options
+
+
+def jax_runner(config, xla_options: str) -> Runner:
+  """The project's jitted train step on a fixed batch of random images."""
+  mesh = parallel.make_mesh()
+  parallel.check_batch_size(config.train.batch_size, mesh)
+  state = parallel.replicate(
+      state_lib.create_train_state(config, jax.random.key(0)), mesh)
+  batch = parallel.shard_batch({'image': _random_images(config)}, mesh)
+  rng = jax.random.key(1)
+  jitted, _ = jit_train_step(config, mesh, xla_options)
+  lowered = jitted.lower(state, batch, rng)
+  start = time.perf_counter()
+  compiled = lowered.compile()
+  compile_s = time.perf_counter() - start
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  mem = compiled.memory_analysis()
+  buffers = (mem.argument_size_in_bytes + mem.output_size_in_bytes
+             + mem.temp_size_in_bytes - mem.alias_size_in_bytes)
+  held = {'state': state}
+
+  def step():
+    held['state'], metrics = compiled(held['state'], batch, rng)
+    jax.block_until_ready((held['state'], metrics))
+
+  def memory():
+    text = f'XLA buffers {buffers / 2 ** 30:.2f} GiB'
+    peak = (jax.devices()[0].memory_stats() or {}).get('peak_bytes_in_use')
+    return text + (f'; device peak {peak / 2 ** 30:.2f} GiB' if peak else '')
+
+  return Runner('jax', step, compile_s, float(cost.get('flops', 'nan')),
+                memory)
+
+
+def torch_runners(config, variants: list[str], args, device: str
+                  ) -> list[Runner]:
+  """The PyTorch reference, eager and/or compiled, from the JAX init."""
+  import torch  # pylint: disable=g-import-not-at-top
+  from benchmarks import torch_reference  # pylint: disable=g-import-not-at-top
+  init = state_lib.create_train_state(config, jax.random.key(0))
+  b, latent = config.train.batch_size, models.latent_dim(config)
+  fmt = (torch.channels_last if args.torch_channels_last
+         else torch.contiguous_format)
+  x = torch.from_numpy(_random_images(config).transpose(0, 3, 1, 2).copy()
+                       ).to(device).contiguous(memory_format=fmt)
+  cuda = device.startswith('cuda')
+  autocast = lambda: (torch.autocast(device, dtype=torch.bfloat16)
+                      if config.model.dtype == 'bfloat16'
+                      else contextlib.nullcontext())
+  runners = []
+  for variant in variants:
+    ref = torch_reference.Step(
+        config, device, channels_last=args.torch_channels_last,
+        compile_mode=args.torch_compile_mode if variant == 'compile' else None)
+    torch_reference.load_jax_params(ref, init.params, init.batch_stats)
+
+    def step(ref=ref):
+      with autocast():
+        ref(x, torch.randn(b, latent, device=device),
+            torch.randn(b, latent, device=device))
+      if cuda:
+        torch.cuda.synchronize()
+
+    def memory():
+      if not cuda:
+        return ''
+      return f'device peak {torch.cuda.max_memory_allocated() / 2 ** 30:.2f} GiB'
+
+    runners.append(Runner(f'torch {variant}', step, memory=memory))
+  return runners
+
+
+def torch_flops(config, device: str) -> float:
+  """FLOPs of one eager PyTorch step, by `torch.utils.flop_counter`."""
+  import torch  # pylint: disable=g-import-not-at-top
+  from torch.utils import flop_counter  # pylint: disable=g-import-not-at-top
+  from benchmarks import torch_reference  # pylint: disable=g-import-not-at-top
+  ref = torch_reference.Step(config, device)
+  b, latent = config.train.batch_size, models.latent_dim(config)
+  x = torch.from_numpy(_random_images(config).transpose(0, 3, 1, 2).copy())
+  with flop_counter.FlopCounterMode(display=False) as counter:
+    ref(x.to(device), torch.randn(b, latent, device=device),
+        torch.randn(b, latent, device=device))
+  return float(counter.get_total_flops())
+
+
+# --------------------------------------------------------------------------
+# Timing.
+# --------------------------------------------------------------------------
+
+
+def _busy_seconds() -> float:
+  """CPU seconds all processes have used (/proc/stat), or 0 elsewhere."""
+  try:
+    with open('/proc/stat') as f:
+      fields = [int(v) for v in f.readline().split()[1:]]
+  except OSError:
+    return 0.0
+  idle = fields[3] + fields[4]  # idle, iowait
+  return (sum(fields[:8]) - idle) / os.sysconf('SC_CLK_TCK')
+
+
+def timed(step: Callable[[], Any]) -> tuple[float, float]:
+  """(wall seconds of one step, share of the CPUs other processes took)."""
+  busy, own = _busy_seconds(), time.process_time()
+  start = time.perf_counter()
+  step()
+  wall = time.perf_counter() - start
+  others = (_busy_seconds() - busy) - (time.process_time() - own)
+  return wall, max(others, 0.0) / (wall * (os.cpu_count() or 1))
+
+
+def time_interleaved(runners: list[Runner], steps: int, warmup: int,
+                     max_contention: float) -> None:
+  """Warm-up, then one step of each runner in turn, `steps` times.
+
+  On a shared machine, a step during which other processes took more than
+  `max_contention` of the CPUs is timed again (up to 4 times; `retried`
+  counts them), so that every implementation is timed on a quiet machine.
+  """
+  for r in runners:
+    start = time.perf_counter()
+    r.step()
+    if np.isnan(r.compile_s):  # PyTorch: the first call (compiles, if any)
+      r.compile_s = time.perf_counter() - start
+    print(f'  {r.name}: first step {time.perf_counter() - start:.1f} s',
+          flush=True)
+    for _ in range(warmup - 1):
+      r.step()
+  for i in range(steps):
+    for r in runners:
+      for attempt in range(5):
+        wall, contention = timed(r.step)
+        if contention <= max_contention or attempt == 4:
+          break
+        r.retried += 1
+      r.times.append(wall)
+      r.contention.append(contention)
+    print(f'  step {i + 1}/{steps}: ' + ', '.join(
+        f'{r.name} {r.times[-1]:.3f} s' for r in runners), flush=True)
+
+
+# --------------------------------------------------------------------------
+# Input pipeline and check.
+# --------------------------------------------------------------------------
+
+
+def _synthetic_folder(n: int) -> str:
+  """A temporary folder of n random 218x178 JPEGs, CelebA's aligned size."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  path = tempfile.mkdtemp(prefix='vaegan_bench_')
+  rng = np.random.default_rng(0)
+  for i in range(n):
+    pixels = rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(os.path.join(path, f'{i:06d}.jpg'))
+  return path
+
+
+def pipeline_rate(config, args) -> tuple[float, str]:
+  """Images/s of `vaegan_jax.data.train_iterator(config)`, or why not."""
+  try:
+    from vaegan_jax import data  # pylint: disable=g-import-not-at-top
+    make = data.train_iterator
+  except (ImportError, AttributeError) as e:
+    return float('nan'), f'no vaegan_jax.data.train_iterator ({e})'
+  config = config.copy_and_resolve_references()
+  if args.data_name:
+    config.data.name = args.data_name
+  if args.data_path:
+    config.data.path = args.data_path
+  if args.synthetic_folder and config.data.image_size == 64:
+    config.data.name, config.data.path = 'folder', _synthetic_folder(
+        args.synthetic_folder)
+    config.data.cache_dir = os.path.join(config.data.path, 'cache')
+  try:
+    data.check(config)
+    iterator = make(config)
+    next(iterator)  # start-up: threads, caches (a folder's decoding)
+  except Exception as e:  # pylint: disable=broad-except
+    return float('nan'), f'{config.data.name}: {str(e).splitlines()[0][:150]}'
+  try:
+    start = time.perf_counter()
+    for _ in range(args.pipeline_batches):
+      next(iterator)
+    elapsed = time.perf_counter() - start
+  finally:
+    iterator.close()
+  source = config.data.name + (' (synthetic JPEGs)'
+                               if args.synthetic_folder and
+                               config.data.name == 'folder' else '')
+  return args.pipeline_batches * config.train.batch_size / elapsed, source
+
+
+def check_against_torch(config, device: str) -> dict[str, float]:
+  """Relative differences of the loss terms and of each gradient's norm."""
+  import torch  # pylint: disable=g-import-not-at-top
+  from benchmarks import torch_reference  # pylint: disable=g-import-not-at-top
+  state = state_lib.create_train_state(config, jax.random.key(0))
+  b, latent = config.train.batch_size, models.latent_dim(config)
+  images = _random_images(config)
+  rng = jax.random.key(3)
+  objective = config.loss.objective
+  gradients = jax.jit(step_lib.make_gradients(config, models.build(config),
+                                              objective),
+                      compiler_options=layers.compiler_options())
+  grads, (terms, _, _) = gradients(state.params, state.batch_stats,
+                                   jnp.asarray(images), rng,
+                                   step_lib.objectives(config, objective))
+  k_eps, k_prior, _ = jax.random.split(rng, 3)  # as step.make_forward
+  noise = [np.asarray(jax.random.normal(k, (b, latent)))
+           for k in (k_eps, k_prior)]
+  ref = torch_reference.Step(config, device)
+  torch_reference.load_jax_params(ref, state.params, state.batch_stats)
+  t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)
+  tterms, _, _ = ref.forward(t(images.transpose(0, 3, 1, 2)),
+                             *[t(n) for n in noise])
+  tgrads = ref.gradients(tterms)
+  diffs = {}
+  for k, v in tterms.items():
+    a, c = float(terms[k]), float(v.detach())
+    diffs[f'loss/{k}'] = abs(a - c) / max(abs(a), 1e-12)
+  for net, g in grads.items():  # per tensor, layouts aside: sorted norms
+    a = sorted(float(jnp.linalg.norm(x)) for x in jax.tree.leaves(g))
+    c = sorted(float(torch.linalg.norm(x)) for x in tgrads[net])
+    diffs[f'grad_norms/{net}'] = max(abs(x - y) / max(x, 1e-12)
+                                     for x, y in zip(a, c))
+  return diffs
+
+
+# --------------------------------------------------------------------------
+# Report.
+# --------------------------------------------------------------------------
+
+
+def versions() -> dict[str, str]:
+  import flax  # pylint: disable=g-import-not-at-top
+  import jaxlib  # pylint: disable=g-import-not-at-top
+  v = {'python': platform.python_version(), 'jax': jax.__version__,
+       'jaxlib': jaxlib.__version__, 'flax': flax.__version__}
+  with contextlib.suppress(ImportError):
+    import torch  # pylint: disable=g-import-not-at-top
+    v['torch'] = torch.__version__
+  return v
+
+
+def device_name() -> str:
+  d = jax.devices()[0]
+  if d.platform != 'cpu':
+    return f'{jax.device_count()} x {d.device_kind}'
+  model = platform.processor() or 'CPU'
+  with contextlib.suppress(OSError, StopIteration):
+    model = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo')
+                 if l.startswith('model name'))
+  return f'{model}, {os.cpu_count()} cores'
+
+
+def summarise(case: str, runners: list[Runner], peak: float,
+              batch_size: int) -> list[dict[str, Any]]:
+  eager = next((r for r in runners if r.name == 'torch eager'), None)
+  rows = []
+  for r in runners:
+    t = statistics.median(r.times)
+    ratio = float('nan')
+    if eager is not None:  # median over interleaved pairs of steps
+      ratio = statistics.median(a / b for a, b in zip(r.times, eager.times))
+    rows.append({
+        'case': case, 'impl': r.name, 'compile_s': r.compile_s,
+        'median_s': t, 'min_s': min(r.times), 'max_s': max(r.times),
+        'steps': len(r.times), 'images_per_s': batch_size / t,
+        'vs_torch_eager': ratio, 'gflop': r.flops / 1e9,
+        'gflops_per_s': r.flops / t / 1e9, 'mfu': r.flops / t / peak,
+        'others_cpu': statistics.median(r.contention), 'retried': r.retried,
+        'memory': r.memory(),
+    })
+  return rows
+
+
+def print_rows(rows: list[dict[str, Any]]) -> None:
+  print(f'{"case":13} {"impl":13} {"compile s":>9} {"median s":>9} '
+        f'{"min s":>7} {"img/s":>7} {"/eager":>6} {"GFLOP":>6} '
+        f'{"GFLOP/s":>7} {"MFU":>6} {"others":>6} {"retried":>7}  memory')
+  for r in rows:
+    print(f'{r["case"]:13} {r["impl"]:13} {r["compile_s"]:9.1f} '
+          f'{r["median_s"]:9.3f} {r["min_s"]:7.3f} {r["images_per_s"]:7.1f} '
+          f'{r["vs_torch_eager"]:6.2f} {r["gflop"]:6.0f} '
+          f'{r["gflops_per_s"]:7.1f} {r["mfu"]:6.1%} {r["others_cpu"]:6.1%} '
+          f'{r["retried"]:7d}  {r["memory"]}')
+
+
+def main(argv=None) -> None:
+  args = parse_args(argv)
+  backend = jax.default_backend()
+  device = 'cuda' if backend == 'gpu' else 'cpu'
+  variants = [v for v in args.torch.split(',') if v and v != 'none']
+  if variants and device == 'cuda':
+    import torch  # pylint: disable=g-import-not-at-top
+    if not torch.cuda.is_available():
+      sys.exit('JAX sees a GPU but PyTorch does not: install a CUDA PyTorch.')
+  print(f'device: {device_name()} ({backend}); {versions()}')
+  print(f'load average {os.getloadavg()}; XLA options: '
+        f'{layers.compiler_options() if args.xla_options == "project" else None}')
+  if args.steps < MIN_STEPS:
+    print(f'NOTE: medians of {args.steps} steps, fewer than the {MIN_STEPS} '
+          'the benchmark is meant for (--steps): a slow-CPU run, noisier.')
+  peak, how = device_peak(args.dtype)
+  print(f'peak for MFU: {how}')
+  results = {'device': device_name(), 'versions': versions(), 'peak': how,
+             'peak_flops': peak, 'args': vars(args), 'rows': [],
+             'checks': {}, 'pipeline': {}}
+  for case in args.cases.split(','):
+    arch, batch = case.split(':')
+    config = make_config(arch, int(batch), args.dtype, args.set)
+    if args.check:
+      diffs = check_against_torch(config, device)
+      results['checks'][case] = diffs
+      print(f'check {case}, max relative difference JAX vs PyTorch:',
+            {k: f'{v:.1e}' for k, v in diffs.items()})
+    runners = [jax_runner(config, args.xla_options)]
+    if variants:
+      runners += torch_runners(config, variants, args, device)
+    time_interleaved(runners, args.steps, args.warmup, args.max_contention)
+    if variants:
+      counted = torch_flops(config, device)
+      for r in runners[1:]:
+        r.flops = counted
+    rows = summarise(case, runners, peak, int(batch))
+    print()
+    print_rows(rows)
+    results['rows'] += rows
+    if args.pipeline_batches:
+      rate, source = pipeline_rate(config, args)
+      step_rate = rows[0]['images_per_s']
+      results['pipeline'][case] = {'images_per_s': rate, 'source': source,
+                                   'vs_step': rate / step_rate}
+      print(f'input pipeline ({source}): {rate:.0f} images/s, '
+            f'{rate / step_rate:.0f}x the JAX step\'s {step_rate:.1f}')
+    print(f'process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20:.2f} GiB')
+  print('\n/eager: median over the interleaved steps of (step time / PyTorch '
+        'eager step time); GFLOP: XLA cost analysis (jax), PyTorch FLOP '
+        'counter (torch); others: median share of the CPUs other processes '
+        'took during a timed step.')
+  if args.json:
+    with open(args.json, 'w') as f:
+      json.dump(results, f, indent=1, default=str)
+
+
+if __name__ == '__main__':
+  main()
