@@ -137,6 +137,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.log_every = 50
   config.train.checkpoint_every = 1000
   config.train.keep_checkpoints = 3
+  config.train.prefetch_to_device = 2  # batches copied to the devices ahead
 
   config.eval = ml_collections.ConfigDict()
   config.eval.every = 2500  # steps; 0: only at the end

@@ -51,3 +51,45 @@ def test_batch_not_divisible_by_devices_is_a_clear_error():
   mesh = parallel.make_mesh()
   with pytest.raises(ValueError, match='batch_size=6 .* 4 devices'):
     parallel.check_batch_size(6, mesh)
+
+
+class _Counting:
+  """Batches i = 0..n-1 of rows filled with i, and the state {'next': i}."""
+
+  def __init__(self, n):
+    self.n, self.i, self.closed = n, 0, False
+
+  def __next__(self):
+    if self.i == self.n:
+      raise StopIteration
+    self.i += 1
+    return {'image': np.full((8, 2), self.i - 1, np.float32)}
+
+  def get_state(self):
+    return {'next': self.i}
+
+  def close(self):
+    self.closed = True
+
+
+def test_device_prefetch_reads_ahead_and_reports_the_consumed_position():
+  mesh = parallel.make_mesh()
+  source = _Counting(5)
+  batches = parallel.DevicePrefetch(source, mesh, size=2)
+  assert batches.get_state() == {'next': 0}
+  first = next(batches)
+  assert source.i == 2  # one batch already on the devices
+  assert first['image'].sharding == parallel.data_sharded(mesh)
+  np.testing.assert_array_equal(np.asarray(first['image']), 0)
+  # A checkpoint now must resume at batch 1, not after the read-ahead.
+  assert batches.get_state() == {'next': 1}
+  rest = [int(np.asarray(b['image'])[0, 0]) for b in batches]
+  assert rest == [1, 2, 3, 4]  # every batch once, in order, to the end
+  assert batches.get_state() == {'next': 5}
+  batches.close()
+  assert source.closed
+
+
+def test_device_prefetch_rejects_a_size_below_one():
+  with pytest.raises(ValueError, match='prefetch_to_device'):
+    parallel.DevicePrefetch(_Counting(1), parallel.make_mesh(), size=0)

@@ -72,16 +72,11 @@ class Inference:
 
   def _batched(self, fn: Callable, variables: PyTree, x: np.ndarray):
     """Applies fn to x in fixed-size padded batches; concatenates outputs."""
-    x = np.asarray(x, np.float32)
     outs = []
-    for start in range(0, len(x), self.batch_size):
-      chunk = x[start:start + self.batch_size]
-      pad = self.batch_size - len(chunk)
-      padded = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]),
-                                               chunk.dtype)])
-      out = fn(variables, padded)
-      outs.append(jax.tree.map(lambda o, k=len(chunk): np.asarray(o)[:k],
-                               jax.device_get(out)))
+    for chunk, rows in parallel.padded_chunks(np.asarray(x, np.float32),
+                                              self.batch_size):
+      out = jax.device_get(fn(variables, chunk))
+      outs.append(jax.tree.map(lambda o, k=rows: np.asarray(o)[:k], out))
     return jax.tree.map(lambda *o: np.concatenate(o), *outs)
 
   @staticmethod

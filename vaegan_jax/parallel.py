@@ -6,6 +6,7 @@ the mesh's 'data' axis, and the compiler inserts the cross-device reductions
 compute what one device would).
 """
 
+import collections
 from typing import Any, Callable, Sequence
 
 import jax
@@ -55,6 +56,60 @@ def shard_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array
   sharding = data_sharded(mesh)
   return jax.tree.map(
       lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
+
+
+def padded_chunks(x: np.ndarray, size: int):
+  """Yields (chunk, rows): `x` in chunks of exactly `size` rows, the last
+  padded with zeros, and how many of its rows are real. One compiled
+  function then serves any number of rows."""
+  for start in range(0, len(x), size):
+    chunk = x[start:start + size]
+    rows = len(chunk)
+    if rows < size:
+      chunk = np.concatenate(
+          [chunk, np.zeros((size - rows, *chunk.shape[1:]), chunk.dtype)])
+    yield chunk, rows
+
+
+class DevicePrefetch:
+  """Batches of an iterator, sharded onto the mesh `size` steps ahead.
+
+  Each batch is copied to the devices (`shard_batch`) while earlier steps
+  still run, so the step never waits for a host-to-device transfer.
+  `get_state()` is the wrapped iterator's state after the last batch handed
+  out, not after those read ahead: a checkpoint taken after step N resumes
+  at batch N + 1.
+  """
+
+  def __init__(self, iterator, mesh: Mesh, size: int = 2):
+    if size < 1:
+      raise ValueError(f'config.train.prefetch_to_device={size}: prefetch at '
+                       'least 1 batch.')
+    self._iterator, self._mesh, self._size = iterator, mesh, size
+    self._queue = collections.deque()
+    self._state = iterator.get_state()
+
+  def __iter__(self) -> 'DevicePrefetch':
+    return self
+
+  def __next__(self) -> dict[str, jax.Array]:
+    try:
+      while len(self._queue) < self._size:
+        batch = shard_batch(next(self._iterator), self._mesh)
+        self._queue.append((batch, self._iterator.get_state()))
+    except StopIteration:
+      if not self._queue:
+        raise
+    batch, self._state = self._queue.popleft()
+    return batch
+
+  def get_state(self) -> Any:
+    """The wrapped iterator's state after the last batch returned."""
+    return self._state
+
+  def close(self) -> None:
+    self._queue.clear()
+    self._iterator.close()
 
 
 def jit_train_step(train_step: Callable, mesh: Mesh, donate: bool = True

@@ -168,13 +168,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   train_iter = data.train_iterator(config)
   if data_state is not None:
     train_iter.set_state(data_state)
+  train_iter = parallel.DevicePrefetch(train_iter, mesh,
+                                       config.train.prefetch_to_device)
   writer = writers.MetricWriter(workdir, enabled=jax.process_index() == 0)
   evaluator = evaluate.Evaluator(config, workdir, mesh, writer)
   train_step = parallel.jit_train_step(step_lib.make_train_step(config), mesh)
   step_rng = jax.random.fold_in(jax.random.key(config.seed), 1)
   try:
-    state = _loop(config, state, train_iter, train_step, step_rng, mesh,
-                  ckpt, writer, evaluator)
+    state = _loop(config, state, train_iter, train_step, step_rng, ckpt,
+                  writer, evaluator)
   except errors.NonFiniteError as e:
     ckpt.wait()
     last = ckpt.latest_step()
@@ -191,8 +193,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   return state
 
 
-def _loop(config, state, train_iter, train_step, step_rng, mesh, ckpt,
-          writer, evaluator):
+def _loop(config, state, train_iter, train_step, step_rng, ckpt, writer,
+          evaluator):
   cfg = config.train
   step = int(jax.device_get(state.step))
   if step >= cfg.num_steps:
@@ -202,7 +204,7 @@ def _loop(config, state, train_iter, train_step, step_rng, mesh, ckpt,
   pending, first_pending = [], step + 1
   with preemption.StopRequest() as stop:
     while step < cfg.num_steps:
-      batch = parallel.shard_batch(next(train_iter), mesh)
+      batch = next(train_iter)
       state, metrics = train_step(state, batch, step_rng)
       step += 1
       pending.append(metrics)

@@ -51,12 +51,7 @@ def batched(apply: Callable[[Any, jax.Array], jax.Array], variables: Any,
     if n == 0:
       raise ValueError('No images to compute features of.')
     outputs, in_flight = [], None
-    for start in range(0, n, batch_size):
-      batch = images[start:start + batch_size]
-      pad = batch_size - batch.shape[0]
-      if pad:
-        batch = np.concatenate(
-            [batch, np.zeros((pad, *batch.shape[1:]), batch.dtype)])
+    for batch, _ in parallel.padded_chunks(images, batch_size):
       result = jitted(variables, put(batch))
       # Fetch the previous batch while this one runs: at most two batches
       # are on the device at a time.
