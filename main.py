@@ -72,7 +72,8 @@ def _default_workdir() -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  logging.set_verbosity(logging.INFO)
+  from vaegan_jax import logs  # pylint: disable=g-import-not-at-top
+  logs.setup()
   if _DISTRIBUTED.value:
     import jax  # pylint: disable=g-import-not-at-top
     jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,

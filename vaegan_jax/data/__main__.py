@@ -23,7 +23,8 @@ _CONFIG = config_flags.DEFINE_config_file(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  logging.set_verbosity(logging.INFO)
+  from vaegan_jax import logs  # pylint: disable=g-import-not-at-top
+  logs.setup()
   from vaegan_jax import data  # pylint: disable=g-import-not-at-top
   try:
     data.prepare(_CONFIG.value)

@@ -67,7 +67,8 @@ def main(argv):
     raise app.UsageError('Name one experiment: python -m '
                          'vaegan_jax.experiments <experiment> [flags]\n'
                          + _usage())
-  logging.set_verbosity(logging.INFO)
+  from vaegan_jax import logs  # pylint: disable=g-import-not-at-top
+  logs.setup()
   # Imported here so that --help and flag errors do not wait for JAX.
   from vaegan_jax import errors  # pylint: disable=g-import-not-at-top
   from vaegan_jax import experiments  # pylint: disable=g-import-not-at-top
