@@ -12,6 +12,9 @@ def get_config():
   config.model.decoder_base_width = 16
   config.model.discriminator_widths = (8, 16, 16)
   config.model.discriminator_dense = 32
+  # The original's loss and gating, which the step tests exercise.
+  config.loss.gan = 'minimax'
+  config.loss.equilibrium_gating = True
   config.train.batch_size = 8
   config.train.num_steps = 4
   config.eval.fid_features = 'none'  # tests that want FID ask for it

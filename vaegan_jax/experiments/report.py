@@ -244,13 +244,18 @@ def _losses_section(results, workdir) -> str:
           + [_number(r.metrics.get('fid'), 2)] for r in results]
   losses_figure(results, os.path.join(workdir, 'losses.png'))
   header = ['run'] + [f'{title} `{key}`' for key, title in LOSSES] + ['FID']
+  gan = results[0].config.loss.gan
+  term = {'minimax': 'the mean of log(1 − D(x̂)) over its generated batches '
+                     '(more negative: the discriminator is fooled more)',
+          'non_saturating': 'the mean of −log D(x̂) over its generated '
+                            'batches (lower: the discriminator is fooled '
+                            'more)'}.get(gan, f'its {gan} loss')
   return '\n'.join([
       '## Losses at the end of training', '', _table(header, rows), '',
-      'Each loss is the mean of the training log over the last 10% of the '
-      'steps. For the minimax GAN loss the decoder\'s term is the mean of '
-      'log(1 − D(x̂)) over its generated batches (more negative: the '
-      'discriminator is fooled more), and the discriminator\'s is its '
-      'binary cross-entropy.', '', '![losses during training](losses.png)'])
+      f'Each loss is the mean of the training log over the last 10% of the '
+      f'steps. With the `{gan}` GAN loss the decoder\'s term is {term}, and '
+      f'the discriminator\'s is its loss on real and generated images.', '',
+      '![losses during training](losses.png)'])
 
 
 def _translation_section(results, workdir) -> str:
