@@ -22,7 +22,6 @@ import contextlib
 import dataclasses
 import functools
 import importlib
-import inspect
 import json
 import os
 import platform
@@ -190,21 +189,6 @@ def _random_images(config) -> np.ndarray:
   return np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
 
 
-def jit_train_step(config, mesh, xla_options: str):
-  """The train step jitted as `parallel.jit_train_step`, with the options."""
-  train_step = step_lib.make_train_step(config)
-  options = layers.compiler_options() if xla_options == 'project' else None
-  if 'compiler_options' in inspect.signature(
-      parallel.jit_train_step).parameters:
-    return parallel.jit_train_step(train_step, mesh,
-                                   compiler_options=options), options
-  rep = parallel.replicated(mesh)
-  return jax.jit(train_step, in_shardings=(rep, parallel.data_sharded(mesh),
-                                           rep),
-                 out_shardings=(rep, rep), donate_argnums=(0,),
-                 compiler_options=options), options
-
-
 def jax_runner(config, xla_options: str) -> Runner:
   """The project's jitted train step on a fixed batch of random images."""
   mesh = parallel.make_mesh()
@@ -213,7 +197,9 @@ def jax_runner(config, xla_options: str) -> Runner:
       state_lib.create_train_state(config, jax.random.key(0)), mesh)
   batch = parallel.shard_batch({'image': _random_images(config)}, mesh)
   rng = jax.random.key(1)
-  jitted, _ = jit_train_step(config, mesh, xla_options)
+  jitted = parallel.jit_train_step(
+      step_lib.make_train_step(config), mesh,
+      compiler_options={} if xla_options == 'xla_default' else None)
   lowered = jitted.lower(state, batch, rng)
   start = time.perf_counter()
   compiled = lowered.compile()

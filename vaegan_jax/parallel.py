@@ -112,7 +112,8 @@ class DevicePrefetch:
     self._iterator.close()
 
 
-def jit_train_step(train_step: Callable, mesh: Mesh, donate: bool = True
+def jit_train_step(train_step: Callable, mesh: Mesh, donate: bool = True,
+                   compiler_options: dict[str, str] | None = None
                    ) -> Callable:
   """Compiles `train_step(state, batch, rng)` for `mesh`.
 
@@ -121,15 +122,17 @@ def jit_train_step(train_step: Callable, mesh: Mesh, donate: bool = True
     mesh: the device mesh.
     donate: donate the input state's buffers to the output state (the input
       state must not be used after the call).
+    compiler_options: XLA options; None: `layers.compiler_options` for the
+      mesh's platform, {}: XLA's defaults.
 
   Returns:
-    The jitted step: state and rng replicated, batch sharded by rows,
-    compiled with `layers.compiler_options` for the mesh's platform.
+    The jitted step: state and rng replicated, batch sharded by rows.
   """
+  if compiler_options is None:
+    compiler_options = layers.compiler_options(mesh.devices.flat[0].platform)
   rep = replicated(mesh)
   return jax.jit(train_step,
                  in_shardings=(rep, data_sharded(mesh), rep),
                  out_shardings=(rep, rep),
                  donate_argnums=(0,) if donate else (),
-                 compiler_options=layers.compiler_options(
-                     mesh.devices.flat[0].platform))
+                 compiler_options=compiler_options)
