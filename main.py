@@ -8,13 +8,14 @@ flags, sets up multi-host JAX when asked, and calls
 """
 
 import os
-import re
 import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
+
+from vaegan_jax import cli
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Path to a config file (configs/*.py); override fields '
@@ -48,21 +49,6 @@ _PROCESS_ID = flags.DEFINE_integer('process_id', None,
                                    'This process\'s index (multi-host).')
 
 
-def _parse_flags(argv):
-  """absl flag parsing, with a one-line error for a mistyped config field."""
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as e:
-    sys.exit(f'Error: {e}\nPass --helpfull to see the flags.')
-  except (AttributeError, KeyError) as e:
-    message = str(e).strip('\'"').replace('\\n', ' ').replace("\\'", "'")
-    key = re.search(r"'(\w+)'", message)
-    arg = next((a for a in argv if key and a.startswith('--config.')
-                and re.search(rf'\.{key.group(1)}\b', a.split('=')[0])), '')
-    sys.exit(f'Error: unknown config field in {arg or "an override"}: '
-             f'{message}')
-
-
 def _default_workdir() -> str:
   name = os.path.splitext(os.path.basename(
       config_flags.get_config_filename(flags.FLAGS['config'])))[0]
@@ -72,8 +58,7 @@ def _default_workdir() -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  from vaegan_jax import logs  # pylint: disable=g-import-not-at-top
-  logs.setup()
+  cli.setup_logging()
   if _DISTRIBUTED.value:
     import jax  # pylint: disable=g-import-not-at-top
     jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
@@ -98,4 +83,4 @@ def main(argv):
 
 if __name__ == '__main__':
   flags.mark_flags_as_required(['config'])
-  app.run(main, flags_parser=_parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)

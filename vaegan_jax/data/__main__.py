@@ -15,6 +15,8 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from vaegan_jax import cli
+
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Path to a config file (configs/*.py); override fields '
     'with --config.<section>.<field>=value.', lock_config=True)
@@ -23,8 +25,7 @@ _CONFIG = config_flags.DEFINE_config_file(
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  from vaegan_jax import logs  # pylint: disable=g-import-not-at-top
-  logs.setup()
+  cli.setup_logging()
   from vaegan_jax import data  # pylint: disable=g-import-not-at-top
   try:
     data.prepare(_CONFIG.value)
@@ -35,4 +36,4 @@ def main(argv):
 
 if __name__ == '__main__':
   flags.mark_flag_as_required('config')
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -20,13 +20,9 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from vaegan_jax import cli
 from vaegan_jax.experiments import definitions
 
-
-
-def _unknown_field(error: Exception) -> str:
-  return (f'Error: unknown config field in an override: {error}\nThe fields '
-          'are those of configs/default.py.')
 
 
 try:  # The default config is read, with its overrides, right here.
@@ -34,7 +30,7 @@ try:  # The default config is read, with its overrides, right here.
       'config', 'configs/mnist.py', 'The base config of every run; override '
       'fields with --config.<section>.<field>=value.', lock_config=True)
 except (AttributeError, KeyError) as e:
-  sys.exit(_unknown_field(e))
+  sys.exit(cli.unknown_field_message(e, sys.argv))
 _WORKDIR = flags.DEFINE_string(
     'workdir', None, 'The experiment\'s directory: runs in runs/<name>/, '
     'report.md and its figures (default: workdirs/<experiment>).')
@@ -52,23 +48,12 @@ def _usage() -> str:
       for e in definitions.EXPERIMENTS.values())
 
 
-def _parse_flags(argv):
-  """absl flag parsing, with a one-line error for a mistyped config field."""
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as e:
-    sys.exit(f'Error: {e}\nPass --helpfull to see the flags.')
-  except (AttributeError, KeyError) as e:
-    sys.exit(_unknown_field(e))
-
-
 def main(argv):
   if len(argv) != 2 or argv[1] not in definitions.EXPERIMENTS:
     raise app.UsageError('Name one experiment: python -m '
                          'vaegan_jax.experiments <experiment> [flags]\n'
                          + _usage())
-  from vaegan_jax import logs  # pylint: disable=g-import-not-at-top
-  logs.setup()
+  cli.setup_logging()
   # Imported here so that --help and flag errors do not wait for JAX.
   from vaegan_jax import errors  # pylint: disable=g-import-not-at-top
   from vaegan_jax import experiments  # pylint: disable=g-import-not-at-top
@@ -95,4 +80,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=_parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)

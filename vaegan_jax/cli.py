@@ -1,0 +1,48 @@
+"""What the command-line tools share: flag parsing with one-line errors, and a
+log of the project's INFO lines and everyone's warnings."""
+
+import logging
+import os
+import re
+import sys
+
+from absl import flags
+from absl import logging as absl_logging
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl flag parsing; a bad flag or a mistyped config field exits with a
+  one-line error that names it, not a traceback."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    sys.exit(f'Error: {e}\nPass --helpfull to see the flags.')
+  except (AttributeError, KeyError) as e:
+    sys.exit(unknown_field_message(e, argv))
+
+
+def unknown_field_message(error: Exception, argv: list[str]) -> str:
+  """The error for a config override naming no field, with the override."""
+  message = str(error).strip('\'"').replace('\\n', ' ').replace("\\'", "'")
+  key = re.search(r"'(\w+)'", message)
+  arg = next((a for a in argv if key and a.startswith('--config.')
+              and re.search(rf'\.{key.group(1)}\b', a.split('=')[0])), '')
+  return f'Error: unknown config field in {arg or "an override"}: {message}'
+
+
+class QuietLibraries(logging.Filter):
+  """Drops the libraries' INFO records (orbax's checkpoint bookkeeping, JAX's
+  backend probing); their warnings and errors pass."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return (record.levelno > logging.INFO
+            or 'vaegan_jax' in record.pathname
+            or os.path.basename(record.pathname) == 'main.py')
+
+
+def setup_logging() -> None:
+  """INFO verbosity, without the libraries' INFO lines unless --verbosity
+  was given on the command line."""
+  absl_logging.set_verbosity(absl_logging.INFO)
+  if not flags.FLAGS['verbosity'].present:
+    absl_logging.get_absl_handler().addFilter(QuietLibraries())
