@@ -59,14 +59,15 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   cli.setup_logging()
-  if _DISTRIBUTED.value:
-    import jax  # pylint: disable=g-import-not-at-top
-    jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
-                               _PROCESS_ID.value)
-  # Imported here so that --help and flag errors do not wait for JAX.
+  # Imported here, not at the top, so that --help and flag errors do not
+  # wait for JAX.
+  import jax  # pylint: disable=g-import-not-at-top
   from vaegan_jax import errors  # pylint: disable=g-import-not-at-top
   from vaegan_jax import evaluate  # pylint: disable=g-import-not-at-top
   from vaegan_jax import train  # pylint: disable=g-import-not-at-top
+  if _DISTRIBUTED.value:
+    jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
+                               _PROCESS_ID.value)
   config, workdir = _CONFIG.value, _WORKDIR.value or _default_workdir()
   try:
     if _MODE.value == 'train':
@@ -76,7 +77,7 @@ def main(argv):
     else:
       evaluate.sample_checkpoint(config, workdir, _CHECKPOINT.value,
                                  _NUM_SAMPLES.value, _SEED.value)
-  except (ValueError, FileNotFoundError, errors.NonFiniteError) as e:
+  except errors.UserError as e:
     logging.error('%s', e)
     sys.exit(f'Error: {e}')
 

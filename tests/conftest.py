@@ -1,20 +1,33 @@
-"""Test set-up, run before JAX starts: 4 simulated CPU devices, a
-persistent compilation cache so that the many small configs the tests build
-compile once per session (and once per machine when rerun), and XLA's CPU
-backend without its LLVM optimisation passes: the tests' networks are tiny,
-so compiling dominates, and this halves it (same results, slower code)."""
+"""Test set-up, run before JAX starts.
+
+- One CPU device in the test process: only the tests about devices run
+  (in subprocesses, `helpers.run_on_devices`) on several simulated ones.
+- XLA's CPU backend without its LLVM optimisation passes: the tests'
+  networks are tiny, so compiling dominates, and this halves it (same
+  results, slower code). Subprocesses inherit it.
+- A persistent compilation cache, so that the many small configs the tests
+  build compile once per machine when rerun.
+- `@pytest.mark.slow` on subprocess runs, FID and the `larsen64` networks:
+  `pytest -m "not slow"` is the fast tier.
+"""
 
 import os
 
 os.environ['XLA_FLAGS'] = ' '.join(filter(None, [
     os.environ.get('XLA_FLAGS'), '--xla_backend_optimization_level=0']))
+os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+CACHE_DIR = os.path.join(os.path.dirname(__file__), os.pardir, '.pytest_cache',
+                         'jax_compilation_cache')
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', CACHE_DIR)
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0.5')
 
-import chex  # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-chex.set_n_cpu_devices(4)
-jax.config.update(
-    'jax_compilation_cache_dir',
-    os.path.join(os.path.dirname(__file__), os.pardir, '.pytest_cache',
-                 'jax_compilation_cache'))
+jax.config.update('jax_compilation_cache_dir', CACHE_DIR)
 jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
+
+
+def pytest_configure(config):
+  config.addinivalue_line(
+      'markers', 'slow: subprocess runs, FID and larsen64 (deselect with '
+      '-m "not slow")')

@@ -1,13 +1,19 @@
 """Small shared pieces of the tests."""
 
+import os
+import subprocess
+import sys
+
 import jax
 import numpy as np
 
 from configs import test as test_config
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def tiny_config(**overrides):
-  """The test config with `section.field=value` overrides, e.g. loss__gamma."""
+  """The test config with `section__field=value` overrides, e.g. loss__gamma."""
   config = test_config.get_config()
   for key, value in overrides.items():
     section, field = key.split('__')
@@ -25,3 +31,23 @@ def random_images(config, batch_size, seed=0):
 def max_abs_diff(a, b):
   return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y))))
              for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def subprocess_env(**extra):
+  """The environment for a subprocess of the tests: this checkout first on
+  the path, the CPU, the tests' XLA flags and compilation cache."""
+  return dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu', **extra)
+
+
+def run_on_devices(devices: int, module: str, function: str,
+                   timeout: float = 300) -> str:
+  """Runs `module.function()` in a new process with `devices` simulated CPU
+  devices; fails the test with its output if it raises. Returns its output.
+  """
+  code = f'import {module} as m; m.{function}()'
+  proc = subprocess.run(
+      [sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True,
+      timeout=timeout,
+      env=subprocess_env(JAX_NUM_CPU_DEVICES=str(devices)))
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  return proc.stdout

@@ -94,12 +94,6 @@ def test_processes_read_disjoint_rows_that_make_the_global_batch():
                    for a, b in itertools.product(first, second))
 
 
-def test_batch_not_divisible_by_processes_is_an_error():
-  with pytest.raises(data.DataError, match='batch_size=9.*2 processes'):
-    data.train_iterator(_config(batch_size=9), process_index=0,
-                        process_count=2)
-
-
 def test_augmentation_is_fixed_by_seed_and_step_and_switched_by_config():
   plain = _batches(_config(seed=5), 3)
   flipped = _batches(_config(seed=5, random_flip=True), 3)
@@ -123,26 +117,6 @@ def test_resumed_augmentation_matches_the_uninterrupted_run():
   resumed = data.train_iterator(config)
   resumed.set_state(iterator.get_state())
   np.testing.assert_array_equal(next(resumed)['image'], uninterrupted[2])
-
-
-def test_check_names_batch_size_and_dataset_size():
-  with pytest.raises(data.DataError, match='batch_size=8000.*4500'):
-    data.check(_config(batch_size=8000))
-  with pytest.raises(data.DataError, match='batch_size=8000.*4500'):
-    data.train_iterator(_config(batch_size=8000))
-
-
-def test_check_names_batch_size_and_device_count():
-  # tests/conftest.py simulates 4 devices.
-  with pytest.raises(data.DataError, match='batch_size=6.*4 devices'):
-    data.check(_config(batch_size=6))
-
-
-def test_check_rejects_bad_settings():
-  with pytest.raises(data.DataError, match='random_translate'):
-    data.check(_config(random_translate=0.7))
-  with pytest.raises(data.DataError, match='holdout_fraction'):
-    data.check(_config(holdout_fraction=1.0))
 
 
 def test_check_passes_on_good_config():

@@ -126,9 +126,3 @@ def test_digits_fid_precision_recall_rank_real_above_degraded(trained,
   assert same['precision'] > 0.7 and same['recall'] > 0.7
   assert noise['precision'] < 0.05
   assert dropped['recall'] < same['recall'] - 0.25
-
-
-def test_wrong_image_shape_is_a_clear_error(trained):
-  classifier, _ = trained
-  with pytest.raises(ValueError, match='28, 28, 1'):
-    dc.accuracy(classifier.params, np.zeros((2, 32, 32, 1)), np.zeros(2))

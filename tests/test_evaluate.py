@@ -11,11 +11,16 @@ from PIL import Image
 
 import vaegan_jax
 from tests import helpers
+from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
 from vaegan_jax import evaluate
 from vaegan_jax import inference
 from vaegan_jax import plots
+from vaegan_jax import state as state_lib
 from vaegan_jax import train
+from vaegan_jax.metrics import digits_classifier
+from vaegan_jax.metrics import held_out
+from vaegan_jax.metrics import quality
 
 PICTURES = ('samples_4x4', 'samples_8x8', 'reconstructions',
             'interpolation_linear', 'interpolation_slerp', 'random_walks',
@@ -78,8 +83,6 @@ def test_api_interpolation_ends_at_the_two_reconstructions(workdir):
     chex.assert_shape(path, (6, 28, 28, 1))
     np.testing.assert_allclose(path[0], recon[0], atol=1e-5)
     np.testing.assert_allclose(path[-1], recon[1], atol=1e-5)
-  with pytest.raises(ValueError, match='linear.*slerp'):
-    model.interpolate(images[0], images[1], method='cubic')
 
 
 def test_api_attribute_vector_is_the_difference_of_means(workdir):
@@ -105,25 +108,15 @@ def test_evaluate_and_sample_modes(workdir):
   path = evaluate.sample_checkpoint(config, workdir, 2, num=9, seed=3)
   assert path.endswith('step_2_seed_3.png') and os.path.exists(path)
   assert np.load(path.replace('.png', '.npy')).shape == (9, 28, 28, 1)
-  with pytest.raises(ValueError, match=r'No checkpoint .*7.*\[2\]'):
-    evaluate.sample_checkpoint(config, workdir, 7)
-
-
-def test_collapse_watch_stops_the_run_when_asked(tmp_path):
-  config = _config(num_steps=20, eval__every=2, eval__collapse_kl=1e9,
-                   eval__collapse_patience=3, eval__stop_on_collapse=True)
-  state = train.train_and_evaluate(config, str(tmp_path))
-  assert int(state.step) == 6  # the third evaluation in a row
-  assert sorted(os.listdir(tmp_path / 'checkpoints'))[-1] == '6'
 
 
 def test_attribute_vectors_per_attribute():
   codes = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 4.0]])
   attributes = np.array([[1, 0], [1, 0], [0, 1], [0, 0]])
-  vectors = evaluate.attribute_vectors(codes, attributes)
+  vectors = inference.attribute_vectors(codes, attributes)
   np.testing.assert_allclose(vectors[0], [2.0, 0.0] - np.array([0.0, 3.0]))
   np.testing.assert_allclose(vectors[1], [0.0, 2.0] - np.array([4 / 3, 4 / 3]))
-  constant = evaluate.attribute_vectors(codes, np.ones((4, 1)))
+  constant = inference.attribute_vectors(codes, np.ones((4, 1)))
   np.testing.assert_array_equal(constant, 0)
 
 
@@ -138,9 +131,9 @@ def test_active_units_and_pixel_errors():
   rng = np.random.default_rng(0)
   mean = np.stack([rng.normal(size=100), np.full(100, 0.3),
                    0.01 * rng.normal(size=100)], axis=1)
-  assert inference.active_units(mean) == 1
+  assert held_out.active_units(mean) == 1
   images = rng.uniform(-1, 1, (4, 8, 8, 1))
-  errors = inference.pixel_errors(images, images + 0.2)  # 0.1 on [0, 1]
+  errors = held_out.pixel_errors(images, images + 0.2)  # 0.1 on [0, 1]
   np.testing.assert_allclose(errors['recon_mse'], 0.01, rtol=1e-6)
   np.testing.assert_allclose(errors['psnr'], 20.0, rtol=1e-6)
 
@@ -157,10 +150,9 @@ def test_loss_curves_picture():
   assert len(np.unique(picture.reshape(-1, 3), axis=0)) > 10  # drawn
 
 
+@pytest.mark.slow
 def test_a_run_with_digits_fid_keeps_the_best_checkpoint(tmp_path,
                                                          monkeypatch):
-  from vaegan_jax.metrics import digits_classifier
-  from vaegan_jax.metrics import quality
   # A short classifier schedule: this checks the wiring, not the classifier.
   monkeypatch.setattr(quality, 'CLASSIFIER_SETTINGS',
                       digits_classifier.Settings(num_steps=50))
@@ -181,8 +173,6 @@ def test_a_run_with_digits_fid_keeps_the_best_checkpoint(tmp_path,
 
 
 def test_checkpointer_keeps_the_latest_and_the_lowest_metric(tmp_path):
-  from vaegan_jax import checkpoint as checkpoint_lib
-  from vaegan_jax import state as state_lib
   config = _config()
   state = state_lib.create_train_state(config, jax.random.key(0))
   ckpt = checkpoint_lib.Checkpointer(str(tmp_path), keep=1, best_metric='fid')
@@ -195,8 +185,6 @@ def test_checkpointer_keeps_the_latest_and_the_lowest_metric(tmp_path):
 
 
 def test_best_checkpoint_survives_a_restart(tmp_path):
-  from vaegan_jax import checkpoint as checkpoint_lib
-  from vaegan_jax import state as state_lib
   state = state_lib.create_train_state(_config(), jax.random.key(0))
   ckpt = checkpoint_lib.Checkpointer(str(tmp_path), keep=1, best_metric='fid')
   ckpt.save(1, state, {'next_batch': 1}, {'fid': 2.0})

@@ -104,24 +104,11 @@ def test_resize_matches_torch_bilinear(size, channels):
                              atol=2e-6)
 
 
-def test_missing_weights_file_says_where_to_get_it(tmp_path):
-  with pytest.raises(FileNotFoundError) as error:
-    metrics.feature_extractor('inception',
-                              weights_path=str(tmp_path / 'absent.npz'))
-  message = str(error.value)
-  assert 'absent.npz' in message
-  assert inception.TORCH_WEIGHTS_URL in message
-  assert 'python -m vaegan_jax.metrics.convert_inception' in message
-
-
-def test_converter_rejects_other_state_dicts(torch_net):
+def test_converter_names_a_missing_entry(torch_net):
   state = {k: v.numpy() for k, v in torch_net.state_dict().items()}
   flat = convert_inception.convert_state_dict(state)
   assert flat['params/Mixed_5b/branch5x5_2/conv/kernel'].shape == (
       5, 5, 48, 64)
-  with pytest.raises(ValueError, match='Unexpected entry'):
-    convert_inception.convert_state_dict(
-        {**state, 'AuxLogits.fc.weight': np.zeros((1000, 768))})
   del state['Mixed_7c.branch_pool.bn.running_var']
   with pytest.raises(ValueError, match='1 missing'):
     convert_inception.convert_state_dict(state)

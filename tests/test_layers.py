@@ -1,4 +1,5 @@
-"""The reformulated convolutions compute what XLA's plain ones compute.
+"""The reformulated convolutions compute what XLA's and Flax's plain ones
+compute.
 
 `layers.conv_general_dilated` (the networks' strided convolutions, with their
 input gradient in phase form) and `layers.conv_transpose_2x` ('subpixel', the
@@ -7,7 +8,10 @@ outputs, input gradients, kernel gradients and second derivatives as
 `lax.conv_general_dilated` and `lax.conv_transpose`.
 """
 
+import functools
+
 import chex
+import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -15,7 +19,10 @@ import numpy as np
 import pytest
 from jax import lax
 
+from configs import default
 from vaegan_jax import layers
+from vaegan_jax import models
+from vaegan_jax import state as state_lib
 
 NHWC = ('NHWC', 'HWIO', 'NHWC')
 
@@ -164,14 +171,37 @@ def test_bfloat16_stays_bfloat16():
   chex.assert_trees_all_close((gx, gw), ref, atol=0.1, rtol=0.05)
 
 
-def test_compiler_options():
-  assert layers.compiler_options('gpu') is None
-  options = layers.compiler_options('cpu')
-  if options is None:
-    pytest.skip('this XLA does not take the CPU options')
-  x = _normal(15, (2, 8, 8, 3))
-  kernel = _normal(16, (5, 5, 3, 4))
-  f = lambda x, w: jax.grad(lambda w: jnp.sum(_ours(
-      x, w, 2, ((2, 2), (2, 2))) ** 2))(w)
-  chex.assert_trees_all_close(jax.jit(f, compiler_options=options)(x, kernel),
-                              jax.jit(f)(x, kernel), atol=1e-4, rtol=1e-5)
+@pytest.mark.parametrize('kernel_size', [3, 5])
+def test_subpixel_conv_transpose_equals_flax_conv_transpose(kernel_size):
+  p = kernel_size // 2
+  flax_layer = flax.linen.ConvTranspose(
+      6, (kernel_size, kernel_size), strides=(2, 2),
+      padding=((p, p + 1), (p, p + 1)))
+  x = jax.random.normal(jax.random.key(0), (3, 7, 8, 5))
+  variables = flax_layer.init(jax.random.key(1), x)
+  ours = layers.ConvTranspose2x(6, kernel_size, impl='subpixel')
+  chex.assert_trees_all_equal_shapes(ours.init(jax.random.key(1), x),
+                                     variables)
+  y = flax_layer.apply(variables, x)
+  chex.assert_shape(y, (3, 14, 16, 6))
+  chex.assert_trees_all_close(ours.apply(variables, x), y, atol=1e-5)
+  cotangent = jax.random.normal(jax.random.key(2), y.shape)
+  grad = lambda layer: jax.grad(
+      lambda v, x: jnp.sum(layer.apply(v, x) * cotangent), (0, 1))(
+          variables, x)
+  chex.assert_trees_all_close(grad(ours), grad(flax_layer), rtol=1e-4,
+                              atol=1e-4)
+
+
+@pytest.mark.slow
+def test_decoder_implementations_agree():
+  config = default.get_config()
+  lax_config = default.get_config()
+  lax_config.model.conv_transpose_impl = 'lax'
+  state = state_lib.create_train_state(config, jax.random.key(0))
+  v = {'params': state.params['decoder'],
+       'batch_stats': state.batch_stats['decoder']}
+  z = jax.random.normal(jax.random.key(1), (2, 128))
+  out = lambda cfg: jax.jit(functools.partial(
+      models.build(cfg).decoder.apply, train=False))(v, z)
+  chex.assert_trees_all_close(out(config), out(lax_config), atol=1e-5)

@@ -1,12 +1,18 @@
-"""The step on several (simulated) devices: same result, split batch, one
-compilation."""
+"""Meshes, shardings and batched application; the step on several devices.
+
+The multi-device checks run in a subprocess with simulated CPU devices
+(`helpers.run_on_devices`); the test process itself has one device.
+"""
 
 import chex
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from tests import helpers
+from vaegan_jax import data
+from vaegan_jax import layers
 from vaegan_jax import parallel
 from vaegan_jax import state as state_lib
 from vaegan_jax import step as step_lib
@@ -28,8 +34,8 @@ def _run(config, devices, steps=2):
   return jax.device_get((state, metrics)), batch
 
 
-def test_four_devices_match_one():
-  assert jax.device_count() == 4  # set in conftest.py
+def four_devices_match_one():
+  assert jax.device_count() == 4
   config = helpers.tiny_config(loss__equilibrium_gating=False)
   (state1, metrics1), _ = _run(config, jax.devices()[:1])
   (state4, metrics4), batch = _run(config, jax.devices())
@@ -39,7 +45,7 @@ def test_four_devices_match_one():
   assert all(s.data.shape == (2, 28, 28, 1) for s in shards)
   # Cross-device reductions (BatchNorm statistics, gradient sums) change
   # the summation order only: agreement to float32 rounding, amplified by
-  # two RMSProp steps (relative 1e-4 of each parameter's scale).
+  # two steps (relative 1e-4 of each parameter's scale).
   for net in ('encoder', 'decoder', 'discriminator'):
     chex.assert_trees_all_close(state4.params[net], state1.params[net],
                                 rtol=1e-4, atol=1e-5)
@@ -47,10 +53,60 @@ def test_four_devices_match_one():
     np.testing.assert_allclose(metrics4[key], metrics1[key], rtol=1e-4)
 
 
-def test_batch_not_divisible_by_devices_is_a_clear_error():
-  mesh = parallel.make_mesh()
-  with pytest.raises(ValueError, match='batch_size=6 .* 4 devices'):
-    parallel.check_batch_size(6, mesh)
+def batched_on_three_devices():
+  assert jax.device_count() == 3
+  _check_batched(parallel.make_mesh(), batch_size=4, expected_size=6)
+
+
+@pytest.mark.slow
+def test_four_devices_match_one():
+  helpers.run_on_devices(4, 'tests.test_parallel', 'four_devices_match_one')
+
+
+@pytest.mark.slow
+def test_batched_splits_batches_across_devices():
+  helpers.run_on_devices(3, 'tests.test_parallel', 'batched_on_three_devices')
+
+
+def _check_batched(mesh, batch_size, expected_size):
+  assert parallel.batch_size_for(batch_size, mesh) == expected_size
+  calls = []
+
+  def fn(variables, x):
+    calls.append(x.shape)  # traced once per compilation
+    return {'sum': jnp.sum(x, axis=(1, 2)) * variables['scale'],
+            'first': x[:, 0, 0]}
+
+  apply = parallel.batched(fn, mesh, batch_size)
+  variables = parallel.replicate({'scale': np.float32(2.0)}, mesh)
+  rng = np.random.default_rng(0)
+  for n in (1, expected_size, 2 * expected_size + 1):
+    x = rng.normal(size=(n, 3, 2)).astype(np.float32)
+    out = apply(variables, x)
+    np.testing.assert_allclose(out['sum'], 2 * x.sum(axis=(1, 2)), rtol=1e-6)
+    np.testing.assert_array_equal(out['first'], x[:, 0, 0])
+  assert calls == [(expected_size, 3, 2)]  # one compilation for every n
+
+
+def test_batched_pads_the_last_batch_and_compiles_once():
+  _check_batched(parallel.make_mesh(), batch_size=4, expected_size=4)
+  with pytest.raises(ValueError, match='No rows'):
+    parallel.batched(lambda v, x: x, parallel.make_mesh(), 4)(
+        {}, np.zeros((0, 2), np.float32))
+
+
+def test_compiler_options_give_the_same_results():
+  assert parallel.compiler_options('gpu') is None
+  options = parallel.compiler_options('cpu')
+  if options is None:
+    pytest.skip('this XLA does not take the CPU options')
+  x = jax.random.normal(jax.random.key(15), (2, 8, 8, 3))
+  kernel = jax.random.normal(jax.random.key(16), (5, 5, 3, 4))
+  f = lambda x, w: jax.grad(lambda w: jnp.sum(layers.conv_general_dilated(
+      x, w, (2, 2), ((2, 2), (2, 2)),
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC')) ** 2))(w)
+  chex.assert_trees_all_close(jax.jit(f, compiler_options=options)(x, kernel),
+                              jax.jit(f)(x, kernel), atol=1e-4, rtol=1e-5)
 
 
 class _Counting:
@@ -75,7 +131,7 @@ class _Counting:
 def test_device_prefetch_reads_ahead_and_reports_the_consumed_position():
   mesh = parallel.make_mesh()
   source = _Counting(5)
-  batches = parallel.DevicePrefetch(source, mesh, size=2)
+  batches = data.DevicePrefetch(source, mesh, size=2)
   assert batches.get_state() == {'next': 0}
   first = next(batches)
   assert source.i == 2  # one batch already on the devices
@@ -88,8 +144,3 @@ def test_device_prefetch_reads_ahead_and_reports_the_consumed_position():
   assert batches.get_state() == {'next': 5}
   batches.close()
   assert source.closed
-
-
-def test_device_prefetch_rejects_a_size_below_one():
-  with pytest.raises(ValueError, match='prefetch_to_device'):
-    parallel.DevicePrefetch(_Counting(1), parallel.make_mesh(), size=0)

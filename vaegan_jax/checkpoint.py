@@ -166,7 +166,7 @@ def restore_run(config: ml_collections.ConfigDict, workdir: str,
       step = int(checkpoint)
     steps = ckpt.manager.all_steps()
     if step is None or step not in steps:
-      raise ValueError(
+      raise errors.WorkdirError(
           f'No checkpoint {checkpoint!r} in {ckpt.directory} (it has steps '
           f'{sorted(steps)}); use --checkpoint=latest, best or one of those.')
     rep = parallel.replicated(mesh or parallel.make_mesh())

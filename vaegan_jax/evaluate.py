@@ -26,7 +26,9 @@ from vaegan_jax import inference
 from vaegan_jax import metrics
 from vaegan_jax import parallel
 from vaegan_jax import plots
+from vaegan_jax import validation
 from vaegan_jax import writers
+from vaegan_jax.metrics import held_out as held_out_metrics
 
 # Seeds of the fixed noise, so pictures of one run are comparable over time.
 _PRIOR_SEED, _WALK_SEED, _FID_SEED = 11, 12, 13
@@ -39,27 +41,6 @@ def _interleave_rows(top: np.ndarray, bottom: np.ndarray,
   for start in range(0, len(top), columns):
     rows += [top[start:start + columns], bottom[start:start + columns]]
   return np.concatenate(rows)
-
-
-def attribute_vectors(codes: np.ndarray, attributes: np.ndarray
-                      ) -> np.ndarray:
-  """Mean code of images with each attribute minus that of those without.
-
-  Args:
-    codes: [N, D] posterior means.
-    attributes: [N, K] 1 where an image has attribute k, else 0.
-
-  Returns:
-    [K, D]; zero for an attribute all or none of the images have.
-  """
-  vectors = []
-  for k in range(attributes.shape[1]):
-    on = attributes[:, k] > 0
-    if on.all() or not on.any():
-      vectors.append(np.zeros(codes.shape[1], np.float32))
-    else:
-      vectors.append(codes[on].mean(0) - codes[~on].mean(0))
-  return np.stack(vectors).astype(np.float32)
 
 
 class Evaluator:
@@ -88,8 +69,6 @@ class Evaluator:
     self.pictured = self.held_out[:16]
     self.prior = self.infer.prior(64, _PRIOR_SEED)
     self._quality = None
-    self._low_kl_evals = 0
-    self.stop_reason = None
 
   def due(self, step: int) -> bool:
     return self.cfg.every > 0 and step % self.cfg.every == 0
@@ -97,16 +76,12 @@ class Evaluator:
   # Pictures.
 
   def _interpolations(self, state, codes: np.ndarray) -> dict[str, np.ndarray]:
-    t = np.linspace(0.0, 1.0, self.cfg.interpolation_steps)
+    steps = self.cfg.interpolation_steps
     pairs = [(codes[i], codes[i + 1]) for i in range(0, 8, 2)]
-    out = {}
-    for name, path in (('linear', lambda a, b: (1 - t[:, None]) * a
-                        + t[:, None] * b),
-                       ('slerp', lambda a, b: inference.slerp(a, b, t))):
-      z = np.concatenate([path(a, b) for a, b in pairs]).astype(np.float32)
-      out[f'interpolation_{name}'] = images_lib.grid(
-          self.infer.decode(state, z), len(t))
-    return out
+    return {f'interpolation_{method}': images_lib.grid(self.infer.decode(
+        state, np.concatenate([inference.interpolate(a, b, steps, method)
+                               for a, b in pairs])), steps)
+            for method in inference.INTERPOLATIONS}
 
   def _random_walks(self, state) -> np.ndarray:
     rng = np.random.default_rng(_WALK_SEED)
@@ -131,7 +106,7 @@ class Evaluator:
                        f'data does not have; it has {known}.')
     columns = [known.index(n) for n in names]
     mean, _ = self.infer.encode(state, train['image'])
-    vectors = attribute_vectors(mean, train['attributes'][:, columns])
+    vectors = inference.attribute_vectors(mean, train['attributes'][:, columns])
     base = codes[:8]
     out = {}
     for name, vector in zip(names, vectors):
@@ -173,26 +148,15 @@ class Evaluator:
   def metrics(self, state, mean: np.ndarray, logvar: np.ndarray
               ) -> dict[str, Any]:
     """Held-out metrics of `state` (posterior of the held-out images given)."""
-    kl = inference.kl_per_dimension(mean, logvar)
+    kl = held_out_metrics.kl_per_dimension(mean, logvar)
     recon = self.infer.decode(state, mean)
     return {
-        **inference.pixel_errors(self.held_out, recon),
+        **held_out_metrics.pixel_errors(self.held_out, recon),
         'kl': float(kl.sum()),
         'kl_per_dim': kl.tolist(),
-        'active_units': inference.active_units(mean),
+        'active_units': held_out_metrics.active_units(mean),
         **self._sample_quality(state),
     }
-
-  def _watch_collapse(self, step: int, kl: float) -> None:
-    self._low_kl_evals = (self._low_kl_evals + 1
-                          if kl < self.cfg.collapse_kl else 0)
-    if self._low_kl_evals >= self.cfg.collapse_patience:
-      message = (f'Posterior collapse at step {step}: the held-out KL has '
-                 f'been below config.eval.collapse_kl={self.cfg.collapse_kl} '
-                 f'for {self._low_kl_evals} evaluations (now {kl:.4g}).')
-      logging.warning(message)
-      if self.cfg.stop_on_collapse:
-        self.stop_reason = message
 
   def run(self, state, step: int) -> dict[str, float]:
     """Writes pictures and metrics of `state` at `step`.
@@ -211,7 +175,6 @@ class Evaluator:
         json.dump({'step': step, **results}, f, indent=1)
     logging.info('eval at step %d: %s', step, ' '.join(
         f'{k}={v:.4g}' for k, v in sorted(scalars.items())))
-    self._watch_collapse(step, results['kl'])
     return {k: float(v) for k, v in scalars.items()}
 
 
@@ -228,6 +191,7 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
     The scalar metrics; everything is written to
     `workdir/evaluation/step_<step>/` (eval_metrics.json and PNG files).
   """
+  validation.validate(config)
   mesh = parallel.make_mesh()
   state, step = checkpoint_lib.restore_run(config, workdir, checkpoint, mesh)
   out = os.path.join(workdir, 'evaluation', f'step_{step}')
@@ -250,6 +214,7 @@ def sample_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   Returns:
     The PNG's path, `workdir/samples/step_<step>_seed_<seed>.png`.
   """
+  validation.validate(config)
   mesh = parallel.make_mesh()
   state, step = checkpoint_lib.restore_run(config, workdir, checkpoint, mesh)
   samples = inference.Inference(config, mesh, config.eval.batch_size).sample(

@@ -22,8 +22,6 @@ same convolution, whose input gradient, for a stride above 1, is computed in
 the same phase form (one stride-1 convolution per input phase) instead of as
 XLA's convolution over a zero-dilated cotangent. Outputs and both gradients
 equal those of `lax.conv_general_dilated` (tests/test_layers.py).
-
-`compiler_options` are the XLA options the train step is compiled with.
 """
 
 import functools
@@ -39,39 +37,6 @@ Initializer = Callable[..., jax.Array]
 
 CONV_TRANSPOSE_IMPLS = ('subpixel', 'lax')
 _NHWC = ('NHWC', 'HWIO', 'NHWC')
-
-# XLA:CPU (jaxlib 0.10) gives convolutions to YNNPACK by default. Its
-# filter-gradient convolutions (an image-sized window) run 4-12x slower than
-# XLA's own Eigen convolutions, and its forward ones no faster; this keeps
-# YNNPACK for dots and reductions only (docs/benchmarks.md).
-CPU_COMPILER_OPTIONS = {
-    'xla_cpu_experimental_ynn_fusion_type':
-        'LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE',
-}
-
-
-@functools.lru_cache(maxsize=None)
-def compiler_options(backend: str | None = None) -> dict[str, str] | None:
-  """XLA options for jitting the networks' steps on `backend`.
-
-  Args:
-    backend: 'cpu', 'gpu', 'tpu'; default `jax.default_backend()`.
-
-  Returns:
-    `CPU_COMPILER_OPTIONS` on a CPU whose XLA accepts them (checked once by
-    compiling a trivial function), else None: pass as `jax.jit(...,
-    compiler_options=...)`.
-  """
-  backend = backend or jax.default_backend()
-  if backend != 'cpu':
-    return None
-  try:
-    jax.jit(lambda x: x + 1, compiler_options=CPU_COMPILER_OPTIONS).lower(
-        jnp.zeros((), jnp.float32)).compile()
-  except Exception:  # pylint: disable=broad-except
-    return None  # another XLA version: its defaults
-  return dict(CPU_COMPILER_OPTIONS)
-
 
 def uniform_fan_in(gain: float = 1.0) -> Initializer:
   """The original implementation's initialiser: U(±gain / sqrt(3 · fan_in)).

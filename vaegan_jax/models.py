@@ -206,6 +206,8 @@ def resolve(model_config: ml_collections.ConfigDict) -> dict[str, Any]:
 def build(config: ml_collections.ConfigDict) -> Networks:
   """Builds the encoder, decoder and discriminator from `config`.
 
+  The config is assumed valid (`validation.validate`).
+
   Args:
     config: uses `config.model` and `config.data.{image_size, channels}`.
 
@@ -215,20 +217,6 @@ def build(config: ml_collections.ConfigDict) -> Networks:
   spec = resolve(config.model)
   size, channels = config.data.image_size, config.data.channels
   n_up = len(spec['decoder_widths'])
-  if size % 2 ** n_up:
-    raise ValueError(
-        f'config.data.image_size={size} cannot be reached by the decoder: '
-        f'{n_up} stride-2 layers need a multiple of {2 ** n_up}. Change '
-        f'config.data.image_size or config.model.decoder_widths.')
-  n_convs = len(spec['discriminator_widths'])
-  if not 1 <= spec['dis_feature_layer'] <= n_convs:
-    raise ValueError(
-        f'config.model.dis_feature_layer={spec["dis_feature_layer"]} must '
-        f'name one of the discriminator\'s {n_convs} convolutions (1..'
-        f'{n_convs}).')
-  if config.model.dis_norm not in DIS_NORMS:
-    raise ValueError(f'Unknown config.model.dis_norm='
-                     f'{config.model.dis_norm!r}; choose one of {DIS_NORMS}.')
   dtype = jnp.dtype(config.model.dtype)
   common = dict(kernel_init=layers.kernel_init(config.model.init),
                 bn_momentum=config.model.bn_momentum,

@@ -1,21 +1,56 @@
-"""Data parallelism with `jax.jit` over a one-axis device mesh.
+"""Data parallelism with `jax.jit` over a one-axis mesh of every device.
 
-Parameters and optimizer states are replicated, the batch is split along
-the mesh's 'data' axis, and the compiler inserts the cross-device reductions
+Parameters and optimizer states are replicated, batches are split along the
+mesh's 'data' axis, and the compiler inserts the cross-device reductions
 (BatchNorm statistics and gradients are over the global batch, so N devices
-compute what one device would).
+compute what one device would). With several processes (hosts) the mesh
+spans all their devices; each process passes the rows it holds.
+
+This module owns the meshes, the shardings, the one jit-with-shardings
+helper (`jit`, with the XLA options of `compiler_options`) and the one
+helper applying a function to any number of rows (`batched`).
 """
 
-import collections
-from typing import Any, Callable, Sequence
+import functools
+from typing import Any, Callable, Iterator, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
-from vaegan_jax import layers
-
 DATA_AXIS = 'data'
+
+# XLA:CPU (jaxlib 0.10) gives convolutions to YNNPACK by default. Its
+# filter-gradient convolutions (an image-sized window) run 4-12x slower than
+# XLA's own Eigen convolutions, and its forward ones no faster; this keeps
+# YNNPACK for dots and reductions only (docs/benchmarks.md).
+CPU_COMPILER_OPTIONS = {
+    'xla_cpu_experimental_ynn_fusion_type':
+        'LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE',
+}
+
+
+@functools.lru_cache(maxsize=None)
+def compiler_options(backend: str | None = None) -> dict[str, str] | None:
+  """XLA options for jitting the networks on `backend`.
+
+  Args:
+    backend: 'cpu', 'gpu', 'tpu'; default `jax.default_backend()`.
+
+  Returns:
+    `CPU_COMPILER_OPTIONS` on a CPU whose XLA accepts them (checked once by
+    compiling a trivial function), else None (XLA's defaults).
+  """
+  backend = backend or jax.default_backend()
+  if backend != 'cpu':
+    return None
+  try:
+    jax.jit(lambda x: x + 1, compiler_options=CPU_COMPILER_OPTIONS).lower(
+        jnp.zeros((), jnp.float32)).compile()
+  except Exception:  # pylint: disable=broad-except
+    return None  # another XLA version: its defaults
+  return dict(CPU_COMPILER_OPTIONS)
 
 
 def make_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
@@ -26,29 +61,36 @@ def make_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
+  """Every device holds the whole array."""
   return NamedSharding(mesh, P())
 
 
 def data_sharded(mesh: Mesh) -> NamedSharding:
+  """Rows split across the devices."""
   return NamedSharding(mesh, P(DATA_AXIS))
 
 
+def _global_from_host(x: Any, sharding: NamedSharding) -> jax.Array:
+  """An array every process holds in full, as one global array."""
+  if isinstance(x, jax.Array) and x.sharding == sharding:
+    return x
+  x = np.asarray(jax.device_get(x))
+  return jax.make_array_from_callback(x.shape, sharding, lambda i: x[i])
+
+
 def replicate(tree: Any, mesh: Mesh) -> Any:
-  """Places every array of `tree` on every device of `mesh`."""
-  return jax.device_put(tree, replicated(mesh))
+  """Places every array of `tree` on every device of `mesh`.
+
+  Each process must pass the same values (e.g. a fresh state from the same
+  seed, or weights read from the same file).
+  """
+  sharding = replicated(mesh)
+  return jax.tree.map(lambda x: _global_from_host(x, sharding), tree)
 
 
-def check_batch_size(global_batch_size: int, mesh: Mesh) -> None:
-  """Raises a clear error when the batch cannot be split evenly."""
-  n = mesh.devices.size
-  if global_batch_size % n:
-    raise ValueError(
-        f'config.train.batch_size={global_batch_size} is not divisible by '
-        f'the {n} devices of the mesh; use a multiple of {n}.')
-
-
-def shard_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
-  """Assembles this process's part of the batch into one global array.
+def shard_batch(batch: dict[str, np.ndarray], mesh: Mesh
+                ) -> dict[str, jax.Array]:
+  """Assembles this process's rows of a batch into one global array.
 
   Each process passes the rows it read itself (the whole batch when there
   is one process); the result is split along the mesh's data axis.
@@ -58,58 +100,26 @@ def shard_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array
       lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
 
 
-def padded_chunks(x: np.ndarray, size: int):
-  """Yields (chunk, rows): `x` in chunks of exactly `size` rows, the last
-  padded with zeros, and how many of its rows are real. One compiled
-  function then serves any number of rows."""
-  for start in range(0, len(x), size):
-    chunk = x[start:start + size]
-    rows = len(chunk)
-    if rows < size:
-      chunk = np.concatenate(
-          [chunk, np.zeros((size - rows, *chunk.shape[1:]), chunk.dtype)])
-    yield chunk, rows
+def jit(fn: Callable, mesh: Mesh, in_shardings: Any, out_shardings: Any,
+        donate_argnums: tuple[int, ...] = (),
+        options: dict[str, str] | None = None) -> Callable:
+  """`jax.jit` for `mesh`, with the XLA options of its platform.
 
+  Args:
+    fn: the function.
+    mesh: the device mesh.
+    in_shardings, out_shardings: as `jax.jit`'s (e.g. `replicated(mesh)`).
+    donate_argnums: as `jax.jit`'s.
+    options: XLA options; None: `compiler_options` of the mesh's platform,
+      {}: XLA's defaults.
 
-class DevicePrefetch:
-  """Batches of an iterator, sharded onto the mesh `size` steps ahead.
-
-  Each batch is copied to the devices (`shard_batch`) while earlier steps
-  still run, so the step never waits for a host-to-device transfer.
-  `get_state()` is the wrapped iterator's state after the last batch handed
-  out, not after those read ahead: a checkpoint taken after step N resumes
-  at batch N + 1.
+  Returns:
+    The jitted function.
   """
-
-  def __init__(self, iterator, mesh: Mesh, size: int = 2):
-    if size < 1:
-      raise ValueError(f'config.train.prefetch_to_device={size}: prefetch at '
-                       'least 1 batch.')
-    self._iterator, self._mesh, self._size = iterator, mesh, size
-    self._queue = collections.deque()
-    self._state = iterator.get_state()
-
-  def __iter__(self) -> 'DevicePrefetch':
-    return self
-
-  def __next__(self) -> dict[str, jax.Array]:
-    try:
-      while len(self._queue) < self._size:
-        batch = shard_batch(next(self._iterator), self._mesh)
-        self._queue.append((batch, self._iterator.get_state()))
-    except StopIteration:
-      if not self._queue:
-        raise
-    batch, self._state = self._queue.popleft()
-    return batch
-
-  def get_state(self) -> Any:
-    """The wrapped iterator's state after the last batch returned."""
-    return self._state
-
-  def close(self) -> None:
-    self._queue.clear()
-    self._iterator.close()
+  if options is None:
+    options = compiler_options(mesh.devices.flat[0].platform)
+  return jax.jit(fn, in_shardings=in_shardings, out_shardings=out_shardings,
+                 donate_argnums=donate_argnums, compiler_options=options)
 
 
 def jit_train_step(train_step: Callable, mesh: Mesh, donate: bool = True,
@@ -122,17 +132,75 @@ def jit_train_step(train_step: Callable, mesh: Mesh, donate: bool = True,
     mesh: the device mesh.
     donate: donate the input state's buffers to the output state (the input
       state must not be used after the call).
-    compiler_options: XLA options; None: `layers.compiler_options` for the
-      mesh's platform, {}: XLA's defaults.
+    compiler_options: XLA options; None: those of the mesh's platform, {}:
+      XLA's defaults.
 
   Returns:
     The jitted step: state and rng replicated, batch sharded by rows.
   """
-  if compiler_options is None:
-    compiler_options = layers.compiler_options(mesh.devices.flat[0].platform)
   rep = replicated(mesh)
-  return jax.jit(train_step,
-                 in_shardings=(rep, data_sharded(mesh), rep),
-                 out_shardings=(rep, rep),
-                 donate_argnums=(0,) if donate else (),
-                 compiler_options=compiler_options)
+  return jit(train_step, mesh, (rep, data_sharded(mesh), rep), (rep, rep),
+             donate_argnums=(0,) if donate else (), options=compiler_options)
+
+
+def batch_size_for(requested: int, mesh: Mesh) -> int:
+  """`requested` rounded up to a multiple of the mesh's device count."""
+  n = mesh.devices.size
+  return max(n, -(-requested // n) * n)
+
+
+def _padded_chunks(x: np.ndarray, size: int
+                   ) -> Iterator[tuple[np.ndarray, int]]:
+  """`x` in chunks of exactly `size` rows, the last padded with zeros, and
+  the number of real rows in each."""
+  for start in range(0, len(x), size):
+    chunk = x[start:start + size]
+    rows = len(chunk)
+    if rows < size:
+      chunk = np.concatenate(
+          [chunk, np.zeros((size - rows, *chunk.shape[1:]), chunk.dtype)])
+    yield chunk, rows
+
+
+def batched(fn: Callable[[Any, jax.Array], Any], mesh: Mesh,
+            batch_size: int) -> Callable[[Any, np.ndarray], Any]:
+  """Wraps `fn(variables, rows)` to run over any number of rows.
+
+  The one rule for every batched application (inference, feature networks):
+  rows go in batches of exactly `batch_size_for(batch_size, mesh)` rows, each
+  split across the devices; the last batch is padded with zeros and its
+  padding dropped from the outputs. One compilation serves every call, and
+  at most two batches are on the devices at a time. Every process must pass
+  the same rows; each gets every output.
+
+  Args:
+    fn: a pure function of (variables, [B, ...] rows) returning arrays (or a
+      pytree of arrays) with B rows.
+    mesh: the device mesh.
+    batch_size: the rows per call of `fn` wanted.
+
+  Returns:
+    apply(variables, rows [N, ...]) -> numpy outputs with N rows;
+    `variables` replicated on the mesh (`replicate`).
+  """
+  size = batch_size_for(batch_size, mesh)
+  rows_sharding, rep = data_sharded(mesh), replicated(mesh)
+  jitted = jit(fn, mesh, (rep, rows_sharding), rep)
+
+  def apply(variables: Any, rows: np.ndarray) -> Any:
+    rows = np.asarray(rows, np.float32)
+    if len(rows) == 0:
+      raise ValueError('No rows to apply the network to.')
+    outputs, in_flight = [], None
+    for chunk, real in _padded_chunks(rows, size):
+      result = jitted(variables, _global_from_host(chunk, rows_sharding))
+      # Fetch the previous batch while this one runs.
+      if in_flight is not None:
+        outputs.append(jax.device_get(in_flight))
+      in_flight = (result, real)
+    outputs.append(jax.device_get(in_flight))
+    return jax.tree.map(lambda *o: np.concatenate(o),
+                        *[jax.tree.map(lambda x, k=k: np.asarray(x)[:k], out)
+                          for out, k in outputs])
+
+  return apply

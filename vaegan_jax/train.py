@@ -1,13 +1,13 @@
-"""The training loop: data, sharded steps, checkpoints, logging, evaluation.
+"""The training run, read in order: config, workdir, state, data, step, loop.
 
 `train_and_evaluate` resumes from the latest checkpoint in the workdir if
-there is one, saves every `config.train.checkpoint_every` steps, at the end,
-and when SIGTERM or Ctrl-C arrives, and stops at the first non-finite loss
-or gradient norm without saving it.
+there is one, saves every `config.train.checkpoint_every` steps, at every
+evaluation, at the end and when SIGTERM or Ctrl-C arrives, and stops at the
+first non-finite loss or gradient norm without saving it. The loop owns
+every decision to stop: the last step, a signal, a non-finite value, and a
+posterior collapse (`config.eval.stop_on_collapse`).
 """
 
-import json
-import os
 import time
 from typing import Any
 
@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from absl import logging
+from jax.experimental import multihost_utils
 
 from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
@@ -25,6 +26,8 @@ from vaegan_jax import parallel
 from vaegan_jax import preemption
 from vaegan_jax import state as state_lib
 from vaegan_jax import step as step_lib
+from vaegan_jax import validation
+from vaegan_jax import workdir as workdir_lib
 from vaegan_jax import writers
 
 # What a non-finite metric means, for the NaN guard's message.
@@ -39,67 +42,154 @@ WATCHED = {
 }
 
 
-def _write_config(config: ml_collections.ConfigDict, workdir: str
-                  ) -> dict[str, Any] | None:
-  """Writes config.json; returns the one a previous run left, if any."""
-  path = os.path.join(workdir, 'config.json')
-  previous = None
-  if os.path.exists(path):
-    with open(path) as f:
-      previous = json.load(f)
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
+                       ) -> state_lib.TrainState:
+  """Trains (resuming if `workdir` has checkpoints), evaluating as it goes.
+
+  Args:
+    config: the run's configuration.
+    workdir: directory for checkpoints, metrics, TensorBoard files and
+      pictures; created if missing.
+
+  Returns:
+    The final train state.
+  """
+  # Config: checked whole, and the data found, before anything is written.
+  validation.validate(config)
+  data.check(config)
+  mesh = parallel.make_mesh()
+
+  # Workdir: resume from its latest checkpoint, or start afresh.
+  changes = workdir_lib.config_changes(workdir_lib.read_config_dict(workdir),
+                                       config)
+  ckpt = checkpoint_lib.Checkpointer(
+      workdir, keep=config.train.keep_checkpoints,
+      best_metric=config.eval.best_metric or None)
+  state, data_state = _initial_state(config, ckpt, mesh, changes)
   if jax.process_index() == 0:
-    os.makedirs(workdir, exist_ok=True)
-    with open(path + '.tmp', 'w') as f:
-      f.write(config.to_json_best_effort(indent=2, sort_keys=True))
-    os.replace(path + '.tmp', path)
-  return previous
+    workdir_lib.write_config(workdir, config)
+  if changes and data_state is not None:
+    logging.warning('Changed since the run was started:\n  %s',
+                    '\n  '.join(changes))
+
+  # Data: this process's rows of each batch, on the devices ahead of time.
+  train_iter = data.train_iterator(config)
+  if data_state is not None:
+    train_iter.set_state(data_state)
+  train_iter = data.DevicePrefetch(train_iter, mesh,
+                                   config.train.prefetch_to_device)
+
+  # Step, writer and evaluator.
+  train_step = parallel.jit_train_step(step_lib.make_train_step(config), mesh)
+  writer = writers.MetricWriter(workdir, enabled=jax.process_index() == 0)
+  evaluator = evaluate.Evaluator(config, workdir, mesh, writer)
+  try:
+    state = _loop(config, state, train_iter, train_step, ckpt, writer,
+                  evaluator)
+  except errors.NonFiniteError as e:
+    ckpt.wait()
+    last = ckpt.latest_step()
+    kept = (f'The last good checkpoint (step {last}) is kept in '
+            f'{ckpt.directory}; running the same command resumes from it.'
+            if last is not None else 'No checkpoint had been saved yet.')
+    raise errors.NonFiniteError(
+        f'{e} Training stopped. {kept} Lower the learning rate '
+        f'(config.optim.lr) or check the data.') from None
+  finally:
+    train_iter.close()
+    ckpt.close()
+    writer.close()
+  return state
 
 
-def _config_changes(previous: dict[str, Any] | None,
-                    config: ml_collections.ConfigDict) -> str:
-  """The fields that differ from the previous run's config, as text."""
-  if previous is None:
-    return ''
-  now = json.loads(config.to_json_best_effort())
-
-  def flat(d, prefix=''):
-    out = {}
-    for k, v in d.items():
-      if isinstance(v, dict):
-        out.update(flat(v, f'{prefix}{k}.'))
-      else:
-        out[prefix + k] = v
-    return out
-
-  old, new = flat(previous), flat(now)
-  changes = [f'config.{k}: {old.get(k)!r} -> {new.get(k)!r}'
-             for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
-  if not changes:
-    return ''
-  return 'Changed since the run was started:\n  ' + '\n  '.join(changes) + '\n'
+def _initial_state(config, ckpt, mesh, changes):
+  """The latest checkpoint's state and data position, or a fresh state."""
+  abstract = state_lib.with_sharding(state_lib.abstract_train_state(config),
+                                     parallel.replicated(mesh))
+  step = ckpt.latest_step()
+  if step is not None:
+    logging.info('Resuming from the checkpoint at step %d.', step)
+    hint = ('Changed since the run was started:\n  ' + '\n  '.join(changes)
+            + '\n') if changes else ''
+    return ckpt.restore(step, abstract, hint)
+  init_rng = jax.random.fold_in(jax.random.key(config.seed), 0)
+  state = state_lib.create_train_state(config, init_rng)
+  return parallel.replicate(state, mesh), None
 
 
-def _check_finite(pending: list[dict[str, Any]], first_step: int) -> None:
-  """Raises NonFiniteError naming the first step and the terms that broke."""
-  for i, metrics in enumerate(pending):
-    bad = [k for k in WATCHED if k in metrics
-           and not np.isfinite(metrics[k])]
-    if bad:
-      what = '; '.join(f'{k}={metrics[k]} ({WATCHED[k]})' for k in bad)
-      raise errors.NonFiniteError(
-          f'Non-finite values at step {first_step + i}: {what}.')
+def _loop(config, state, train_iter, train_step, ckpt, writer, evaluator):
+  """Steps until the last step or a reason to stop; returns the state."""
+  cfg = config.train
+  step_rng = jax.random.fold_in(jax.random.key(config.seed), 1)
+  step = int(jax.device_get(state.step))
+  if step >= cfg.num_steps:
+    logging.info('Step %d already reached config.train.num_steps=%d.',
+                 step, cfg.num_steps)
+  progress = Progress(step, cfg.num_steps, cfg.batch_size)
+  collapse = CollapseWatch(config.eval)
+  pending, first_pending = [], step + 1
+  with preemption.StopRequest() as stop:
+    while step < cfg.num_steps:
+      state, metrics = train_step(state, next(train_iter), step_rng)
+      step += 1
+      pending.append(metrics)
+      interrupted = stop.requested  # read once: a signal may come any time
+      if jax.process_count() > 1:  # all hosts must stop at the same step
+        interrupted = step % cfg.log_every == 0 and _on_any_host(interrupted)
+      last = interrupted or step == cfg.num_steps
+      log = step % cfg.log_every == 0 or last
+      evaluate_now = evaluator.due(step) or step == cfg.num_steps
+      save = step % cfg.checkpoint_every == 0 or last or evaluate_now
+      if log or save or evaluate_now:
+        pending = jax.device_get(pending)
+        check_finite(pending, first_pending)
+        if log:
+          text, perf = progress.line(step)
+          scalars = average(pending)
+          logging.info('%s | %s', text, ' '.join(
+              f'{k}={scalars[k]:.4g}' for k in sorted(WATCHED)))
+          writer.write_scalars(step, {**scalars, **perf})
+          pending, first_pending = [], step + 1
+      eval_metrics = evaluator.run(state, step) if evaluate_now else None
+      if save:
+        if not bool(_all_finite(state)):
+          raise errors.NonFiniteError(
+              f'The state at step {step} is not finite; not saving it.')
+        ckpt.save(step, state, train_iter.get_state(), eval_metrics)
+      collapsed = eval_metrics is not None and collapse.update(
+          step, eval_metrics['kl'])
+      if interrupted or collapsed:
+        ckpt.wait()
+        why = (f'{stop.signal_name}. Run the same command to resume'
+               if interrupted else 'posterior collapse '
+               '(config.eval.stop_on_collapse)')
+        logging.warning('Stopped at step %d by %s; checkpoint saved in %s.',
+                        step, why, ckpt.directory)
+        break
+  return state
 
 
-def _average(pending: list[dict[str, Any]]) -> dict[str, float]:
-  """Means over the log interval, and counts of skipped updates in it."""
-  out = {k: float(np.mean([m[k] for m in pending])) for k in pending[0]}
-  for key in [k for k in pending[0] if k.startswith('updated/')]:
-    net = key.split('/', 1)[1]
-    out[f'skipped/{net}'] = float(sum(1 - m[key] for m in pending))
-  return out
+class CollapseWatch:
+  """Warns when the held-out KL stays below `eval.collapse_kl` for
+  `eval.collapse_patience` evaluations in a row; `update` then says to stop
+  if `eval.stop_on_collapse`."""
+
+  def __init__(self, eval_config: ml_collections.ConfigDict):
+    self.cfg = eval_config
+    self.low_evals = 0
+
+  def update(self, step: int, kl: float) -> bool:
+    self.low_evals = self.low_evals + 1 if kl < self.cfg.collapse_kl else 0
+    if self.low_evals < self.cfg.collapse_patience:
+      return False
+    logging.warning(
+        'Posterior collapse at step %d: the held-out KL has been below '
+        'config.eval.collapse_kl=%s for %d evaluations (now %.4g).', step,
+        self.cfg.collapse_kl, self.low_evals, kl)
+    return bool(self.cfg.stop_on_collapse)
 
 
-class _Progress:
+class Progress:
   """Steps/s, images/s and ETA between log lines."""
 
   def __init__(self, step: int, total: int, batch_size: int):
@@ -119,21 +209,27 @@ class _Progress:
                   'perf/images_per_sec': rate * self.batch_size}
 
 
-def _initial_state(config, ckpt, mesh, hint):
-  """The latest checkpoint's state and data position, or a fresh state."""
-  abstract = state_lib.with_sharding(state_lib.abstract_train_state(config),
-                                     parallel.replicated(mesh))
-  step = ckpt.latest_step()
-  if step is not None:
-    logging.info('Resuming from the checkpoint at step %d.', step)
-    return ckpt.restore(step, abstract, hint)
-  init_rng = jax.random.fold_in(jax.random.key(config.seed), 0)
-  state = state_lib.create_train_state(config, init_rng)
-  return parallel.replicate(state, mesh), None
+def check_finite(pending: list[dict[str, Any]], first_step: int) -> None:
+  """Raises NonFiniteError naming the first step and the terms that broke."""
+  for i, metrics in enumerate(pending):
+    bad = [k for k in WATCHED if k in metrics
+           and not np.isfinite(metrics[k])]
+    if bad:
+      what = '; '.join(f'{k}={metrics[k]} ({WATCHED[k]})' for k in bad)
+      raise errors.NonFiniteError(
+          f'Non-finite values at step {first_step + i}: {what}.')
+
+
+def average(pending: list[dict[str, Any]]) -> dict[str, float]:
+  """Means over the log interval, and counts of skipped updates in it."""
+  out = {k: float(np.mean([m[k] for m in pending])) for k in pending[0]}
+  for key in [k for k in pending[0] if k.startswith('updated/')]:
+    net = key.split('/', 1)[1]
+    out[f'skipped/{net}'] = float(sum(1 - m[key] for m in pending))
+  return out
 
 
 def _on_any_host(flag: bool) -> bool:
-  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
   return bool(np.any(multihost_utils.process_allgather(np.asarray(flag))))
 
 
@@ -141,106 +237,3 @@ def _on_any_host(flag: bool) -> bool:
 def _all_finite(tree) -> jax.Array:
   return jnp.all(jnp.asarray([jnp.all(jnp.isfinite(x))
                               for x in jax.tree.leaves(tree)]))
-
-
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
-                       ) -> state_lib.TrainState:
-  """Trains (resuming if `workdir` has checkpoints), evaluating as it goes.
-
-  Args:
-    config: the run's configuration.
-    workdir: directory for checkpoints, metrics, TensorBoard files and
-      pictures; created if missing.
-
-  Returns:
-    The final train state.
-  """
-  workdir = os.path.abspath(workdir)
-  step_lib.validate(config)
-  data.check(config)
-  mesh = parallel.make_mesh()
-  parallel.check_batch_size(config.train.batch_size, mesh)
-  hint = _config_changes(_write_config(config, workdir), config)
-  ckpt = checkpoint_lib.Checkpointer(
-      workdir, keep=config.train.keep_checkpoints,
-      best_metric=config.eval.best_metric or None)
-  state, data_state = _initial_state(config, ckpt, mesh, hint)
-  train_iter = data.train_iterator(config)
-  if data_state is not None:
-    train_iter.set_state(data_state)
-  train_iter = parallel.DevicePrefetch(train_iter, mesh,
-                                       config.train.prefetch_to_device)
-  writer = writers.MetricWriter(workdir, enabled=jax.process_index() == 0)
-  evaluator = evaluate.Evaluator(config, workdir, mesh, writer)
-  train_step = parallel.jit_train_step(step_lib.make_train_step(config), mesh)
-  step_rng = jax.random.fold_in(jax.random.key(config.seed), 1)
-  try:
-    state = _loop(config, state, train_iter, train_step, step_rng, ckpt,
-                  writer, evaluator)
-  except errors.NonFiniteError as e:
-    ckpt.wait()
-    last = ckpt.latest_step()
-    kept = (f'The last good checkpoint (step {last}) is kept in '
-            f'{ckpt.directory}; running the same command resumes from it.'
-            if last is not None else 'No checkpoint had been saved yet.')
-    raise errors.NonFiniteError(
-        f'{e} Training stopped. {kept} Lower the learning rate '
-        f'(config.optim.lr) or check the data.') from None
-  finally:
-    train_iter.close()
-    ckpt.close()
-    writer.close()
-  return state
-
-
-def _loop(config, state, train_iter, train_step, step_rng, ckpt, writer,
-          evaluator):
-  cfg = config.train
-  step = int(jax.device_get(state.step))
-  if step >= cfg.num_steps:
-    logging.info('Step %d already reached config.train.num_steps=%d.',
-                 step, cfg.num_steps)
-  progress = _Progress(step, cfg.num_steps, cfg.batch_size)
-  pending, first_pending = [], step + 1
-  with preemption.StopRequest() as stop:
-    while step < cfg.num_steps:
-      batch = next(train_iter)
-      state, metrics = train_step(state, batch, step_rng)
-      step += 1
-      pending.append(metrics)
-      interrupted = stop.requested  # read once: a signal may come any time
-      if jax.process_count() > 1:  # all hosts must stop at the same step
-        interrupted = step % cfg.log_every == 0 and _on_any_host(interrupted)
-      stopping = interrupted or step == cfg.num_steps
-      log = step % cfg.log_every == 0 or stopping
-      evaluate_now = evaluator.due(step) or step == cfg.num_steps
-      save = step % cfg.checkpoint_every == 0 or stopping or evaluate_now
-      if log or save or evaluate_now:
-        pending = jax.device_get(pending)
-        _check_finite(pending, first_pending)
-        if log:
-          text, perf = progress.line(step)
-          scalars = _average(pending)
-          logging.info('%s | %s', text, ' '.join(
-              f'{k}={scalars[k]:.4g}' for k in sorted(WATCHED)))
-          writer.write_scalars(step, {**scalars, **perf})
-        pending, first_pending = ([], step + 1) if log else (pending,
-                                                             first_pending)
-      eval_metrics = evaluator.run(state, step) if evaluate_now else None
-      if save:
-        if not bool(_all_finite(state)):
-          raise errors.NonFiniteError(
-              f'The state at step {step} is not finite; not saving it.')
-        ckpt.save(step, state, train_iter.get_state(), eval_metrics)
-      if interrupted:
-        ckpt.wait()
-        logging.warning('Stopped by %s at step %d; checkpoint saved in %s. '
-                        'Run the same command to resume.', stop.signal_name,
-                        step, ckpt.directory)
-        break
-      if evaluator.stop_reason:
-        ckpt.wait()
-        logging.warning('Stopped early: %s Checkpoint saved in %s.',
-                        evaluator.stop_reason, ckpt.directory)
-        break
-  return state

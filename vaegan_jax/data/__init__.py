@@ -10,6 +10,8 @@ Public functions:
   check(config): raises `DataError` in seconds if the data cannot be read.
   train_iterator(config): endless batches {'image': float32 [B/P, H, W, C]}
     in [-1, 1] with `get_state()` / `set_state()` for checkpoints.
+  DevicePrefetch(iterator, mesh): those batches copied onto the devices
+    ahead of the step.
   train_data(config, n), eval_data(config, n): the first n examples of a
     split as numpy arrays, with 'label' or 'attributes' where there are some.
   prepare(config): makes a folder's cache ahead of training.
@@ -25,7 +27,8 @@ from vaegan_jax.data import folder
 from vaegan_jax.data import pipeline
 from vaegan_jax.data import preprocess
 from vaegan_jax.data import sources
-from vaegan_jax.data.errors import DataError
+from vaegan_jax.data.device_prefetch import DevicePrefetch
+from vaegan_jax.errors import DataError
 
 _READ_CHUNK = 256  # examples per read of train_data / eval_data
 
@@ -40,35 +43,21 @@ def _check_batch_size(config: ml_collections.ConfigDict,
         f'use a batch size of at most {num_examples}.')
 
 
-def _check_augmentation(config: ml_collections.ConfigDict) -> None:
-  translate = config.data.random_translate
-  if not 0 <= translate < 0.5:
-    raise DataError(f'config.data.random_translate={translate} must be in '
-                    '[0, 0.5) (a fraction of the image size; 0.1 is ±10%).')
-
-
 def check(config: ml_collections.ConfigDict) -> None:
   """Checks in seconds that training can read the data as configured.
 
   Nothing is decoded: a folder is only listed, a TFDS dataset only opened.
+  The config's fields are assumed valid (`validation.validate`).
 
   Args:
     config: the run's configuration.
 
   Raises:
     DataError: with what to do, if the data is missing or not prepared, a
-      folder is empty or holds no images, a setting is invalid, or the batch
-      size exceeds the training split or does not split across devices.
+      folder is empty or holds no images, or the batch size exceeds the
+      training split.
   """
-  preprocess.settings_from_config(config)
-  _check_augmentation(config)
   _check_batch_size(config, sources.size(config, 'train'))
-  batch_size, devices = config.train.batch_size, jax.device_count()
-  if batch_size % devices:
-    raise DataError(
-        f'config.train.batch_size={batch_size} is not divisible by the '
-        f'{devices} devices; use a multiple of {devices}.')
-  pipeline.per_process_batch_size(batch_size, jax.process_count())
 
 
 def train_iterator(config: ml_collections.ConfigDict, *,
@@ -96,10 +85,7 @@ def train_iterator(config: ml_collections.ConfigDict, *,
     process_index = jax.process_index()
   if process_count is None:
     process_count = jax.process_count()
-  _check_augmentation(config)
-  pipeline.per_process_batch_size(config.train.batch_size, process_count)
   source = sources.get(config, 'train', annotations=False)
-  _check_batch_size(config, len(source))
   return pipeline.TrainIterator(lambda start: pipeline.train_dataset(
       source, config, process_index, process_count, start))
 
@@ -170,5 +156,5 @@ def prepare(config: ml_collections.ConfigDict) -> None:
   check(config)
 
 
-__all__ = ['DataError', 'check', 'eval_data', 'prepare', 'train_data',
-           'train_iterator']
+__all__ = ['DataError', 'DevicePrefetch', 'check', 'eval_data', 'prepare',
+           'train_data', 'train_iterator']

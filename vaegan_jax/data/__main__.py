@@ -26,10 +26,15 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   cli.setup_logging()
+  # Imported here, not at the top, so that --help and flag errors do not
+  # wait for JAX.
   from vaegan_jax import data  # pylint: disable=g-import-not-at-top
+  from vaegan_jax import errors  # pylint: disable=g-import-not-at-top
+  from vaegan_jax import validation  # pylint: disable=g-import-not-at-top
   try:
+    validation.validate(_CONFIG.value)
     data.prepare(_CONFIG.value)
-  except data.DataError as e:
+  except errors.UserError as e:
     raise SystemExit(f'Error: {e}') from None
   logging.info('The data of %s is ready.', _CONFIG.value.data.name)
 

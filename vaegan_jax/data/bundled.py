@@ -15,8 +15,8 @@ import ml_collections
 import numpy as np
 
 from vaegan_jax.data import preprocess
-from vaegan_jax.data import source as source_lib
-from vaegan_jax.data.errors import DataError
+from vaegan_jax.data import arrays
+from vaegan_jax.errors import DataError
 
 NAME = 'bundled_mnist'
 NUM_DIGITS = 5000
@@ -50,7 +50,7 @@ def load() -> tuple[np.ndarray, np.ndarray]:
 
 
 def source(config: ml_collections.ConfigDict, split: str
-           ) -> source_lib.ArraySource:
+           ) -> arrays.ArraySource:
   """The digits of `split`, preprocessed to `config.data`'s settings.
 
   Args:
@@ -61,16 +61,16 @@ def source(config: ml_collections.ConfigDict, split: str
     An `ArraySource` with 'image' and 'label'.
   """
   images, labels = load()
-  rows = source_lib.holdout_rows(len(images), config.data.holdout_fraction,
+  rows = arrays.holdout_rows(len(images), config.data.holdout_fraction,
                                  split)
   settings = preprocess.settings_from_config(config)
   if images.shape[1:] != settings.shape or settings.crop != 'none':
     images = np.stack([preprocess.process_array(x, settings) for x in images])
-  return source_lib.ArraySource(images, rows, {'label': labels})
+  return arrays.ArraySource(images, rows, {'label': labels})
 
 
 def num_examples(config: ml_collections.ConfigDict, split: str) -> int:
   """The size of `split` without reading the digits."""
   data_file()
-  return len(source_lib.holdout_rows(NUM_DIGITS, config.data.holdout_fraction,
+  return len(arrays.holdout_rows(NUM_DIGITS, config.data.holdout_fraction,
                                      split))

@@ -26,8 +26,8 @@ from PIL import Image, ImageOps
 
 from vaegan_jax.data import cache
 from vaegan_jax.data import preprocess
-from vaegan_jax.data import source as source_lib
-from vaegan_jax.data.errors import DataError
+from vaegan_jax.data import arrays
+from vaegan_jax.errors import DataError
 
 NAME = 'folder'
 IMAGE_EXTENSIONS = frozenset(
@@ -205,7 +205,7 @@ def _split_rows(config: ml_collections.ConfigDict, files: list[str],
                       np.int64)
   partition_file = config.data.get('partition_file')
   if not partition_file:
-    return readable[source_lib.holdout_rows(
+    return readable[arrays.holdout_rows(
         len(readable), config.data.holdout_fraction, split)]
   table = read_partition(partition_file)
   parts = np.array([_lookup(table, files[i], -1) for i in readable])
@@ -231,7 +231,7 @@ def _attributes(path: str, files: list[str], failed
 
 
 def source(config: ml_collections.ConfigDict, split: str,
-           annotations: bool = True) -> source_lib.ArraySource:
+           annotations: bool = True) -> arrays.ArraySource:
   """The cached images of `split` (preparing the cache if needed).
 
   Args:
@@ -250,7 +250,7 @@ def source(config: ml_collections.ConfigDict, split: str,
   if annotations and config.data.get('attributes_file'):
     names, columns['attributes'] = _attributes(config.data.attributes_file,
                                                files, meta['failed'])
-  return source_lib.ArraySource(os.path.join(cache_dir, cache.IMAGES), rows,
+  return arrays.ArraySource(os.path.join(cache_dir, cache.IMAGES), rows,
                                 columns, names)
 
 

@@ -22,7 +22,6 @@ import numpy as np
 
 from vaegan_jax.data import augment
 from vaegan_jax.data import preprocess
-from vaegan_jax.data.errors import DataError
 
 
 class ReadImages(grain.transforms.Map):
@@ -59,20 +58,6 @@ class ToFloat(grain.transforms.Map):
     return {'image': preprocess.to_float(batch['image'])}
 
 
-def per_process_batch_size(batch_size: int, process_count: int) -> int:
-  """The rows each process reads of a global batch.
-
-  Raises:
-    DataError: `batch_size` is not divisible by `process_count`.
-  """
-  if batch_size < 1 or batch_size % process_count:
-    raise DataError(
-        f'config.train.batch_size={batch_size} cannot be split evenly '
-        f'across the {process_count} processes; use a multiple of '
-        f'{process_count}.')
-  return batch_size // process_count
-
-
 def train_dataset(source, config: ml_collections.ConfigDict,
                   process_index: int, process_count: int,
                   start: int = 0) -> grain.IterDataset:
@@ -92,7 +77,7 @@ def train_dataset(source, config: ml_collections.ConfigDict,
     H, W, C]}.
   """
   data = config.data
-  batch_size = per_process_batch_size(config.train.batch_size, process_count)
+  batch_size = config.train.batch_size // process_count
   ds = grain.MapDataset.range(len(source)).seed(config.seed % 2**32)
   ds = ds.shuffle().repeat().batch(batch_size).map(ReadImages(source))
   if data.random_flip or data.random_translate:

@@ -19,7 +19,7 @@ import ml_collections
 import numpy as np
 from PIL import Image
 
-from vaegan_jax.data.errors import DataError
+from vaegan_jax.errors import DataError
 
 CROPS = ('none', 'center_square', 'center_108', 'center_160', 'celeba_148')
 # PIL's (left, top, right, bottom) of rows 40:188, columns 15:163 of an
@@ -44,25 +44,10 @@ class Settings:
 
 
 def settings_from_config(config: ml_collections.ConfigDict) -> Settings:
-  """Reads and validates `config.data.{image_size, channels, crop}`.
-
-  Args:
-    config: the run's configuration.
-
-  Returns:
-    The preprocessing settings.
-  """
+  """`config.data.{image_size, channels, crop}` as preprocessing settings."""
   data = config.data
-  crop = data.get('crop', 'none')
-  if crop not in CROPS:
-    raise DataError(f'config.data.crop={crop!r} is not one of {CROPS}.')
-  if data.channels not in (1, 3):
-    raise DataError(f'config.data.channels={data.channels} must be 1 (gray) '
-                    'or 3 (RGB).')
-  if data.image_size < 1:
-    raise DataError(f'config.data.image_size={data.image_size} must be '
-                    'positive.')
-  return Settings(int(data.image_size), int(data.channels), crop)
+  return Settings(int(data.image_size), int(data.channels),
+                  data.get('crop', 'none'))
 
 
 def crop_box(crop: str, width: int, height: int

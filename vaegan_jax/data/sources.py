@@ -8,13 +8,13 @@ import ml_collections
 
 from vaegan_jax.data import bundled
 from vaegan_jax.data import folder
-from vaegan_jax.data import source as source_lib
+from vaegan_jax.data import arrays
 from vaegan_jax.data import tfds_source
 
 
 def _check_split(split: str) -> None:
-  if split not in source_lib.SPLITS:
-    raise ValueError(f'split {split!r} is not one of {source_lib.SPLITS}.')
+  if split not in arrays.SPLITS:
+    raise ValueError(f'split {split!r} is not one of {arrays.SPLITS}.')
 
 
 def get(config: ml_collections.ConfigDict, split: str,

@@ -14,7 +14,7 @@ import ml_collections
 import numpy as np
 
 from vaegan_jax.data import preprocess
-from vaegan_jax.data.errors import DataError
+from vaegan_jax.errors import DataError
 
 # Splits of the original protocols; datasets not listed use these defaults.
 TRAIN_SPLITS = {'celeb_a': 'train+validation'}

@@ -20,10 +20,10 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from vaegan_jax import api
 from vaegan_jax import errors
-from vaegan_jax import step as step_lib
+from vaegan_jax import objectives
 from vaegan_jax import train
+from vaegan_jax import workdir as workdir_lib
 from vaegan_jax import writers
 from vaegan_jax.experiments import definitions
 
@@ -200,9 +200,9 @@ class Result:
     if objective == 'vae_then_gan':
       return True
     if key.startswith('loss/gan'):
-      return step_lib.trains(objective)['discriminator']
+      return objectives.trained_networks(objective)['discriminator']
     if key == 'loss/kl':
-      return step_lib.trains(objective)['encoder']
+      return objectives.trained_networks(objective)['encoder']
     return True
 
   def final(self, key: str, fraction: float = 0.1) -> float | None:
@@ -228,7 +228,7 @@ def collect(workdir: str, experiment: definitions.Experiment
     config = metrics = None
     records = []
     if os.path.exists(os.path.join(directory, 'config.json')):
-      config = api.load_config(directory)
+      config = workdir_lib.read_config(directory)
     path = os.path.join(directory, 'eval_metrics.json')
     if os.path.exists(path):
       with open(path) as f:

@@ -9,9 +9,9 @@ from typing import Callable
 import numpy as np
 
 from vaegan_jax import images as images_lib
-from vaegan_jax import inference
 from vaegan_jax.data import augment
 from vaegan_jax.data import preprocess
+from vaegan_jax.metrics import held_out
 
 SEED = 0
 
@@ -53,7 +53,7 @@ def translation_errors(reconstruct: Callable[[np.ndarray], np.ndarray],
   """
   shifted = translate(images, fraction, seed)
   return {
-      'mse': inference.pixel_errors(images, reconstruct(images))['recon_mse'],
-      'mse_translated': inference.pixel_errors(
+      'mse': held_out.pixel_errors(images, reconstruct(images))['recon_mse'],
+      'mse_translated': held_out.pixel_errors(
           shifted, reconstruct(shifted))['recon_mse'],
   }

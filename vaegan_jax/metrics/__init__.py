@@ -15,16 +15,14 @@ Images are float32 [N, H, W, C] in [-1, 1], as the models produce them.
 `config.eval.fid_features` asks, for the evaluation of a run.
 """
 
-from vaegan_jax.metrics import batching
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import frechet
 from vaegan_jax.metrics import inception
 from vaegan_jax.metrics import precision_recall
 from vaegan_jax.metrics.extractors import FEATURE_KINDS
+from vaegan_jax.metrics.extractors import FeatureFn
 from vaegan_jax.metrics.extractors import digits_extractor
 from vaegan_jax.metrics.extractors import feature_extractor
 from vaegan_jax.metrics.extractors import inception_extractor
 from vaegan_jax.metrics.quality import SampleQuality
 from vaegan_jax.metrics.quality import sample_quality
-
-FeatureFn = batching.FeatureFn

@@ -1,13 +1,26 @@
 """Feature extractors: images in [-1, 1] -> features, in fixed batches."""
 
+from typing import Any, Callable
+
+import numpy as np
 from jax.sharding import Mesh
 
-from vaegan_jax.metrics import batching
+from vaegan_jax import parallel
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import inception
 
 FEATURE_KINDS = ('inception', 'digits')
-FeatureFn = batching.FeatureFn
+FeatureFn = Callable[[np.ndarray], np.ndarray]
+
+
+def _extractor(apply: Callable[[Any, Any], Any], variables: Any,
+               batch_size: int, mesh: Mesh | None) -> FeatureFn:
+  """`apply(variables, images)` over any number of images
+  (`parallel.batched`), its variables placed on the devices once."""
+  mesh = mesh or parallel.make_mesh()
+  batched = parallel.batched(apply, mesh, batch_size)
+  variables = parallel.replicate(variables, mesh)
+  return lambda images: batched(variables, images)
 
 
 def inception_extractor(weights_path: str, batch_size: int = 64,
@@ -17,14 +30,13 @@ def inception_extractor(weights_path: str, batch_size: int = 64,
   Args:
     weights_path: the .npz written by `convert_inception`.
     batch_size: images per forward pass (memory is bounded by it).
-    mesh: optional mesh with a 'data' axis to split each batch over.
+    mesh: the devices to split each batch over (default: all).
 
   Returns:
     features(images [N, H, W, 1 or 3] in [-1, 1]) -> float32 [N, 2048].
   """
-  return batching.batched(inception.features_fn(),
-                          inception.load_variables(weights_path), batch_size,
-                          mesh)
+  return _extractor(inception.features_fn(),
+                    inception.load_variables(weights_path), batch_size, mesh)
 
 
 def digits_extractor(classifier: digits_classifier.Classifier,
@@ -35,13 +47,13 @@ def digits_extractor(classifier: digits_classifier.Classifier,
   Args:
     classifier: from `digits_classifier.load_or_train`.
     batch_size: images per forward pass.
-    mesh: optional mesh with a 'data' axis to split each batch over.
+    mesh: the devices to split each batch over (default: all).
 
   Returns:
     features(images [N, 28, 28, 1] in [-1, 1]) -> float32 [N, dense].
   """
-  return batching.batched(digits_classifier.apply_fn(classifier.settings),
-                          {'params': classifier.params}, batch_size, mesh)
+  return _extractor(digits_classifier.apply_fn(classifier.settings),
+                    {'params': classifier.params}, batch_size, mesh)
 
 
 def feature_extractor(kind: str, *, weights_path: str | None = None,
@@ -56,7 +68,7 @@ def feature_extractor(kind: str, *, weights_path: str | None = None,
     weights_path: the converted FID Inception weights (.npz).
     classifier: a trained digits classifier.
     batch_size: images per forward pass; None for the kind's default.
-    mesh: optional mesh with a 'data' axis to split each batch over.
+    mesh: the devices to split each batch over (default: all).
 
   Returns:
     features(images in [-1, 1]) -> float32 [N, D].

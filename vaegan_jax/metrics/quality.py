@@ -12,14 +12,17 @@ import ml_collections
 import numpy as np
 from absl import logging
 
+from vaegan_jax import data
+from vaegan_jax import errors
 from vaegan_jax import parallel
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import extractors
 from vaegan_jax.metrics import frechet
-from vaegan_jax.metrics import inception
 from vaegan_jax.metrics import precision_recall
 
 KINDS = ('inception', 'digits', 'auto', 'none')
+# Precision and recall need more samples than their neighbourhood size.
+MIN_SAMPLES = precision_recall.DEFAULT_K + 1
 DEFAULT_CLASSIFIER_DIR = os.path.join('~', '.cache', 'vaegan_jax')
 CLASSIFIER_SETTINGS = digits_classifier.Settings()
 
@@ -37,9 +40,6 @@ def resolve_kind(config: ml_collections.ConfigDict) -> str:
     'none'.
   """
   kind = config.eval.fid_features
-  if kind not in KINDS:
-    raise ValueError(f'Unknown config.eval.fid_features={kind!r}; choose one '
-                     f'of {KINDS}.')
   if kind != 'auto':
     return kind
   if (config.data.image_size, config.data.channels) == (28, 1):
@@ -50,16 +50,12 @@ def resolve_kind(config: ml_collections.ConfigDict) -> str:
 def _digits_classifier(config: ml_collections.ConfigDict
                        ) -> digits_classifier.Classifier:
   """The cached classifier of this run's data, trained if not yet cached."""
-  from vaegan_jax import data  # pylint: disable=g-import-not-at-top
-  if (config.data.image_size, config.data.channels) != (28, 1):
-    raise ValueError(
-        "config.eval.fid_features='digits' needs 28x28 grayscale digits, "
-        f'not {config.data.image_size}x{config.data.image_size}x'
-        f"{config.data.channels}; use 'inception' for other data.")
   train, held_out = data.train_data(config), data.eval_data(config)
   if 'label' not in train or 'label' not in held_out:
-    raise ValueError("config.eval.fid_features='digits' trains a classifier "
-                     'and needs labelled digits; this data has no labels.')
+    raise errors.DataError(
+        "config.eval.fid_features='digits' trains a classifier and needs "
+        "labelled digits; this data has no labels: set "
+        "--config.eval.fid_features=none.")
   cache_dir = os.path.expanduser(config.eval.classifier_dir
                                  or DEFAULT_CLASSIFIER_DIR)
   classifier = digits_classifier.load_or_train(
@@ -91,11 +87,6 @@ def sample_quality(real_features: np.ndarray, fake_features: np.ndarray,
   return result
 
 
-def _batch_size(requested: int, mesh) -> int:
-  n = mesh.devices.size
-  return max(n, requested // n * n)
-
-
 class SampleQuality:
   """FID, precision and recall of generated images against held-out ones."""
 
@@ -114,17 +105,12 @@ class SampleQuality:
                    'network for this data: no FID.')
       return
     mesh = parallel.make_mesh()
-    batch_size = _batch_size(config.eval.batch_size, mesh)
+    batch_size = config.eval.batch_size
     if self.kind == 'digits':
       self.extract = extractors.digits_extractor(
           _digits_classifier(config), batch_size, mesh)
     else:
       path = config.eval.inception_weights
-      if not path:
-        raise ValueError("config.eval.fid_features='inception' needs "
-                         'config.eval.inception_weights. '
-                         + inception.missing_weights_message(
-                             inception.WEIGHTS_FILE))
       if jax.default_backend() == 'cpu':
         logging.warning('FID Inception features on a CPU take minutes per '
                         'thousand images.')

@@ -4,53 +4,37 @@
     model = vaegan_jax.load('workdirs/mnist')          # latest checkpoint
     codes, _ = model.encode(images)                    # [N, H, W, C] in [-1, 1]
     images = model.decode(codes)
-    grid = model.interpolate(images[0], images[1], steps=10, method='slerp')
+    path = model.interpolate(images[0], images[1], steps=10, method='slerp')
 
 Nothing here touches the trainer: the model is the config the run wrote to
 its workdir and the parameters of one of its checkpoints.
 """
 
-import json
-import os
-from typing import Any
-
 import ml_collections
 import numpy as np
 
 from vaegan_jax import checkpoint as checkpoint_lib
-from vaegan_jax import evaluate
 from vaegan_jax import inference
 from vaegan_jax import state as state_lib
+from vaegan_jax import workdir as workdir_lib
 
 
-def _tuples(value: Any) -> Any:
-  if isinstance(value, dict):
-    return {k: _tuples(v) for k, v in value.items()}
-  if isinstance(value, list):
-    return tuple(_tuples(v) for v in value)
-  return value
-
-
-def load_config(workdir: str) -> ml_collections.ConfigDict:
-  """The configuration a run wrote to `workdir/config.json`."""
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
-    raise FileNotFoundError(f'{path} does not exist: {workdir} is not the '
-                            'workdir of a vaegan_jax run.')
-  with open(path) as f:
-    return ml_collections.ConfigDict(_tuples(json.load(f)))
-
-
-class VAEGAN:
+class TrainedModel:
   """Encode, decode, sample, interpolate and edit attributes with a model.
 
   Images are numpy float arrays [N, H, W, C] in [-1, 1]; codes [N, D].
+
+  Attributes:
+    config: the run's configuration.
+    state: the checkpoint's train state.
+    step: the checkpoint's step.
   """
 
   def __init__(self, config: ml_collections.ConfigDict,
                state: state_lib.TrainState, step: int):
     self.config, self.state, self.step = config, state, step
-    self._infer = inference.Inference(config, batch_size=config.eval.batch_size)
+    self._infer = inference.Inference(config,
+                                      batch_size=config.eval.batch_size)
 
   def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Posterior (mean, logvar) of q(z|x) for each image."""
@@ -58,7 +42,7 @@ class VAEGAN:
 
   def decode(self, codes: np.ndarray) -> np.ndarray:
     """Images decoded from codes."""
-    return self._infer.decode(self.state, np.asarray(codes, np.float32))
+    return self._infer.decode(self.state, codes)
 
   def reconstruct(self, images: np.ndarray) -> np.ndarray:
     """Decodes each image's posterior mean."""
@@ -81,14 +65,8 @@ class VAEGAN:
       [steps, H, W, C].
     """
     means, _ = self.encode(np.stack([image_a, image_b]))
-    t = np.linspace(0.0, 1.0, steps)
-    if method == 'linear':
-      codes = (1 - t[:, None]) * means[0] + t[:, None] * means[1]
-    elif method == 'slerp':
-      codes = inference.slerp(means[0], means[1], t)
-    else:
-      raise ValueError(f"method must be 'linear' or 'slerp', not {method!r}")
-    return self.decode(codes)
+    return self.decode(inference.interpolate(means[0], means[1], steps,
+                                             method))
 
   def attribute_vector(self, images: np.ndarray,
                        has_attribute: np.ndarray) -> np.ndarray:
@@ -103,7 +81,7 @@ class VAEGAN:
     """
     means, _ = self.encode(images)
     mask = np.asarray(has_attribute).reshape(-1, 1).astype(np.int32)
-    return evaluate.attribute_vectors(means, mask)[0]
+    return inference.attribute_vectors(means, mask)[0]
 
   def apply_attribute(self, images: np.ndarray, vector: np.ndarray,
                       scale: float = 1.0) -> np.ndarray:
@@ -112,7 +90,7 @@ class VAEGAN:
     return self.decode(means + scale * np.asarray(vector)[None])
 
 
-def load(workdir: str, checkpoint: str | int = 'latest') -> VAEGAN:
+def load(workdir: str, checkpoint: str | int = 'latest') -> TrainedModel:
   """Loads a trained model from a run's workdir.
 
   Args:
@@ -122,6 +100,6 @@ def load(workdir: str, checkpoint: str | int = 'latest') -> VAEGAN:
   Returns:
     The model.
   """
-  config = load_config(workdir)
+  config = workdir_lib.read_config(workdir)
   state, step = checkpoint_lib.restore_run(config, workdir, checkpoint)
-  return VAEGAN(config, state, step)
+  return TrainedModel(config, state, step)

@@ -1,4 +1,6 @@
-"""What every source gives the pipeline: random access to examples.
+"""Examples in arrays, and the fixed split that holds some out.
+
+What every source gives the pipeline is random access to examples.
 
 A source has `len(source)` examples; `source[indices]` returns a dict with
 'image' (uint8 [n, H, W, C], already preprocessed) and, where the data has
@@ -11,7 +13,6 @@ from typing import Sequence
 
 import numpy as np
 
-from vaegan_jax.data.errors import DataError
 
 # Fixes which examples are held out; independent of `config.seed`, so that
 # every run of a dataset evaluates on the same images.
@@ -84,9 +85,6 @@ def holdout_rows(num_examples: int, fraction: float, split: str
     Row indices of `split`, in a fixed random order (so that its first
     rows are a fair sample of it).
   """
-  if not 0 <= fraction < 1:
-    raise DataError(f'config.data.holdout_fraction={fraction} must be in '
-                    '[0, 1).')
   order = np.random.default_rng(SPLIT_SEED).permutation(num_examples)
   num_eval = int(round(num_examples * fraction))
   return order[:num_eval] if split == 'eval' else order[num_eval:]

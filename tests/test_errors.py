@@ -1,0 +1,332 @@
+"""Every bad input gets a clear error: what was wrong and what to do.
+
+One table per kind of input: config fields (`validation`), data, the
+workdir and checkpoints, library calls, and the command line. Each row is
+what a user does wrong and a pattern its message must match.
+"""
+
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from PIL import Image
+
+import vaegan_jax
+from configs import celeba
+from configs import mnist
+from tests import helpers
+from vaegan_jax import cli
+from vaegan_jax import errors
+from vaegan_jax import evaluate
+from vaegan_jax import inference
+from vaegan_jax import losses
+from vaegan_jax import data
+from vaegan_jax import state as state_lib
+from vaegan_jax import step as step_lib
+from vaegan_jax import train
+from vaegan_jax import validation
+from vaegan_jax.experiments import definitions
+from vaegan_jax.experiments import runner
+from vaegan_jax.metrics import convert_inception
+from vaegan_jax.metrics import digits_classifier
+from vaegan_jax.metrics import frechet
+from vaegan_jax.metrics import inception
+
+# --------------------------------------------------------------------------
+# Config fields: `validation.validate`, before anything is read or written.
+# --------------------------------------------------------------------------
+
+CONFIG_CASES = [
+    ({'loss__objective': 'wgan'}, r"config.loss.objective='wgan' must be one "
+     r"of \('vaegan'"),
+    ({'loss__gan': 'hinge'}, 'equilibrium_gating=False'),
+    ({'loss__gan': 'wgan_gp', 'loss__equilibrium_gating': False},
+     'dis_norm=layer'),
+    ({'loss__blend_lambda': 1.5}, r'blend_lambda=1.5 must be in \[0, 1\]'),
+    ({'loss__gamma': -1.0}, 'gamma=-1.0 must be a number >= 0'),
+    ({'loss__n_critic': 0}, 'n_critic=0 must be an integer >= 1'),
+    ({'loss__recon': 'l3'}, 'config.loss.recon'),
+    ({'loss__recon_reduction': 'max'}, 'config.loss.recon_reduction'),
+    ({'loss__objective': 'vae_then_gan', 'loss__pretrain_steps': 10},
+     'pretrain_steps=10 .* between 0 and config.train.num_steps=4'),
+    ({'model__dis_norm': 'group'}, 'config.model.dis_norm'),
+    ({'model__arch': 'resnet'}, 'config.model.arch'),
+    ({'model__init': 'orthogonal'}, 'config.model.init'),
+    ({'model__latent_dim': 0}, 'latent_dim=0 must be an integer >= 1'),
+    ({'model__dis_feature_layer': 5}, 'dis_feature_layer=5 must name one '
+     r'of the discriminator\'s 3 convolutions'),
+    ({'model__decoder_widths': ()}, 'decoder_widths=.* non-empty tuple'),
+    ({'data__image_size': 30}, 'image_size=30 .* multiple of 4'),
+    ({'data__channels': 4}, 'channels=4 must be one of'),
+    ({'data__crop': 'square'}, 'config.data.crop'),
+    ({'data__random_translate': 0.7}, 'random_translate=0.7'),
+    ({'data__holdout_fraction': 1.0}, 'holdout_fraction=1.0'),
+    ({'optim__lr': -1e-3}, 'optim.lr=-0.001 must be a number > 0'),
+    ({'optim__name': 'sgd'}, 'config.optim.name'),
+    ({'optim__schedule': 'cosine'}, 'config.optim.schedule'),
+    ({'train__batch_size': 0}, 'batch_size=0 must be an integer >= 1'),
+    ({'train__num_steps': 0}, 'num_steps=0 must be an integer >= 1'),
+    ({'train__log_every': 0}, 'log_every=0 must be an integer >= 1'),
+    ({'train__checkpoint_every': 0}, 'checkpoint_every=0'),
+    ({'train__prefetch_to_device': 0}, 'prefetch_to_device=0'),
+    ({'eval__every': -1}, 'eval.every=-1 must be an integer >= 0'),
+    ({'eval__fid_features': 'clip'}, 'config.eval.fid_features'),
+    ({'eval__fid_features': 'digits', 'data__image_size': 32},
+     "fid_features='digits' needs 28x28"),
+    ({'eval__fid_features': 'inception'}, 'convert_inception'),
+]
+
+
+@pytest.mark.parametrize('overrides,message', CONFIG_CASES)
+def test_config_field(overrides, message):
+  config = helpers.tiny_config(**overrides)
+  with pytest.raises(errors.ConfigError, match=message):
+    validation.validate(config, device_count=1, process_count=1)
+
+
+def test_config_lists_every_problem_at_once():
+  config = helpers.tiny_config(train__log_every=0, optim__lr=0.0)
+  with pytest.raises(errors.ConfigError,
+                     match='(?s)problems.*optim.lr=0.0.*log_every=0'):
+    validation.validate(config, device_count=1, process_count=1)
+
+
+@pytest.mark.parametrize('devices,processes,message', [
+    (4, 1, 'batch_size=6 does not split evenly across the 4 devices'),
+    (1, 4, 'batch_size=6 does not split evenly across the 4 processes'),
+])
+def test_config_batch_against_devices(devices, processes, message):
+  config = helpers.tiny_config(train__batch_size=6)
+  with pytest.raises(errors.ConfigError, match=message):
+    validation.validate(config, device_count=devices,
+                        process_count=processes)
+
+
+def test_shipped_configs_are_valid():
+  from configs import cifar10, default, fashion_mnist, test  # pylint: disable=g-import-not-at-top,g-multiple-import
+  for module in (celeba, cifar10, default, fashion_mnist, mnist, test):
+    validation.validate(module.get_config(), device_count=1, process_count=1)
+
+
+# --------------------------------------------------------------------------
+# Data.
+# --------------------------------------------------------------------------
+
+
+def _folder_config(tmp_path, path, **fields):
+  config = celeba.get_config()
+  config.data.update({'name': 'folder', 'path': path and str(path),
+                      'crop': 'none',
+                      'image_size': 8, 'cache_dir': str(tmp_path / 'cache'),
+                      **fields})
+  config.train.batch_size = 2
+  return config
+
+
+def _images(root, count, size=(12, 10)):
+  root.mkdir(parents=True, exist_ok=True)
+  for i in range(count):
+    Image.new('RGB', size, (i, 2 * i, 3 * i)).save(root / f'{i}.png')
+  return root
+
+
+def _unprepared_tfds(tmp_path, name):
+  config = mnist.get_config() if name == 'mnist' else celeba.get_config()
+  config.data.update(name=name, tfds_data_dir=str(tmp_path))
+  return data.check(config)
+
+
+def _mock_tfds_celeba_crop(tmp_path):
+  del tmp_path
+  config = mnist.get_config()
+  config.data.update(name='mnist', crop='celeba_148')
+  with tfds.testing.mock_data(num_examples=8,
+                              policy=tfds.testing.MockPolicy.USE_CODE):
+    data.check(config)
+
+
+def _attribute_file(tmp_path):
+  bad = tmp_path / 'bad_attr.txt'
+  bad.write_text('2\nMale Smiling\n0.png 1 -1\n1.png 1 0\n')
+  config = _folder_config(tmp_path, _images(tmp_path / 'im', 2),
+                          attributes_file=str(bad))
+  data.eval_data(config)
+
+
+DATA_CASES = [
+    ('folder path unset', lambda t: data.check(_folder_config(t, None)),
+     '--config.data.path=/path/to/images'),
+    ('folder missing', lambda t: data.check(_folder_config(t, t / 'none')),
+     'does not exist'),
+    ('folder is a file', lambda t: (
+        (t / 'f').write_text('x'), data.check(_folder_config(t, t / 'f'))),
+     'is a file'),
+    ('folder empty', lambda t: (
+        (t / 'e').mkdir(), data.check(_folder_config(t, t / 'e'))),
+     'is empty'),
+    ('folder without images', lambda t: (
+        (t / 'x').mkdir(), (t / 'x' / 'a.txt').write_text('x'),
+        data.check(_folder_config(t, t / 'x'))), 'No images under'),
+    ('folder all unreadable', lambda t: (
+        (t / 'b').mkdir(), (t / 'b' / '0.png').write_bytes(b'\x89PNG no'),
+        data.train_iterator(_folder_config(t, t / 'b'))),
+     'None of the 1 image files.*0.png: '),
+    ('attribute file line', _attribute_file, 'line 4'),
+    ('celeba crop of another size', lambda t: data.train_data(_folder_config(
+        t, _images(t / 'im', 2), crop='celeba_148')),
+     "'celeba_148' is for CelebA's 178x218"),
+    ('tfds unprepared', lambda t: _unprepared_tfds(t, 'mnist'),
+     'tfds build mnist --file_format=array_record'),
+    ('tfds celeb_a unprepared', lambda t: _unprepared_tfds(t, 'celeb_a'),
+     'list_attr_celeba.txt'),
+    ('tfds unknown name', lambda t: _unprepared_tfds(t, 'not_a_dataset'),
+     "neither 'bundled_mnist'"),
+    ('tfds celeba crop on digits', _mock_tfds_celeba_crop, 'not 28x28'),
+]
+
+
+@pytest.mark.parametrize('what,make,message', DATA_CASES,
+                         ids=[c[0] for c in DATA_CASES])
+def test_data(tmp_path, what, make, message):
+  del what
+  with pytest.raises(errors.DataError, match=message):
+    make(tmp_path)
+
+
+def test_batch_larger_than_the_training_split_names_both_numbers(tmp_path):
+  config = _folder_config(tmp_path, _images(tmp_path / 'im', 3),
+                          holdout_fraction=0.0)
+  config.train.batch_size = 64
+  with pytest.raises(errors.DataError, match='batch_size=64.*3 training'):
+    data.check(config)
+
+
+# --------------------------------------------------------------------------
+# Workdirs and checkpoints.
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope='module')
+def run_dir(tmp_path_factory):
+  """A workdir with checkpoints at steps 2 and 3."""
+  path = str(tmp_path_factory.mktemp('run'))
+  config = helpers.tiny_config(train__num_steps=3, train__checkpoint_every=2,
+                               eval__every=0, train__log_every=1)
+  train.train_and_evaluate(config, path)
+  return path
+
+
+def test_resume_with_other_shapes_names_the_arrays_and_changes(run_dir):
+  config = helpers.tiny_config(train__num_steps=6, model__latent_dim=4,
+                               eval__every=0)
+  with pytest.raises(errors.CheckpointMismatch,
+                     match=r'(?s)latent_dim: 8 -> 4.*--workdir'):
+    train.train_and_evaluate(config, run_dir)
+
+
+def test_missing_checkpoint_lists_the_steps_there_are(run_dir):
+  with pytest.raises(errors.WorkdirError, match=r'No checkpoint 7 .*\[2, 3\]'):
+    evaluate.sample_checkpoint(helpers.tiny_config(), run_dir, 7)
+
+
+def test_load_of_a_directory_that_is_no_run(tmp_path):
+  with pytest.raises(errors.WorkdirError, match='not the workdir of a'):
+    vaegan_jax.load(str(tmp_path))
+
+
+# --------------------------------------------------------------------------
+# Library calls.
+# --------------------------------------------------------------------------
+
+
+def _wrong_batch_shape(tmp_path):
+  del tmp_path
+  config = helpers.tiny_config()
+  state = state_lib.abstract_train_state(config)
+  step_lib.make_train_step(config)(state, {'image': jnp.zeros((8, 32, 32, 3))},
+                                   jax.random.key(0))
+
+
+def _with_batch(config, batch_size):
+  config.train.batch_size = batch_size
+  return config
+
+
+LIBRARY_CASES = [
+    ('train step batch shape', _wrong_batch_shape, ValueError,
+     r'\[B, 28, 28, 1\].*\(8, 32, 32, 3\)'),
+    ('interpolation method', lambda t: inference.interpolate(
+        np.zeros(2), np.ones(2), 3, 'cubic'), ValueError, 'linear.*slerp'),
+    ('reconstruction loss', lambda t: losses.reconstruction(
+        jnp.zeros((1, 2)), jnp.zeros((1, 2)), 'l3'), ValueError,
+     'config.loss.recon'),
+    ('gan loss', lambda t: losses.gan_loss('wgan'), ValueError,
+     'config.loss.gan'),
+    ('batch larger than the data', lambda t: data.check(
+        _with_batch(mnist.get_config(), 8000)), errors.DataError,
+     'batch_size=8000.*4500'),
+    ('digits classifier images', lambda t: digits_classifier.accuracy(
+        None, np.zeros((2, 32, 32, 1)), np.zeros(2)), ValueError, '28, 28, 1'),
+    ('frechet shapes', lambda t: frechet.fid_from_features(
+        np.zeros((4, 3)), np.zeros((4, 2))), ValueError, 'Mismatched'),
+    ('inception weights missing', lambda t: inception.load_variables(
+        str(t / 'none.npz')), FileNotFoundError,
+     'pt_inception-2015-12-05.*convert_inception'),
+    ('inception state dict', lambda t: convert_inception.convert_state_dict(
+        {'Mixed_5b.foo.weight': np.zeros(2)}), ValueError, 'Unexpected entry'),
+    ('experiment run name', lambda t: runner.select(
+        definitions.EXPERIMENTS['compare'], ['gann']), ValueError,
+     'has no run'),
+]
+
+
+@pytest.mark.parametrize('what,make,kind,message', LIBRARY_CASES,
+                         ids=[c[0] for c in LIBRARY_CASES])
+def test_library(tmp_path, what, make, kind, message):
+  del what
+  with pytest.raises(kind, match=message):
+    make(tmp_path)
+
+
+# --------------------------------------------------------------------------
+# The command line: one line, exit status 1, no traceback.
+# --------------------------------------------------------------------------
+
+
+def test_unknown_field_message_names_the_override():
+  with pytest.raises(AttributeError) as error:  # as the flag parser meets it
+    helpers.tiny_config().train.num_stepz  # pylint: disable=pointless-statement
+  argv = ['main.py', '--config=configs/mnist.py', '--config.train.num_stepz=3']
+  message = cli.unknown_field_message(error.value, argv)
+  assert message.startswith('Error: unknown config field in '
+                            '--config.train.num_stepz=3')
+  assert '\n' not in message
+
+
+COMMAND_CASES = [
+    (['main.py', '--config=configs/test.py', '--config.train.batchsize=3'],
+     'batchsize'),
+    (['main.py', '--config=configs/test.py', '--config.train.log_every=0'],
+     'config.train.log_every=0 must be an integer >= 1'),
+    (['-m', 'vaegan_jax.data', '--config=configs/celeba.py',
+      '--config.data.name=folder', '--config.data.path=/no/such/dir'],
+     'config.data.path=/no/such/dir does not exist'),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('argv,message', COMMAND_CASES)
+def test_command(tmp_path, argv, message):
+  proc = subprocess.run([sys.executable, *argv, f'--workdir={tmp_path}']
+                        if argv[0] == 'main.py' else [sys.executable, *argv],
+                        cwd=helpers.ROOT, env=helpers.subprocess_env(),
+                        capture_output=True, text=True, timeout=300)
+  out = proc.stdout + proc.stderr
+  assert proc.returncode == 1, out
+  assert message in out and 'Traceback' not in out, out
+  assert not os.listdir(tmp_path)  # nothing written
