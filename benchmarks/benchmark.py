@@ -2,7 +2,7 @@
 
 For each case (network and batch size) this builds the project's train step
 (`step.make_train_step`, jitted as `parallel.jit_train_step` does, with
-`layers.compiler_options()`) and the PyTorch reference of
+`parallel.compiler_options()`) and the PyTorch reference of
 `benchmarks/torch_reference.py` (eager, and `torch.compile`), and times them
 interleaved, one step of each in turn, in the same process on the same
 device: compile time separately, then the median of `--steps` steps after
@@ -36,11 +36,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vaegan_jax import layers
 from vaegan_jax import models
+from vaegan_jax import objectives
 from vaegan_jax import parallel
 from vaegan_jax import state as state_lib
 from vaegan_jax import step as step_lib
+from vaegan_jax import validation
 
 CONFIGS = {'larsen64': 'configs.default', 'digits': 'configs.mnist'}
 DEFAULT_CASES = 'larsen64:64,larsen64:256,digits:64'
@@ -73,7 +74,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                  help='PyTorch in channels-last memory format')
   p.add_argument('--xla_options', default='project',
                  choices=['project', 'xla_default'],
-                 help="'project': layers.compiler_options(); 'xla_default': "
+                 help="'project': parallel.compiler_options(); 'xla_default': "
                  "XLA's own defaults")
   p.add_argument('--max_contention', type=float, default=0.1,
                  help='re-time a step during which other processes took more '
@@ -192,7 +193,7 @@ def _random_images(config) -> np.ndarray:
 def jax_runner(config, xla_options: str) -> Runner:
   """The project's jitted train step on a fixed batch of random images."""
   mesh = parallel.make_mesh()
-  parallel.check_batch_size(config.train.batch_size, mesh)
+  validation.validate(config)
   state = parallel.replicate(
       state_lib.create_train_state(config, jax.random.key(0)), mesh)
   batch = parallel.shard_batch({'image': _random_images(config)}, mesh)
@@ -392,12 +393,13 @@ def check_against_torch(config, device: str) -> dict[str, float]:
   images = _random_images(config)
   rng = jax.random.key(3)
   objective = config.loss.objective
-  gradients = jax.jit(step_lib.make_gradients(config, models.build(config),
-                                              objective),
-                      compiler_options=layers.compiler_options())
-  grads, (terms, _, _) = gradients(state.params, state.batch_stats,
-                                   jnp.asarray(images), rng,
-                                   step_lib.objectives(config, objective))
+  forward = step_lib.make_forward(config, models.build(config), objective)
+  weights = objectives.weights(config, objective)
+  grads, terms, _ = jax.jit(
+      lambda params: step_lib.gradients(
+          lambda p: forward(p, state.batch_stats, jnp.asarray(images), rng),
+          params, weights),
+      compiler_options=parallel.compiler_options())(state.params)
   k_eps, k_prior, _ = jax.random.split(rng, 3)  # as step.make_forward
   noise = [np.asarray(jax.random.normal(k, (b, latent)))
            for k in (k_eps, k_prior)]
@@ -490,7 +492,7 @@ def main(argv=None) -> None:
       sys.exit('JAX sees a GPU but PyTorch does not: install a CUDA PyTorch.')
   print(f'device: {device_name()} ({backend}); {versions()}')
   print(f'load average {os.getloadavg()}; XLA options: '
-        f'{layers.compiler_options() if args.xla_options == "project" else None}')
+        f'{parallel.compiler_options() if args.xla_options == "project" else None}')
   if args.steps < MIN_STEPS:
     print(f'NOTE: medians of {args.steps} steps, fewer than the {MIN_STEPS} '
           'the benchmark is meant for (--steps): a slow-CPU run, noisier.')

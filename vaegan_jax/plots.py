@@ -2,7 +2,12 @@
 
 import io
 
+import matplotlib
 import numpy as np
+from PIL import Image
+
+matplotlib.use('Agg')
+from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 PANELS = (
     ('L_prior (KL)', ('loss/kl',)),
@@ -23,11 +28,6 @@ def loss_curves(records: list[dict[str, float]]) -> np.ndarray:
   Returns:
     The figure as uint8 [H, W, 3].
   """
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-
   fig, axes = plt.subplots(1, len(PANELS), figsize=(3.6 * len(PANELS), 3.2))
   for ax, (title, keys) in zip(axes, PANELS):
     for key in keys:

@@ -9,6 +9,7 @@ import os
 from typing import Mapping
 
 import numpy as np
+import tensorboardX
 from PIL import Image
 
 
@@ -27,8 +28,7 @@ class MetricWriter:
     self._tb = None
     if enabled:
       os.makedirs(workdir, exist_ok=True)
-      from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-      self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'))
+      self._tb = tensorboardX.SummaryWriter(os.path.join(workdir, 'tensorboard'))
       self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
 
   def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:

@@ -37,7 +37,8 @@ def run(experiment: Experiment, config: ml_collections.ConfigDict,
     The report's path, or None if a run was stopped (SIGTERM or Ctrl-C)
     before its last step: running again continues it.
   """
-  # Imported here so that the command line's --help does not wait for JAX.
+  # Imported here, not at the top: the command line imports this package,
+  # and its --help and flag errors should not wait for JAX.
   from absl import logging  # pylint: disable=g-import-not-at-top
   from vaegan_jax.experiments import report  # pylint: disable=g-import-not-at-top
   from vaegan_jax.experiments import runner  # pylint: disable=g-import-not-at-top
