@@ -64,7 +64,7 @@ def _status(result: runner.Result) -> str:
 
 
 def _save(fig, path: str) -> None:
-    fig.savefig(path, dpi=100, bbox_inches='tight')
+  fig.savefig(path, dpi=100, bbox_inches='tight')
   plt.close(fig)
 
 
@@ -75,7 +75,7 @@ def samples_figure(results: Sequence[runner.Result], path: str) -> None:
     results: finished runs; each has the evaluator's samples_4x4.png.
     path: the PNG to write.
   """
-    fig, axes = plt.subplots(1, len(results), squeeze=False,
+  fig, axes = plt.subplots(1, len(results), squeeze=False,
                            figsize=(2.6 * len(results), 2.9))
   for ax, result in zip(axes[0], results):
     with Image.open(os.path.join(result.directory, 'samples_4x4.png')) as im:
@@ -94,7 +94,7 @@ def rows_figure(rows: Sequence[tuple[str, np.ndarray]], path: str) -> None:
       for all.
     path: the PNG to write.
   """
-    columns = len(rows[0][1])
+  columns = len(rows[0][1])
   grid = images_lib.grid(np.concatenate([r[1] for r in rows]), columns)
   height = rows[0][1].shape[1]
   fig, ax = plt.subplots(figsize=(0.6 + 0.55 * columns, 0.55 * len(rows)))
@@ -111,7 +111,7 @@ def rows_figure(rows: Sequence[tuple[str, np.ndarray]], path: str) -> None:
 
 def losses_figure(results: Sequence[runner.Result], path: str) -> None:
   """loss/gan_g, loss/kl and loss/gan_d against the step, a line per run."""
-    fig, axes = plt.subplots(1, len(LOSSES), figsize=(3.3 * len(LOSSES), 2.6))
+  fig, axes = plt.subplots(1, len(LOSSES), figsize=(3.3 * len(LOSSES), 2.6))
   for ax, (key, title) in zip(axes, LOSSES):
     for result in results:
       points = [(r['step'], r[key]) for r in result.records if key in r]
