@@ -1,8 +1,9 @@
 """Defaults: the settings of Larsen et al. (2016) for 64x64 CelebA.
 
-Other configs import this one and change a few fields. Fields left at None
-(placeholders) take their value from `config.model.arch`'s table in
-`vaegan_jax/models.py`; set them to change a width.
+Other configs import this one and change a few fields. The network widths
+(`config.model` fields left at None) are those of `config.model.arch` in the
+one table of `vaegan_jax/models.py` (`ARCHITECTURES`); set a field to change
+it. A run's config.json holds the resolved values.
 """
 
 import ml_collections

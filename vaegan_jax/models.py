@@ -15,7 +15,9 @@ import ml_collections
 
 from vaegan_jax import layers
 
-# Widths of each architecture; `config.model` fields left at None take these.
+# The widths of each architecture, the one place they are written:
+# `config.model` fields left at None take these (`resolve`), and a run writes
+# them into its config.json (`with_architecture`).
 ARCHITECTURES: dict[str, dict[str, Any]] = {
     'larsen64': dict(
         latent_dim=128,
@@ -235,6 +237,15 @@ def build(config: ml_collections.ConfigDict) -> Networks:
                                   spectral_norm=config.model.spectral_norm,
                                   **common),
   )
+
+
+def with_architecture(config: ml_collections.ConfigDict
+                      ) -> ml_collections.ConfigDict:
+  """A copy of `config` whose `model` fields left at None hold its arch's
+  values, so that what a run writes (config.json) shows every width."""
+  config = config.copy_and_resolve_references()
+  config.model.update(resolve(config.model))
+  return config
 
 
 def latent_dim(config: ml_collections.ConfigDict) -> int:

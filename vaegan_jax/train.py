@@ -22,6 +22,7 @@ from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
 from vaegan_jax import errors
 from vaegan_jax import evaluate
+from vaegan_jax import models
 from vaegan_jax import parallel
 from vaegan_jax import preemption
 from vaegan_jax import state as state_lib
@@ -56,6 +57,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   """
   # Config: checked whole, and the data found, before anything is written.
   validation.validate(config)
+  config = models.with_architecture(config)
   data.check(config)
   mesh = parallel.make_mesh()
 
