@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vaegan_jax import forward as forward_lib
 from vaegan_jax import models
 from vaegan_jax import objectives
 from vaegan_jax import parallel
@@ -393,14 +394,15 @@ def check_against_torch(config, device: str) -> dict[str, float]:
   images = _random_images(config)
   rng = jax.random.key(3)
   objective = config.loss.objective
-  forward = step_lib.make_forward(config, models.build(config), objective)
+  forward = forward_lib.make_forward(config, models.build(config), objective)
   weights = objectives.weights(config, objective)
   grads, terms, _ = jax.jit(
       lambda params: step_lib.gradients(
-          lambda p: forward(p, state.batch_stats, jnp.asarray(images), rng),
+          lambda p: forward(p, state.batch_stats,
+                            {'image': jnp.asarray(images)}, rng),
           params, weights),
       compiler_options=parallel.compiler_options())(state.params)
-  k_eps, k_prior, _ = jax.random.split(rng, 3)  # as step.make_forward
+  k_eps, k_prior, _ = jax.random.split(rng, 3)  # as forward.make_forward
   noise = [np.asarray(jax.random.normal(k, (b, latent)))
            for k in (k_eps, k_prior)]
   ref = torch_reference.Step(config, device)

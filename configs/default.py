@@ -78,6 +78,16 @@ def get_config() -> ml_collections.ConfigDict:
   # kernels (Miyato et al. 2018).
   config.model.dis_norm = 'batch'
   config.model.spectral_norm = False
+  # A remedy for mode collapse: the discriminator sees the spread of each
+  # group of 4 images it judges (minibatch standard deviation).
+  config.model.minibatch_std = False
+  # Class-conditional generation: every network gets a learned embedding of
+  # the data's condition (the digit class; CelebA's 40 attributes), the
+  # discriminator as a projection. num_conditions: None takes the data's
+  # (10 digit classes, 40 CelebA attributes).
+  config.model.conditional = False
+  config.model.num_conditions = config_dict.placeholder(int)
+  config.model.condition_embedding = 32
 
   config.loss = ml_collections.ConfigDict()
   # 'vaegan' (Larsen et al.), 'vae' (pixel reconstruction, no
@@ -107,6 +117,11 @@ def get_config() -> ml_collections.ConfigDict:
   # authors' code left it out.
   config.loss.discriminate_recon = False
   config.loss.real_weight = 0.5  # D's real : generated weighting
+  # A remedy for mode collapse: experience replay keeps the last replay_size
+  # generated images (0: off) and shows the discriminator replay_fraction
+  # of a batch of them beside the fresh ones.
+  config.loss.replay_size = 0
+  config.loss.replay_fraction = 0.5
   config.loss.equilibrium_gating = True
   config.loss.equilibrium = 0.68
   config.loss.margin = 0.35

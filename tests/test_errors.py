@@ -158,6 +158,12 @@ def _attribute_file(tmp_path):
   data.eval_data(config)
 
 
+def _conditional_without_labels(tmp_path):
+  config = _folder_config(tmp_path, _images(tmp_path / 'im', 4))
+  config.model.conditional = True
+  data.with_conditions(config)
+
+
 DATA_CASES = [
     ('folder path unset', lambda t: data.check(_folder_config(t, None)),
      '--config.data.path=/path/to/images'),
@@ -187,6 +193,8 @@ DATA_CASES = [
     ('tfds unknown name', lambda t: _unprepared_tfds(t, 'not_a_dataset'),
      "neither 'bundled_mnist'"),
     ('tfds celeba crop on digits', _mock_tfds_celeba_crop, 'not 28x28'),
+    ('conditional without labels', _conditional_without_labels,
+     'needs class labels or attributes.*conditional=False'),
 ]
 
 
@@ -279,6 +287,15 @@ LIBRARY_CASES = [
      'pt_inception-2015-12-05.*convert_inception'),
     ('inception state dict', lambda t: convert_inception.convert_state_dict(
         {'Mixed_5b.foo.weight': np.zeros(2)}), ValueError, 'Unexpected entry'),
+    ('conditional model without conditions', lambda t: inference.Inference(
+        helpers.tiny_config(model__conditional=True,
+                            model__num_conditions=10)).decode(
+                                None, np.zeros((1, 8), np.float32)),
+     ValueError, 'conditional: pass conditions'),
+    ('conditions for an unconditional model', lambda t: inference.Inference(
+        helpers.tiny_config()).decode(None, np.zeros((1, 8), np.float32),
+                                      np.array([1])),
+     ValueError, 'not conditional'),
     ('experiment run name', lambda t: runner.select(
         definitions.EXPERIMENTS['compare'], ['gann']), ValueError,
      'has no run'),

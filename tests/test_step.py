@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests import helpers
+from vaegan_jax import forward as forward_lib
 from vaegan_jax import models
 from vaegan_jax import objectives
 from vaegan_jax import state as state_lib
@@ -30,14 +31,25 @@ def _setup(config, batch_size=8):
   return state, images
 
 
-def _forward(config, objective, state, images):
-  forward = step_lib.make_forward(config, models.build(config), objective)
-  return lambda params: forward(params, state.batch_stats, images, RNG)
+def _forward(config, objective, state, images, condition=None):
+  forward = forward_lib.make_forward(config, models.build(config), objective)
+  batch = {'image': images}
+  if condition is not None:
+    batch['condition'] = condition
+  return lambda params: forward(params, state.batch_stats, batch, RNG)
+
+
+def _condition(config, batch_size=8):
+  """One-hot classes for a conditional config, else None."""
+  if not config.model.conditional:
+    return None
+  return jnp.eye(config.model.num_conditions)[
+      np.arange(batch_size) % config.model.num_conditions]
 
 
 def _step_gradients(config, state, images, objective='vaegan'):
   """The step's gradients and loss terms."""
-  forward = _forward(config, objective, state, images)
+  forward = _forward(config, objective, state, images, _condition(config))
   weights = objectives.weights(config, objective)
   grads, terms, _ = jax.jit(
       lambda p: step_lib.gradients(forward, p, weights))(state.params)
@@ -49,7 +61,7 @@ def _reference(config, state, images, losses, objective='vaegan'):
 
   The decoder's parameters are one array here, used in every pass.
   """
-  forward = _forward(config, objective, state, images)
+  forward = _forward(config, objective, state, images, _condition(config))
 
   def loss(params, weights):
     terms, _ = forward(params)
@@ -138,6 +150,9 @@ def test_c_a_loss_weight_changes_only_its_networks_update(field, values,
                 'loss__equilibrium_gating': False}),
     ('blend', {'loss__gan': 'hinge', 'loss__equilibrium_gating': False,
                'model__spectral_norm': True}),
+    # Class-conditional, with both remedies for mode collapse.
+    ('vaegan', {'model__conditional': True, 'model__num_conditions': 10,
+                'model__minibatch_std': True, 'loss__replay_size': 16}),
 ])
 def test_every_network_gets_its_own_objectives_gradient(objective, overrides):
   config = helpers.tiny_config(loss__discriminate_recon=True,

@@ -66,9 +66,19 @@ class Evaluator:
     self.infer = inference.Inference(config, mesh, self.cfg.batch_size)
     held_out = data.eval_data(config, self.cfg.num_examples)
     self.held_out = held_out['image']
+    # A conditional model's conditions: the held-out images' own, and for
+    # the fixed prior noise each class in turn.
+    self.conditions = (data.conditions.from_example(
+        held_out, config.model.num_conditions)
+                       if config.model.conditional else None)
     self.pictured = self.held_out[:16]
-    self.prior = self.infer.prior(64, _PRIOR_SEED)
     self._quality = None
+
+  def _held_out_conditions(self, rows: slice | np.ndarray | None = None
+                           ) -> np.ndarray | None:
+    if self.conditions is None:
+      return None
+    return self.conditions if rows is None else self.conditions[rows]
 
   def due(self, step: int) -> bool:
     return self.cfg.every > 0 and step % self.cfg.every == 0
@@ -78,9 +88,12 @@ class Evaluator:
   def _interpolations(self, state, codes: np.ndarray) -> dict[str, np.ndarray]:
     steps = self.cfg.interpolation_steps
     pairs = [(codes[i], codes[i + 1]) for i in range(0, 8, 2)]
+    # A conditional model interpolates each pair in its first image's class.
+    conditions = self._held_out_conditions(np.repeat(np.arange(0, 8, 2),
+                                                     steps))
     return {f'interpolation_{method}': images_lib.grid(self.infer.decode(
         state, np.concatenate([inference.interpolate(a, b, steps, method)
-                               for a, b in pairs])), steps)
+                               for a, b in pairs]), conditions), steps)
             for method in inference.INTERPOLATIONS}
 
   def _random_walks(self, state) -> np.ndarray:
@@ -89,7 +102,10 @@ class Evaluator:
     steps = rng.standard_normal((4, 11, self.infer.latent_dim)) * 0.35
     walks = np.concatenate([start, start + np.cumsum(steps, axis=1)], axis=1)
     z = walks.reshape(-1, self.infer.latent_dim).astype(np.float32)
-    return images_lib.grid(self.infer.decode(state, z), 12)
+    conditions = self.infer.default_conditions(4)
+    if conditions is not None:
+      conditions = np.repeat(conditions, 12, axis=0)
+    return images_lib.grid(self.infer.decode(state, z, conditions), 12)
 
   def _attribute_pictures(self, state, codes: np.ndarray
                           ) -> dict[str, np.ndarray]:
@@ -105,21 +121,28 @@ class Evaluator:
       raise ValueError(f'config.eval.attributes names {unknown}, which the '
                        f'data does not have; it has {known}.')
     columns = [known.index(n) for n in names]
-    mean, _ = self.infer.encode(state, train['image'])
-    vectors = inference.attribute_vectors(mean, train['attributes'][:, columns])
+    train_conditions = (data.conditions.from_example(
+        train, self.config.model.num_conditions)
+                        if self.conditions is not None else None)
+    mean, _ = self.infer.encode(state, train['image'], train_conditions)
+    vectors = inference.attribute_vectors(mean,
+                                          train['attributes'][:, columns])
     base = codes[:8]
+    conditions = self._held_out_conditions(np.tile(np.arange(8), 3))
     out = {}
     for name, vector in zip(names, vectors):
       z = np.concatenate([base, base + vector, base - vector])
-      decoded = self.infer.decode(state, z.astype(np.float32))
+      decoded = self.infer.decode(state, z.astype(np.float32), conditions)
       rows = np.concatenate([self.pictured[:8], decoded])
       out[f'attribute_{name}'] = images_lib.grid(rows, 8)
     return out
 
   def pictures(self, state, codes: np.ndarray) -> dict[str, np.ndarray]:
     """All pictures of `state`; `codes` are the held-out posterior means."""
-    samples = self.infer.decode(state, self.prior)
-    recon = self.infer.decode(state, codes[:len(self.pictured)])
+    samples = self.infer.sample(state, 64, _PRIOR_SEED)
+    recon = self.infer.decode(state, codes[:len(self.pictured)],
+                              self._held_out_conditions(
+                                  slice(0, len(self.pictured))))
     out = {
         'samples_4x4': images_lib.grid(samples[:16], 4),
         'samples_8x8': images_lib.grid(samples, 8),
@@ -142,14 +165,18 @@ class Evaluator:
       self._quality = metrics.SampleQuality(self.config, self.held_out)
     if self._quality.extract is None:  # no feature network for this data
       return {}
-    fakes = self.infer.sample(state, self.cfg.num_fid_samples, _FID_SEED)
+    # A conditional model samples the held-out images' conditions in turn.
+    num = self.cfg.num_fid_samples
+    conditions = self._held_out_conditions(np.arange(num) %
+                                           len(self.held_out))
+    fakes = self.infer.sample(state, num, _FID_SEED, conditions)
     return self._quality(fakes)
 
   def metrics(self, state, mean: np.ndarray, logvar: np.ndarray
               ) -> dict[str, Any]:
     """Held-out metrics of `state` (posterior of the held-out images given)."""
     kl = held_out_metrics.kl_per_dimension(mean, logvar)
-    recon = self.infer.decode(state, mean)
+    recon = self.infer.decode(state, mean, self._held_out_conditions())
     return {
         **held_out_metrics.pixel_errors(self.held_out, recon),
         'kl': float(kl.sum()),
@@ -164,7 +191,8 @@ class Evaluator:
     Returns:
       The scalar metrics (for checkpoint selection).
     """
-    mean, logvar = self.infer.encode(state, self.held_out)
+    mean, logvar = self.infer.encode(state, self.held_out,
+                                     self._held_out_conditions())
     results = self.metrics(state, mean, logvar)
     self.writer.write_images(step, self.pictures(state, mean))
     scalars = {k: v for k, v in results.items() if np.isscalar(v)}
@@ -192,6 +220,7 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
     `workdir/evaluation/step_<step>/` (eval_metrics.json and PNG files).
   """
   validation.validate(config)
+  config = data.with_conditions(config)
   mesh = parallel.make_mesh()
   state, step = checkpoint_lib.restore_run(config, workdir, checkpoint, mesh)
   out = os.path.join(workdir, 'evaluation', f'step_{step}')
@@ -211,20 +240,28 @@ def sample_checkpoint(config: ml_collections.ConfigDict, workdir: str,
                       seed: int = 0) -> str:
   """Decodes `num` prior samples of a checkpoint to a PNG grid and a .npy.
 
+  A conditional model draws `num` samples of each class (or attribute), one
+  row of the grid per class.
+
   Returns:
     The PNG's path, `workdir/samples/step_<step>_seed_<seed>.png`.
   """
   validation.validate(config)
+  config = data.with_conditions(config)
   mesh = parallel.make_mesh()
   state, step = checkpoint_lib.restore_run(config, workdir, checkpoint, mesh)
-  samples = inference.Inference(config, mesh, config.eval.batch_size).sample(
-      state, num, seed)
+  infer = inference.Inference(config, mesh, config.eval.batch_size)
+  columns, conditions = int(np.ceil(np.sqrt(num))), None
+  if config.model.conditional:
+    classes = config.model.num_conditions
+    columns, conditions = num, np.repeat(np.arange(classes), num)
+    num *= classes
+  samples = infer.sample(state, num, seed, conditions)
   out = os.path.join(workdir, 'samples')
   path = os.path.join(out, f'step_{step}_seed_{seed}')
   if jax.process_index() == 0:
     os.makedirs(out, exist_ok=True)
     np.save(path + '.npy', samples)
-    writers.save_png(path + '.png', images_lib.grid(
-        samples, int(np.ceil(np.sqrt(num)))))
+    writers.save_png(path + '.png', images_lib.grid(samples, columns))
   logging.info('Wrote %d samples of step %d to %s.png', num, step, path)
   return path + '.png'

@@ -15,6 +15,7 @@ import numpy as np
 
 from vaegan_jax import models
 from vaegan_jax import parallel
+from vaegan_jax import state as state_lib
 
 PyTree = Any
 INTERPOLATIONS = ('linear', 'slerp')
@@ -22,6 +23,10 @@ INTERPOLATIONS = ('linear', 'slerp')
 
 class Inference:
   """Jitted, batched encode / decode / discriminate for one config.
+
+  A conditional model (`config.model.conditional`) takes a condition with
+  every image or code: float [N, K] vectors (one-hot classes or multi-hot
+  attributes), or int [N] class labels.
 
   Args:
     config: the run's configuration.
@@ -35,44 +40,84 @@ class Inference:
     self.mesh = mesh or parallel.make_mesh()
     self.nets = models.build(config)
     self.latent_dim = models.latent_dim(config)
+    self.condition_shape = state_lib.condition_shape(config)
 
-    def apply(net, variables, x):
-      return self.nets[net].apply(variables, x, train=False)
+    def apply(net, variables, rows):
+      if self.condition_shape is None:
+        return self.nets[net].apply(variables, rows, train=False)
+      x, condition = rows
+      return self.nets[net].apply(variables, x, train=False,
+                                  condition=condition)
 
     self._apply = {net: parallel.batched(functools.partial(apply, net),
                                          self.mesh, batch_size)
                    for net in models.NETWORKS}
 
+  def _rows(self, x: np.ndarray, conditions: np.ndarray | None) -> Any:
+    if self.condition_shape is None:
+      if conditions is not None:
+        raise ValueError('This model is not conditional: pass no conditions.')
+      return x
+    if conditions is None:
+      raise ValueError(
+          f'This model is conditional: pass conditions, float [N, '
+          f'{self.condition_shape[0]}] or int class labels [N].')
+    conditions = np.asarray(conditions)
+    if conditions.ndim == 1:  # class labels
+      conditions = np.eye(self.condition_shape[0], dtype=np.float32)[
+          conditions.astype(np.int64)]
+    return (x, conditions.astype(np.float32))
+
+  def default_conditions(self, num: int) -> np.ndarray | None:
+    """Conditions cycling through the classes (one-hot), or None."""
+    if self.condition_shape is None:
+      return None
+    return np.eye(self.condition_shape[0], dtype=np.float32)[
+        np.arange(num) % self.condition_shape[0]]
+
   @staticmethod
   def variables(state, net: str) -> PyTree:
     return {'params': state.params[net], 'batch_stats': state.batch_stats[net]}
 
-  def encode(self, state, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  def encode(self, state, images: np.ndarray,
+             conditions: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
     """images [N, H, W, C] in [-1, 1] -> (mean, logvar), each [N, D]."""
-    return self._apply['encoder'](self.variables(state, 'encoder'), images)
+    rows = self._rows(images, conditions)
+    return self._apply['encoder'](self.variables(state, 'encoder'), rows)
 
-  def decode(self, state, z: np.ndarray) -> np.ndarray:
+  def decode(self, state, z: np.ndarray,
+             conditions: np.ndarray | None = None) -> np.ndarray:
     """codes [N, D] -> images [N, H, W, C] in [-1, 1]."""
-    return self._apply['decoder'](self.variables(state, 'decoder'), z)
+    rows = self._rows(z, conditions)
+    return self._apply['decoder'](self.variables(state, 'decoder'), rows)
 
-  def reconstruct(self, state, images: np.ndarray) -> np.ndarray:
+  def reconstruct(self, state, images: np.ndarray,
+                  conditions: np.ndarray | None = None) -> np.ndarray:
     """Decodes the posterior means of `images`."""
-    return self.decode(state, self.encode(state, images)[0])
+    return self.decode(state, self.encode(state, images, conditions)[0],
+                       conditions)
 
-  def discriminate(self, state, images: np.ndarray
+  def discriminate(self, state, images: np.ndarray,
+                   conditions: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """images -> (logits [N], Dis_l features [N, ...])."""
+    rows = self._rows(images, conditions)
     return self._apply['discriminator'](
-        self.variables(state, 'discriminator'), images)
+        self.variables(state, 'discriminator'), rows)
 
   def prior(self, num: int, seed: int) -> np.ndarray:
     """num codes from N(0, I), fixed by seed."""
     return np.asarray(jax.random.normal(jax.random.key(seed),
                                         (num, self.latent_dim)))
 
-  def sample(self, state, num: int, seed: int) -> np.ndarray:
-    """Decodes `num` prior samples fixed by `seed`."""
-    return self.decode(state, self.prior(num, seed))
+  def sample(self, state, num: int, seed: int,
+             conditions: np.ndarray | None = None) -> np.ndarray:
+    """Decodes `num` prior samples fixed by `seed` (a conditional model's
+    cycle through the classes unless `conditions` are given)."""
+    if conditions is None:
+      conditions = self.default_conditions(num)
+    return self.decode(state, self.prior(num, seed), conditions)
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -51,11 +51,20 @@ def _norm(module: nn.Module, train: bool) -> nn.BatchNorm:
                       dtype=module.dtype)
 
 
+def _embed(module: nn.Module, condition: jax.Array) -> jax.Array:
+  """The learned embedding of a one-hot class or multi-hot attribute vector
+  (a dense layer without bias: one learned vector per class or attribute)."""
+  return nn.Dense(module.condition_embedding, use_bias=False,
+                  kernel_init=module.kernel_init, dtype=module.dtype,
+                  name='condition_embedding')(condition)
+
+
 class Encoder(nn.Module):
   """x -> (mean, logvar) of q(z|x).
 
   Stride-2 convolutions without bias, each followed by BatchNorm and ReLU; a
-  dense layer without bias, BatchNorm, ReLU; two dense heads with bias.
+  dense layer without bias, BatchNorm, ReLU; two dense heads with bias. With
+  a `condition`, its embedding is appended to every pixel as channels.
   """
   widths: Sequence[int]
   dense: int
@@ -63,10 +72,16 @@ class Encoder(nn.Module):
   kernel_init: layers.Initializer = nn.initializers.lecun_normal()
   bn_momentum: float = 0.9
   bn_epsilon: float = 1e-5
+  condition_embedding: int = 32
   dtype: Any = None
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool):
+  def __call__(self, x: jax.Array, train: bool,
+               condition: jax.Array | None = None):
+    if condition is not None:
+      c = _embed(self, condition).astype(x.dtype)[:, None, None, :]
+      x = jnp.concatenate([x, jnp.broadcast_to(c, (*x.shape[:3],
+                                                   c.shape[-1]))], axis=-1)
     for width in self.widths:
       x = nn.Conv(width, (5, 5), (2, 2), layers.same_padding(5),
                   use_bias=False, kernel_init=self.kernel_init,
@@ -90,6 +105,7 @@ class Decoder(nn.Module):
   Dense to base_size x base_size x base_width without bias, BatchNorm, ReLU;
   stride-2 transposed convolutions without bias, each with BatchNorm and
   ReLU; a 5x5 stride-1 convolution with bias to the image channels; tanh.
+  With a `condition`, its embedding is appended to z.
   """
   widths: Sequence[int]
   base_width: int
@@ -99,10 +115,14 @@ class Decoder(nn.Module):
   bn_momentum: float = 0.9
   bn_epsilon: float = 1e-5
   conv_transpose_impl: str = 'subpixel'
+  condition_embedding: int = 32
   dtype: Any = None
 
   @nn.compact
-  def __call__(self, z: jax.Array, train: bool):
+  def __call__(self, z: jax.Array, train: bool,
+               condition: jax.Array | None = None):
+    if condition is not None:
+      z = jnp.concatenate([z, _embed(self, condition).astype(z.dtype)], -1)
     x = nn.Dense(self.base_size ** 2 * self.base_width, use_bias=False,
                  kernel_init=self.kernel_init, dtype=self.dtype)(z)
     x = nn.relu(_norm(self, train)(x))
@@ -134,6 +154,12 @@ class Discriminator(nn.Module):
   Dis_l is the raw output of convolution number `feature_layer` (1-based),
   before its normalisation and ReLU. With `features_only=True` the call stops
   there and returns (None, features): no layer above Dis_l runs.
+
+  `minibatch_std` appends, before the dense layer, a channel holding the
+  mean over features of their standard deviation across groups of 4 images
+  (Karras et al. 2018): a batch of near-copies looks different from real
+  data. With a `condition`, the logit adds the inner product of its learned
+  projection with the dense layer's output (Miyato and Koyama 2018).
   """
   widths: Sequence[int]
   dense: int
@@ -143,6 +169,7 @@ class Discriminator(nn.Module):
   bn_epsilon: float = 1e-5
   norm: str = 'batch'
   spectral_norm: bool = False
+  minibatch_std: bool = False
   dtype: Any = None
 
   def _linear(self, layer: nn.Module, x: jax.Array, train: bool) -> jax.Array:
@@ -158,7 +185,8 @@ class Discriminator(nn.Module):
     return x
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool, features_only: bool = False):
+  def __call__(self, x: jax.Array, train: bool, features_only: bool = False,
+               condition: jax.Array | None = None):
     features = None
     for i, width in enumerate(self.widths):
       first = i == 0
@@ -171,14 +199,35 @@ class Discriminator(nn.Module):
         if features_only:
           return None, features
       x = nn.relu(x if first else self._normalize(x, train))
+    if self.minibatch_std:
+      x = _with_minibatch_std(x)
     x = x.reshape(x.shape[0], -1)
     x = self._linear(nn.Dense(self.dense, use_bias=False,
                               kernel_init=self.kernel_init, dtype=self.dtype),
                      x, train)
     x = nn.relu(self._normalize(x, train))
     logit = self._linear(nn.Dense(1, kernel_init=self.kernel_init,
-                                  dtype=self.dtype), x, train)
-    return logit[:, 0].astype(jnp.float32), features
+                                  dtype=self.dtype), x, train)[:, 0]
+    if condition is not None:
+      projection = self._linear(nn.Dense(
+          self.dense, use_bias=False, kernel_init=self.kernel_init,
+          dtype=self.dtype, name='condition_projection'), condition, train)
+      logit = logit + jnp.sum(projection * x, axis=-1)
+    return logit.astype(jnp.float32), features
+
+
+def _with_minibatch_std(x: jax.Array, group: int = 4) -> jax.Array:
+  """[B, H, W, C] -> [B, H, W, C + 1]: the extra channel is the mean over
+  (H, W, C) of the standard deviation across each group of `group`
+  consecutive images (the whole batch if it does not divide)."""
+  b = x.shape[0]
+  group = group if b % group == 0 else b
+  grouped = x.astype(jnp.float32).reshape(b // group, group, *x.shape[1:])
+  std = jnp.sqrt(jnp.var(grouped, axis=1) + 1e-8)  # [B / group, H, W, C]
+  stat = jnp.repeat(jnp.mean(std, axis=(1, 2, 3)), group)  # [B]
+  channel = jnp.broadcast_to(stat[:, None, None, None].astype(x.dtype),
+                             (*x.shape[:3], 1))
+  return jnp.concatenate([x, channel], axis=-1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,18 +272,21 @@ def build(config: ml_collections.ConfigDict) -> Networks:
   common = dict(kernel_init=layers.kernel_init(config.model.init),
                 bn_momentum=config.model.bn_momentum,
                 bn_epsilon=config.model.bn_epsilon, dtype=dtype)
+  embedding = config.model.condition_embedding
   return Networks(
       encoder=Encoder(spec['encoder_widths'], spec['encoder_dense'],
-                      spec['latent_dim'], **common),
+                      spec['latent_dim'], condition_embedding=embedding,
+                      **common),
       decoder=Decoder(spec['decoder_widths'], spec['decoder_base_width'],
                       size // 2 ** n_up, channels,
                       conv_transpose_impl=config.model.conv_transpose_impl,
-                      **common),
+                      condition_embedding=embedding, **common),
       discriminator=Discriminator(spec['discriminator_widths'],
                                   spec['discriminator_dense'],
                                   spec['dis_feature_layer'],
                                   norm=config.model.dis_norm,
                                   spectral_norm=config.model.spectral_norm,
+                                  minibatch_std=config.model.minibatch_std,
                                   **common),
   )
 

@@ -149,21 +149,26 @@ def batch_size_for(requested: int, mesh: Mesh) -> int:
   return max(n, -(-requested // n) * n)
 
 
-def _padded_chunks(x: np.ndarray, size: int
-                   ) -> Iterator[tuple[np.ndarray, int]]:
-  """`x` in chunks of exactly `size` rows, the last padded with zeros, and
-  the number of real rows in each."""
-  for start in range(0, len(x), size):
-    chunk = x[start:start + size]
-    rows = len(chunk)
-    if rows < size:
-      chunk = np.concatenate(
-          [chunk, np.zeros((size - rows, *chunk.shape[1:]), chunk.dtype)])
-    yield chunk, rows
+def _padded_chunks(rows: Any, size: int) -> Iterator[tuple[Any, int]]:
+  """`rows` (arrays, or a pytree of arrays with the same number of rows) in
+  chunks of exactly `size` rows, the last padded with zeros, and the number
+  of real rows in each."""
+  total = len(jax.tree.leaves(rows)[0])
+  for start in range(0, total, size):
+    real = min(size, total - start)
+
+    def chunk(x, start=start, real=real):
+      part = x[start:start + real]
+      if real < size:
+        part = np.concatenate(
+            [part, np.zeros((size - real, *part.shape[1:]), part.dtype)])
+      return part
+
+    yield jax.tree.map(chunk, rows), real
 
 
 def batched(fn: Callable[[Any, jax.Array], Any], mesh: Mesh,
-            batch_size: int) -> Callable[[Any, np.ndarray], Any]:
+            batch_size: int) -> Callable[[Any, Any], Any]:
   """Wraps `fn(variables, rows)` to run over any number of rows.
 
   The one rule for every batched application (inference, feature networks):
@@ -174,8 +179,9 @@ def batched(fn: Callable[[Any, jax.Array], Any], mesh: Mesh,
   the same rows; each gets every output.
 
   Args:
-    fn: a pure function of (variables, [B, ...] rows) returning arrays (or a
-      pytree of arrays) with B rows.
+    fn: a pure function of (variables, rows) returning arrays (or a pytree of
+      arrays) with as many rows; `rows` is an array [B, ...] or a pytree of
+      them (e.g. images and their conditions).
     mesh: the device mesh.
     batch_size: the rows per call of `fn` wanted.
 
@@ -187,13 +193,14 @@ def batched(fn: Callable[[Any, jax.Array], Any], mesh: Mesh,
   rows_sharding, rep = data_sharded(mesh), replicated(mesh)
   jitted = jit(fn, mesh, (rep, rows_sharding), rep)
 
-  def apply(variables: Any, rows: np.ndarray) -> Any:
-    rows = np.asarray(rows, np.float32)
-    if len(rows) == 0:
+  def apply(variables: Any, rows: Any) -> Any:
+    rows = jax.tree.map(lambda x: np.asarray(x, np.float32), rows)
+    if len(jax.tree.leaves(rows)[0]) == 0:
       raise ValueError('No rows to apply the network to.')
     outputs, in_flight = [], None
     for chunk, real in _padded_chunks(rows, size):
-      result = jitted(variables, _global_from_host(chunk, rows_sharding))
+      result = jitted(variables, jax.tree.map(
+          lambda x: _global_from_host(x, rows_sharding), chunk))
       # Fetch the previous batch while this one runs.
       if in_flight is not None:
         outputs.append(jax.device_get(in_flight))

@@ -10,6 +10,7 @@ import ml_collections
 
 from vaegan_jax import models
 from vaegan_jax import optim
+from vaegan_jax import replay as replay_lib
 
 PyTree = Any
 
@@ -23,11 +24,16 @@ class TrainState:
     params: {'encoder', 'decoder', 'discriminator'} -> parameters.
     batch_stats: the same keys -> BatchNorm running statistics.
     opt_state: the same keys -> optax optimizer state.
+    replay: with `config.loss.replay_size`, the experience replay buffer:
+      {'images': [N, H, W, C] past generated images, 'conditions': [N, K]
+      their conditions (conditional models), 'count': images written so
+      far}; else None.
   """
   step: jax.Array
   params: dict[str, PyTree]
   batch_stats: dict[str, PyTree]
   opt_state: dict[str, PyTree]
+  replay: PyTree = None
 
 
 def image_shape(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
@@ -36,14 +42,31 @@ def image_shape(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
           config.data.channels)
 
 
+def condition_shape(config: ml_collections.ConfigDict) -> tuple[int] | None:
+  """[K] of the condition vectors of a conditional model, else None."""
+  if not config.model.conditional:
+    return None
+  if config.model.num_conditions is None:
+    raise ValueError(
+        'config.model.conditional needs config.model.num_conditions (the '
+        'training command takes it from the data: 10 digit classes, 40 CelebA '
+        'attributes); set it when building a model from Python.')
+  return (config.model.num_conditions,)
+
+
 def _init(config: ml_collections.ConfigDict, rng: jax.Array) -> TrainState:
   nets = models.build(config)
   txs, _ = optim.build(config)
   image = jnp.zeros((1, *image_shape(config)), jnp.float32)
   z = jnp.zeros((1, models.latent_dim(config)), jnp.float32)
   inputs = {'encoder': image, 'decoder': z, 'discriminator': image}
+  kwargs = {}
+  if condition_shape(config):
+    kwargs['condition'] = jnp.zeros((1, *condition_shape(config)),
+                                    jnp.float32)
   keys = dict(zip(models.NETWORKS, jax.random.split(rng, 3)))
-  variables = {net: nets[net].init(keys[net], inputs[net], train=False)
+  variables = {net: nets[net].init(keys[net], inputs[net], train=False,
+                                   **kwargs)
                for net in models.NETWORKS}
   params = {net: v['params'] for net, v in variables.items()}
   return TrainState(
@@ -52,6 +75,8 @@ def _init(config: ml_collections.ConfigDict, rng: jax.Array) -> TrainState:
       batch_stats={net: v.get('batch_stats', {})
                    for net, v in variables.items()},
       opt_state={net: txs[net].init(params[net]) for net in models.NETWORKS},
+      replay=replay_lib.init(config, image_shape(config),
+                             condition_shape(config)),
   )
 
 

@@ -4,8 +4,8 @@
     θ_Dec ← θ_Dec − ∇_Dec (γ·L_llike − L_GAN)
     θ_Dis ← θ_Dis − ∇_Dis L_GAN
 
-`make_forward` computes every loss term once, at the current parameters;
-`gradients` pulls each network's own row of the weight table
+`forward.make_forward` computes every loss term once, at the current
+parameters; `gradients` pulls each network's own row of the weight table
 (`objectives.weights`) back through that one forward pass; `make_train_step`
 applies the three updates with one optax state per network. The same step
 trains the rest of the family (`config.loss.objective`): VAE, GAN, a VAE then
@@ -19,114 +19,17 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from vaegan_jax import losses
+from vaegan_jax import forward as forward_lib
 from vaegan_jax import models
 from vaegan_jax import objectives
 from vaegan_jax import optim
+from vaegan_jax import replay as replay_lib
 from vaegan_jax import state as state_lib
 
-# The decoder's parameters a second time, for its passes as the GAN's
-# generator (on Z_p ~ p(Z), and on Z when the discriminator also judges
-# reconstructions), so that `gradients` can weigh those passes by the
-# decoder's GAN weight and its X~ = Dec(Z) pass by γ.
-AS_GENERATOR = 'decoder_as_generator'
-FORWARD_METRICS = ('d/real', 'd/recon', 'd/prior', 'bce/real', 'bce/fake',
-                   'posterior/logvar')
-
+AS_GENERATOR = forward_lib.AS_GENERATOR
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
 PyTree = Any
-
-
-def make_forward(config: ml_collections.ConfigDict, nets: models.Networks,
-                 objective: str) -> Callable[..., tuple[dict[str, jax.Array],
-                                                        Any]]:
-  """The forward pass of one step: every loss term as a function of params.
-
-  Args:
-    config: the run's configuration.
-    nets: the modules of `models.build(config)`.
-    objective: one phase ('vae' runs no discriminator, 'gan' no encoder;
-      'vaegan' reconstructs Dis_l, 'vae' and 'blend' pixels).
-
-  Returns:
-    forward(params, batch_stats, images, rng) -> (terms, (batch_stats,
-    metrics)), with every key of `objectives.TERMS` and `FORWARD_METRICS`
-    (zero where `objective` does not compute it). params[AS_GENERATOR], if
-    present, decodes the generator's passes (else params['decoder']).
-  """
-  loss = config.loss
-  gan = losses.gan_loss(loss.gan)
-  latent_dim = models.latent_dim(config)
-  encodes = objectives.trained_networks(objective)['encoder']
-  adversarial = objective != 'vae'
-
-  def forward(params, batch_stats, images, rng):
-    def apply(net, net_params, x, stats):
-      out, new = nets[net].apply({'params': net_params, 'batch_stats': stats},
-                                 x, train=True, mutable=['batch_stats'])
-      return out, new.get('batch_stats', {})
-
-    n = images.shape[0]
-    k_eps, k_prior, k_gp = jax.random.split(rng, 3)
-    terms = dict.fromkeys(objectives.TERMS, jnp.zeros((), jnp.float32))
-    metrics = dict.fromkeys(FORWARD_METRICS, jnp.zeros((), jnp.float32))
-    stats = dict(batch_stats)
-    if encodes:
-      # Z ~ q(Z|X) by reparameterisation; X~ = Dec(Z).
-      (mean, logvar), stats['encoder'] = apply(
-          'encoder', params['encoder'], images, batch_stats['encoder'])
-      z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(k_eps, mean.shape)
-      recon, stats['decoder'] = apply('decoder', params['decoder'], z,
-                                      batch_stats['decoder'])
-      terms['kl'] = jnp.mean(losses.kl_divergence(mean, logvar))
-      metrics['posterior/logvar'] = jnp.mean(logvar)
-      if objective == 'vaegan':
-        # L_llike = -log N(Dis_l(X) | Dis_l(X~), I). The discriminator's
-        # parameters are constants here, as in the authors' code (its row
-        # of the table does not weigh L_llike either); the BatchNorm
-        # statistics of this pass are not kept.
-        (logits, features), _ = apply(
-            'discriminator', jax.lax.stop_gradient(params['discriminator']),
-            jnp.concatenate([recon, images]), batch_stats['discriminator'])
-        terms['llike'] = jnp.mean(losses.reconstruction(
-            features[:n], features[n:], loss.recon, loss.recon_reduction))
-        metrics['d/recon'] = jnp.mean(jax.nn.sigmoid(logits[:n]))
-      else:
-        terms['pixel'] = jnp.mean(losses.reconstruction(
-            recon, images, loss.recon, loss.recon_reduction))
-    if adversarial:
-      # X_p = Dec(Z_p), Z_p ~ N(0, I), and with discriminate_recon Dec(Z)
-      # from stop_gradient(Z); the discriminator judges X against them.
-      z_fake = jax.random.normal(k_prior, (n, latent_dim))
-      with_recon = loss.discriminate_recon and encodes
-      if with_recon:
-        z_fake = jnp.concatenate([z_fake, jax.lax.stop_gradient(z)])
-      fakes, stats['decoder'] = apply(
-          'decoder', params.get(AS_GENERATOR, params['decoder']), z_fake,
-          stats['decoder'])
-      (logits, _), stats['discriminator'] = apply(
-          'discriminator', params['discriminator'],
-          jnp.concatenate([images, fakes]), batch_stats['discriminator'])
-      real, fake = logits[:n], logits[n:]
-      sources = jnp.split(fake, fakes.shape[0] // n)
-      terms['gan_d'] = gan.discriminator(real, fake, loss.real_weight)
-      terms['gan_g'] = sum(gan.generator(s) for s in sources)
-      if gan.gradient_penalty:
-        critic = lambda x: apply('discriminator', params['discriminator'], x,
-                                 batch_stats['discriminator'])[0][0]
-        terms['gp'] = losses.gradient_penalty(critic, images, fakes[:n], k_gp)
-      metrics.update({
-          'd/real': jnp.mean(jax.nn.sigmoid(real)),
-          'd/prior': jnp.mean(jax.nn.sigmoid(sources[0])),
-          'bce/real': jnp.mean(losses.bce_real(real)),
-          'bce/fake': jnp.mean(losses.bce_fake(fake)),
-      })
-      if with_recon:
-        metrics['d/recon'] = jnp.mean(jax.nn.sigmoid(sources[1]))
-    return terms, (stats, metrics)
-
-  return forward
 
 
 # The decoder's parameters in each loss term that reaches them: its X~ = Dec(Z)
@@ -144,8 +47,8 @@ def gradients(forward: Callable[[PyTree], tuple[dict[str, jax.Array], Any]],
   """The three gradients, from one `jax.vjp` of the forward pass.
 
   Args:
-    forward: params -> (loss terms, aux), e.g. `make_forward`'s with the
-      batch bound.
+    forward: params -> (loss terms, aux), e.g. `forward.make_forward`'s
+      with the batch bound.
     params: {network: parameters}.
     weights: {network: {term: weight}}, each network's loss
       (`objectives.weights`).
@@ -188,6 +91,15 @@ def _check_batch(config: ml_collections.ConfigDict, batch: Batch) -> None:
         f"train_step expects batch={{'image': float32 [B, {want[0]}, "
         f"{want[1]}, {want[2]}]}} in [-1, 1] (from config.data.image_size "
         f"and config.data.channels) but got image of shape {got}.")
+  condition = state_lib.condition_shape(config)
+  got = batch.get('condition')
+  if (condition is None) != (got is None) or (
+      got is not None and tuple(got.shape) != (image.shape[0], *condition)):
+    raise ValueError(
+        f"A {'' if condition else 'un'}conditional model's train_step expects "
+        + (f"batch['condition'] float32 [B, {condition[0]}]" if condition
+           else "no batch['condition']") + ' (config.model.conditional), '
+        f"got {None if got is None else tuple(got.shape)}.")
 
 
 def make_train_step(config: ml_collections.ConfigDict
@@ -211,7 +123,7 @@ def make_train_step(config: ml_collections.ConfigDict
   nets = models.build(config)
   txs, schedules = optim.build(config)
   phases = objectives.phases(config)
-  forwards = {p: make_forward(config, nets, p) for p in {*phases, 'gan'}}
+  forwards = {p: forward_lib.make_forward(config, nets, p) for p in {*phases, 'gan'}}
 
   def by_phase(step, values):
     """The first phase's value before pretrain_steps, then the second's."""
@@ -219,12 +131,13 @@ def make_train_step(config: ml_collections.ConfigDict
       return values[0]
     return _where(step < config.loss.pretrain_steps, *values)
 
-  def phase_gradients(state, images, rng):
+  def phase_gradients(state, batch, rng):
     """Gradients, loss terms, aux and each network's loss of this phase."""
     def run(phase):
       def branch():
         weights = objectives.weights(config, phase, state.step)
-        forward = lambda p: forwards[phase](p, state.batch_stats, images, rng)
+        forward = lambda p: forwards[phase](p, state.batch_stats, batch, rng,
+                                            state.replay)
         grads, terms, aux = gradients(forward, state.params, weights)
         network_losses = {net: sum((w * terms[t] for t, w in row.items()),
                                    jnp.zeros((), jnp.float32))
@@ -246,10 +159,11 @@ def make_train_step(config: ml_collections.ConfigDict
     return _where(apply_update, (new_params, new_opt),
                   (state.params[net], state.opt_state[net])), lr
 
-  def critic_step(state, images, rng, active):
+  def critic_step(state, batch, rng, active):
     """One update of the discriminator alone (n_critic > 1)."""
-    forward = lambda p: forwards['gan'](p, state.batch_stats, images, rng)
-    grads, _, (stats, _) = gradients(
+    forward = lambda p: forwards['gan'](p, state.batch_stats, batch, rng,
+                                        state.replay)
+    grads, _, (stats, _, _) = gradients(
         forward, state.params, objectives.weights(config, 'gan', state.step))
     (params, opt), _ = update(state, 'discriminator', grads['discriminator'],
                               active)
@@ -263,15 +177,14 @@ def make_train_step(config: ml_collections.ConfigDict
   def train_step(state, batch, rng):
     _check_batch(config, batch)
     rng = jax.random.fold_in(rng, state.step)
-    images = batch['image']
     trained = by_phase(state.step, [
         {net: jnp.asarray(on) for net, on in
          objectives.trained_networks(p).items()} for p in phases])
     for i in range(config.loss.n_critic - 1):
-      state = critic_step(state, images, jax.random.fold_in(rng, i + 1),
+      state = critic_step(state, batch, jax.random.fold_in(rng, i + 1),
                           trained['discriminator'])
-    grads, terms, (batch_stats, metrics), network_losses = phase_gradients(
-        state, images, jax.random.fold_in(rng, 0))
+    grads, terms, (batch_stats, metrics, fresh), network_losses = (
+        phase_gradients(state, batch, jax.random.fold_in(rng, 0)))
     gates = objectives.gates(config, metrics['bce/real'], metrics['bce/fake'])
     params, opt_state = {}, {}
     for net in objectives.NETWORKS:
@@ -285,8 +198,13 @@ def make_train_step(config: ml_collections.ConfigDict
       metrics[f'updated/{net}'] = apply_update.astype(jnp.float32)
     metrics.update({f'loss/{t}': v for t, v in terms.items()})
     metrics['kl_weight'] = objectives.kl_weight(config, state.step)
+    replay = state.replay
+    if replay is not None:
+      replay = _where(trained['discriminator'], replay_lib.add(
+          replay, fresh, batch.get('condition')), replay)
     new_state = state.replace(step=state.step + 1, params=params,
-                              batch_stats=batch_stats, opt_state=opt_state)
+                              batch_stats=batch_stats, opt_state=opt_state,
+                              replay=replay)
     return new_state, metrics
 
   return train_step

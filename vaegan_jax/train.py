@@ -57,8 +57,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   """
   # Config: checked whole, and the data found, before anything is written.
   validation.validate(config)
-  config = models.with_architecture(config)
   data.check(config)
+  config = data.with_conditions(models.with_architecture(config))
   mesh = parallel.make_mesh()
 
   # Workdir: resume from its latest checkpoint, or start afresh.

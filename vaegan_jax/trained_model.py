@@ -22,7 +22,9 @@ from vaegan_jax import workdir as workdir_lib
 class TrainedModel:
   """Encode, decode, sample, interpolate and edit attributes with a model.
 
-  Images are numpy float arrays [N, H, W, C] in [-1, 1]; codes [N, D].
+  Images are numpy float arrays [N, H, W, C] in [-1, 1]; codes [N, D]. A
+  conditional model (`config.model.conditional`) takes `conditions` with
+  them: int class labels [N] or float [N, K] (one-hot or attribute vectors).
 
   Attributes:
     config: the run's configuration.
@@ -36,21 +38,26 @@ class TrainedModel:
     self._infer = inference.Inference(config,
                                       batch_size=config.eval.batch_size)
 
-  def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  def encode(self, images: np.ndarray, conditions: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
     """Posterior (mean, logvar) of q(z|x) for each image."""
-    return self._infer.encode(self.state, images)
+    return self._infer.encode(self.state, images, conditions)
 
-  def decode(self, codes: np.ndarray) -> np.ndarray:
+  def decode(self, codes: np.ndarray,
+             conditions: np.ndarray | None = None) -> np.ndarray:
     """Images decoded from codes."""
-    return self._infer.decode(self.state, codes)
+    return self._infer.decode(self.state, codes, conditions)
 
-  def reconstruct(self, images: np.ndarray) -> np.ndarray:
+  def reconstruct(self, images: np.ndarray,
+                  conditions: np.ndarray | None = None) -> np.ndarray:
     """Decodes each image's posterior mean."""
-    return self._infer.reconstruct(self.state, images)
+    return self._infer.reconstruct(self.state, images, conditions)
 
-  def sample(self, num: int, seed: int = 0) -> np.ndarray:
-    """Decodes `num` codes drawn from the prior N(0, I)."""
-    return self._infer.sample(self.state, num, seed)
+  def sample(self, num: int, seed: int = 0,
+             conditions: np.ndarray | None = None) -> np.ndarray:
+    """Decodes `num` codes drawn from the prior N(0, I) (a conditional
+    model's cycle through the classes unless `conditions` are given)."""
+    return self._infer.sample(self.state, num, seed, conditions)
 
   def interpolate(self, image_a: np.ndarray, image_b: np.ndarray,
                   steps: int = 10, method: str = 'linear') -> np.ndarray:

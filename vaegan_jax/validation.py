@@ -77,6 +77,7 @@ FIELDS: dict[str, tuple[Check, str]] = {
     'model.conv_transpose_impl': one_of(layers.CONV_TRANSPOSE_IMPLS),
     'model.dtype': one_of(DTYPES),
     'model.dis_norm': one_of(models.DIS_NORMS),
+    'model.condition_embedding': at_least(1),
     'loss.objective': one_of(objectives.OBJECTIVES),
     'loss.blend_lambda': within(0, 1),
     'loss.pretrain_steps': at_least(0),
@@ -92,6 +93,8 @@ FIELDS: dict[str, tuple[Check, str]] = {
     'loss.real_weight': within(0, 1),
     'loss.equilibrium': non_negative(),
     'loss.margin': non_negative(),
+    'loss.replay_size': at_least(0),
+    'loss.replay_fraction': within(0, 1),
     'optim.name': one_of(optim.OPTIMIZERS),
     'optim.lr': positive(),
     'optim.rmsprop_decay': within(0, 1, high_open=True),
@@ -127,7 +130,7 @@ OPTIONAL: dict[str, tuple[Check, str]] = {
     **{f'optim.{net}.lr': positive() for net in models.NETWORKS},
     **{f'model.{field}': at_least(1) for field in (
         'latent_dim', 'encoder_dense', 'decoder_base_width',
-        'discriminator_dense', 'dis_feature_layer')},
+        'discriminator_dense', 'dis_feature_layer', 'num_conditions')},
     **{f'model.{field}': ((lambda v: isinstance(v, tuple) and len(v) > 0
                            and all(_integer(w) and w >= 1 for w in v)),
                           'a non-empty tuple of integers >= 1')

@@ -23,6 +23,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from vaegan_jax.data import conditions
 from vaegan_jax.data import folder
 from vaegan_jax.data import pipeline
 from vaegan_jax.data import preprocess
@@ -60,6 +61,24 @@ def check(config: ml_collections.ConfigDict) -> None:
   _check_batch_size(config, sources.size(config, 'train'))
 
 
+def with_conditions(config: ml_collections.ConfigDict
+                    ) -> ml_collections.ConfigDict:
+  """`config` with `model.num_conditions` taken from the data (the number of
+  classes, else of attributes) if a conditional model leaves it at None.
+
+  Raises:
+    DataError: a conditional model on data without labels or attributes.
+  """
+  if not config.model.conditional or config.model.num_conditions:
+    return config
+  found = conditions.count(sources.get(config, 'train'))
+  if not found:
+    conditions.from_example({}, 0)  # raises the error that says what to do
+  config = config.copy_and_resolve_references()
+  config.model.num_conditions = found
+  return config
+
+
 def train_iterator(config: ml_collections.ConfigDict, *,
                    process_index: int | None = None,
                    process_count: int | None = None):
@@ -77,7 +96,8 @@ def train_iterator(config: ml_collections.ConfigDict, *,
 
   Returns:
     An iterator of {'image': float32 [config.train.batch_size //
-    process_count, H, W, C] in [-1, 1]}; `get_state()` returns a
+    process_count, H, W, C] in [-1, 1]} (and 'condition' float32 [.., K]
+    for a conditional model); `get_state()` returns a
     JSON-serialisable dict, and `set_state(state)` on a new iterator makes
     it continue where the first one was; `close()` stops its prefetching.
   """
@@ -85,7 +105,8 @@ def train_iterator(config: ml_collections.ConfigDict, *,
     process_index = jax.process_index()
   if process_count is None:
     process_count = jax.process_count()
-  source = sources.get(config, 'train', annotations=False)
+  source = sources.get(config, 'train',
+                       annotations=config.model.conditional)
   return pipeline.TrainIterator(lambda start: pipeline.train_dataset(
       source, config, process_index, process_count, start))
 
@@ -157,4 +178,4 @@ def prepare(config: ml_collections.ConfigDict) -> None:
 
 
 __all__ = ['DataError', 'DevicePrefetch', 'check', 'eval_data', 'prepare',
-           'train_data', 'train_iterator']
+           'train_data', 'train_iterator', 'with_conditions']

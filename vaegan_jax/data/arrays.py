@@ -26,6 +26,8 @@ class ArraySource:
 
   Attributes:
     attribute_names: the names of the 'attributes' columns, or None.
+    num_classes: the number of 'label' classes (the largest label + 1), or
+      None without labels.
   """
 
   def __init__(self, images: np.ndarray | str,
@@ -49,6 +51,9 @@ class ArraySource:
     self._annotations = dict(annotations or {})
     self.attribute_names = (list(attribute_names) if attribute_names
                             else None)
+    labels = self._annotations.get('label')
+    self.num_classes = (int(np.max(labels)) + 1 if labels is not None
+                        and len(labels) else None)
 
   def _array(self) -> np.ndarray:
     if self._images is None:

@@ -21,17 +21,25 @@ import ml_collections
 import numpy as np
 
 from vaegan_jax.data import augment
+from vaegan_jax.data import conditions
 from vaegan_jax.data import preprocess
 
 
 class ReadImages(grain.transforms.Map):
-  """A batch of indices -> {'image': uint8 [n, H, W, C]}."""
+  """A batch of indices -> {'image': uint8 [n, H, W, C]}, and 'condition'
+  float32 [n, K] when `num_conditions` is given (a conditional model)."""
 
-  def __init__(self, source):
+  def __init__(self, source, num_conditions: int | None = None):
     self._source = source
+    self._num_conditions = num_conditions
 
   def map(self, indices: np.ndarray) -> dict[str, np.ndarray]:
-    return {'image': self._source[indices]['image']}
+    example = self._source[indices]
+    batch = {'image': example['image']}
+    if self._num_conditions:
+      batch['condition'] = conditions.from_example(example,
+                                                   self._num_conditions)
+    return batch
 
 
 class Augment(grain.transforms.RandomMap):
@@ -48,14 +56,14 @@ class Augment(grain.transforms.RandomMap):
       images = augment.random_flip(images, rng)
     if self._translate:
       images = augment.random_translate(images, self._translate, rng)
-    return {'image': images}
+    return dict(batch, image=images)
 
 
 class ToFloat(grain.transforms.Map):
   """uint8 images -> float32 in [-1, 1]."""
 
   def map(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {'image': preprocess.to_float(batch['image'])}
+    return dict(batch, image=preprocess.to_float(batch['image']))
 
 
 def train_dataset(source, config: ml_collections.ConfigDict,
@@ -79,7 +87,10 @@ def train_dataset(source, config: ml_collections.ConfigDict,
   data = config.data
   batch_size = config.train.batch_size // process_count
   ds = grain.MapDataset.range(len(source)).seed(config.seed % 2**32)
-  ds = ds.shuffle().repeat().batch(batch_size).map(ReadImages(source))
+  num_conditions = (config.model.num_conditions if config.model.conditional
+                    else None)
+  ds = ds.shuffle().repeat().batch(batch_size).map(
+      ReadImages(source, num_conditions))
   if data.random_flip or data.random_translate:
     ds = ds.random_map(Augment(bool(data.random_flip),
                                float(data.random_translate)))

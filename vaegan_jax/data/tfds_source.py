@@ -109,6 +109,7 @@ class TfdsSource:
 
   Attributes:
     attribute_names: the names of the 'attributes' columns, or None.
+    num_classes: the number of 'label' classes, or None.
   """
 
   def __init__(self, data_source, settings: preprocess.Settings):
@@ -123,6 +124,8 @@ class TfdsSource:
     self._ds = data_source
     self._settings = settings
     self._has_label = 'label' in keys
+    self.num_classes = (int(features['label'].num_classes)
+                        if self._has_label else None)
     self.attribute_names = (list(features['attributes'].keys())
                             if 'attributes' in keys else None)
 
