@@ -171,6 +171,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval.classifier_dir = config_dict.placeholder(str)  # None: ~/.cache
   config.eval.num_fid_samples = 10_000
   config.eval.interpolation_steps = 10
+  # The IWAE bound on held-out log-likelihood with this many importance
+  # samples per image (0: off), over the first iwae_examples held-out images:
+  # pixels for the VAE, Dis_l features for the VAE-GAN (metrics/iwae.py).
+  config.eval.iwae_samples = 16
+  config.eval.iwae_examples = 500
   # Attribute vectors (data with attributes): the original's 18.
   config.eval.attributes = (
       'Bald', 'Bangs', 'Black_Hair', 'Blond_Hair', 'Bushy_Eyebrows',

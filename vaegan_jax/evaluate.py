@@ -6,8 +6,9 @@ spherical interpolations between held-out pairs, random walks in the latent
 space, loss curves, and attribute vectors where the data has attributes.
 
 Metrics on the held-out split: pixel MSE and PSNR of reconstructions, KL per
-latent dimension and active units, and sample quality (FID, precision,
-recall) in the feature space `config.eval.fid_features` selects.
+latent dimension and active units, the IWAE bound (`metrics/iwae.py`), and
+sample quality (FID, precision, recall) in the feature space
+`config.eval.fid_features` selects.
 """
 
 import json
@@ -29,6 +30,7 @@ from vaegan_jax import plots
 from vaegan_jax import validation
 from vaegan_jax import writers
 from vaegan_jax.metrics import held_out as held_out_metrics
+from vaegan_jax.metrics import iwae
 
 # Seeds of the fixed noise, so pictures of one run are comparable over time.
 _PRIOR_SEED, _WALK_SEED, _FID_SEED = 11, 12, 13
@@ -73,6 +75,9 @@ class Evaluator:
                        if config.model.conditional else None)
     self.pictured = self.held_out[:16]
     self._quality = None
+    self._iwae = (iwae.IWAE(config, self.infer.mesh)
+                  if self.cfg.iwae_samples and iwae.likelihood_space(config)
+                  else None)
 
   def _held_out_conditions(self, rows: slice | np.ndarray | None = None
                            ) -> np.ndarray | None:
@@ -182,8 +187,17 @@ class Evaluator:
         'kl': float(kl.sum()),
         'kl_per_dim': kl.tolist(),
         'active_units': held_out_metrics.active_units(mean),
+        **self._iwae_bound(state),
         **self._sample_quality(state),
     }
+
+  def _iwae_bound(self, state) -> dict[str, float]:
+    if self._iwae is None:
+      return {}
+    rows = slice(0, self.cfg.iwae_examples)
+    bounds = self._iwae(state, self.held_out[rows],
+                        self._held_out_conditions(rows))
+    return {'iwae': float(np.mean(bounds))}
 
   def run(self, state, step: int) -> dict[str, float]:
     """Writes pictures and metrics of `state` at `step`.

@@ -120,6 +120,8 @@ FIELDS: dict[str, tuple[Check, str]] = {
     'eval.fid_features': one_of(quality.KINDS),
     'eval.num_fid_samples': at_least(quality.MIN_SAMPLES),
     'eval.interpolation_steps': at_least(2),
+    'eval.iwae_samples': at_least(0),
+    'eval.iwae_examples': at_least(1),
     'eval.attribute_examples': at_least(1),
     'eval.collapse_kl': non_negative(),
     'eval.collapse_patience': at_least(1),
