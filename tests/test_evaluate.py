@@ -14,7 +14,9 @@ from tests import helpers
 from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
 from vaegan_jax import evaluate
+from vaegan_jax import images as images_lib
 from vaegan_jax import inference
+from vaegan_jax import metrics
 from vaegan_jax import plots
 from vaegan_jax import state as state_lib
 from vaegan_jax import train
@@ -110,6 +112,30 @@ def test_evaluate_and_sample_modes(workdir):
   assert np.load(path.replace('.png', '.npy')).shape == (9, 28, 28, 1)
 
 
+def test_sample_mode_writes_what_fid_tools_read(workdir, tmp_path):
+  config = _config(eval__batch_size=4)  # 9 samples in several chunks
+  out = str(tmp_path / 'out')
+  path = evaluate.sample_checkpoint(config, workdir, 2, num=9, seed=3,
+                                    formats=['all'], output_dir=out)
+  assert path == os.path.join(out, 'step_2_seed_3.png')
+  floats = np.load(os.path.join(out, 'step_2_seed_3.npy'))
+  expected = images_lib.to_uint8(vaegan_jax.load(workdir).sample(9, seed=3))
+  np.testing.assert_array_equal(images_lib.to_uint8(floats), expected)
+  with np.load(os.path.join(out, 'step_2_seed_3.npz')) as npz:
+    assert npz.files == ['arr_0']  # the ADM evaluator's layout
+    pixels = npz['arr_0']
+  assert pixels.dtype == np.uint8 and pixels.shape == (9, 28, 28, 3)
+  np.testing.assert_array_equal(pixels, np.repeat(expected, 3, axis=-1))
+  folder = os.path.join(out, 'step_2_seed_3')
+  assert sorted(os.listdir(folder)) == [f'{i:06d}.png' for i in range(9)]
+  for i in (0, 8):
+    with Image.open(os.path.join(folder, f'{i:06d}.png')) as image:
+      np.testing.assert_array_equal(np.asarray(image), expected[i, ..., 0])
+  only_npz = evaluate.sample_checkpoint(config, workdir, 2, num=9, seed=3,
+                                        formats=['npz'], output_dir=out)
+  assert only_npz.endswith('.npz')
+
+
 def test_attribute_vectors_per_attribute():
   codes = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 4.0]])
   attributes = np.array([[1, 0], [1, 0], [0, 1], [0, 0]])
@@ -170,6 +196,23 @@ def test_a_run_with_digits_fid_keeps_the_best_checkpoint(tmp_path,
   kept = sorted(int(s) for s in os.listdir(tmp_path / 'run' / 'checkpoints'))
   assert kept == sorted({best, 3})  # the best by FID and the latest
   assert vaegan_jax.load(str(tmp_path / 'run'), 'best').step == best
+  # The protocol is written beside the number.
+  with open(tmp_path / 'run' / 'eval_metrics.json') as f:
+    protocol = json.load(f)['fid_protocol']
+  assert protocol['samples'] == 256 and protocol['reference'] == 'eval'
+  assert protocol['reference_size'] == 64 and protocol['features'] == 'digits'
+  names = {r['eval/fid_protocol'] for r in records if 'eval/fid' in r}
+  assert names == {'FID-256 vs eval (64 images), digits'}
+  # Anyone can check the FID: the samples `--mode=sample --seed=13` writes
+  # as PNG files score the FID the run wrote.
+  folder = evaluate.sample_checkpoint(
+      config, str(tmp_path / 'run'), 3, num=256, seed=quality.SAMPLE_SEED,
+      formats=['png'], output_dir=str(tmp_path / 'samples'))
+  pngs = np.stack([np.asarray(Image.open(os.path.join(folder, name)))
+                   for name in sorted(os.listdir(folder))])[..., None]
+  held = data.eval_data(config, 64)['image']
+  assert metrics.SampleQuality(config, held)(pngs)['fid'] == pytest.approx(
+      fids[3], rel=1e-9)
 
 
 def test_checkpointer_keeps_the_latest_and_the_lowest_metric(tmp_path):

@@ -12,7 +12,7 @@ recall) in the feature space `config.eval.fid_features` selects.
 
 import json
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import ml_collections
@@ -21,17 +21,20 @@ from absl import logging
 
 from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
+from vaegan_jax import errors
 from vaegan_jax import images as images_lib
 from vaegan_jax import inference
 from vaegan_jax import metrics
 from vaegan_jax import parallel
 from vaegan_jax import plots
+from vaegan_jax import sample_files
 from vaegan_jax import validation
 from vaegan_jax import writers
 from vaegan_jax.metrics import held_out as held_out_metrics
+from vaegan_jax.metrics import quality
 
 # Seeds of the fixed noise, so pictures of one run are comparable over time.
-_PRIOR_SEED, _WALK_SEED, _FID_SEED = 11, 12, 13
+_PRIOR_SEED, _WALK_SEED, _FID_SEED = 11, 12, quality.SAMPLE_SEED
 
 
 def _interleave_rows(top: np.ndarray, bottom: np.ndarray,
@@ -137,13 +140,19 @@ class Evaluator:
 
   # Metrics.
 
-  def _sample_quality(self, state) -> dict[str, float]:
+  def _sample_quality(self, state) -> dict[str, Any]:
     if self._quality is None:
       self._quality = metrics.SampleQuality(self.config, self.held_out)
     if self._quality.extract is None:  # no feature network for this data
       return {}
-    fakes = self.infer.sample(state, self.cfg.num_fid_samples, _FID_SEED)
-    return self._quality(fakes)
+    # Decoded and scored in chunks: 50,000 samples need not fit in memory.
+    codes = self.infer.prior(self.cfg.num_fid_samples, _FID_SEED)
+    chunk = quality.chunk_size(self.config)
+    features = np.concatenate([
+        self._quality.extract(self.infer.decode(state, codes[i:i + chunk]))
+        for i in range(0, len(codes), chunk)])
+    return {**self._quality.score(features),
+            'fid_protocol': self._quality.protocol}
 
   def metrics(self, state, mean: np.ndarray, logvar: np.ndarray
               ) -> dict[str, Any]:
@@ -168,8 +177,10 @@ class Evaluator:
     results = self.metrics(state, mean, logvar)
     self.writer.write_images(step, self.pictures(state, mean))
     scalars = {k: v for k, v in results.items() if np.isscalar(v)}
+    notes = ({'eval/fid_protocol': results['fid_protocol']['name']}
+             if 'fid_protocol' in results else None)
     self.writer.write_scalars(step, {f'eval/{k}': v
-                                     for k, v in scalars.items()})
+                                     for k, v in scalars.items()}, notes)
     if self.writer.enabled:
       with open(os.path.join(self.workdir, 'eval_metrics.json'), 'w') as f:
         json.dump({'step': step, **results}, f, indent=1)
@@ -208,23 +219,52 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
 
 def sample_checkpoint(config: ml_collections.ConfigDict, workdir: str,
                       checkpoint: str | int = 'latest', num: int = 64,
-                      seed: int = 0) -> str:
-  """Decodes `num` prior samples of a checkpoint to a PNG grid and a .npy.
+                      seed: int = 0, formats: Sequence[str] = ('grid',),
+                      output_dir: str | None = None) -> str:
+  """Decodes `num` prior samples of a checkpoint into files.
+
+  Args:
+    config: the run's configuration.
+    workdir: the run's directory.
+    checkpoint: 'latest', 'best' or a step.
+    num: how many samples.
+    seed: the prior noise's seed (`quality.SAMPLE_SEED`, 13, gives the
+      samples an evaluation's FID scores, for `num=config.eval.
+      num_fid_samples`).
+    formats: from `sample_files.FORMATS` ('grid': a PNG grid and a float
+      .npy; 'png': a folder of PNG files; 'npz': uint8 under 'arr_0') or
+      'all'.
+    output_dir: where the files go (default: `workdir/samples`).
 
   Returns:
-    The PNG's path, `workdir/samples/step_<step>_seed_<seed>.png`.
+    The path of the grid PNG, else of the .npz, else of the PNG folder:
+    `<output_dir>/step_<step>_seed_<seed>[.png|.npz|/]`.
   """
   validation.validate(config)
+  if num < 1:
+    raise errors.UserError(f'--num_samples={num}: ask for at least 1.')
+  try:
+    formats = sample_files.parse_formats(formats)
+  except ValueError as e:
+    raise errors.UserError(f'--sample_format: {e}') from None
   mesh = parallel.make_mesh()
   state, step = checkpoint_lib.restore_run(config, workdir, checkpoint, mesh)
-  samples = inference.Inference(config, mesh, config.eval.batch_size).sample(
-      state, num, seed)
-  out = os.path.join(workdir, 'samples')
-  path = os.path.join(out, f'step_{step}_seed_{seed}')
-  if jax.process_index() == 0:
-    os.makedirs(out, exist_ok=True)
-    np.save(path + '.npy', samples)
-    writers.save_png(path + '.png', images_lib.grid(
-        samples, int(np.ceil(np.sqrt(num)))))
-  logging.info('Wrote %d samples of step %d to %s.png', num, step, path)
-  return path + '.png'
+  infer = inference.Inference(config, mesh, config.eval.batch_size)
+  codes = infer.prior(num, seed)
+  out = output_dir or os.path.join(workdir, 'samples')
+  files = (sample_files.SampleFiles(out, f'step_{step}_seed_{seed}', formats)
+           if jax.process_index() == 0 else None)
+  chunk = quality.chunk_size(config)
+  for start in range(0, num, chunk):  # every process decodes; one writes
+    samples = infer.decode(state, codes[start:start + chunk])
+    if files is not None:
+      files.add(samples)
+  if files is None:
+    return ''
+  written = files.close()
+  logging.info('Wrote %d samples of step %d: %s', num, step,
+               ', '.join(written))
+  for fmt in ('grid', 'npz', 'png'):
+    if fmt in formats:
+      return str({'grid': files.path('.png'), 'npz': files.path('.npz'),
+                  'png': files.folder}[fmt])

@@ -116,6 +116,7 @@ FIELDS: dict[str, tuple[Check, str]] = {
     'eval.num_examples': at_least(1),
     'eval.fid_features': one_of(quality.KINDS),
     'eval.num_fid_samples': at_least(quality.MIN_SAMPLES),
+    'eval.fid_reference': one_of(quality.REFERENCES),
     'eval.interpolation_steps': at_least(2),
     'eval.attribute_examples': at_least(1),
     'eval.collapse_kl': non_negative(),

@@ -31,14 +31,27 @@ class MetricWriter:
       self._tb = tensorboardX.SummaryWriter(os.path.join(workdir, 'tensorboard'))
       self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
 
-  def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
+  def write_scalars(self, step: int, scalars: Mapping[str, float],
+                    notes: Mapping[str, str] | None = None) -> None:
+    """Writes one metrics.jsonl record and the TensorBoard scalars.
+
+    Args:
+      step: the training step.
+      scalars: name -> number.
+      notes: name -> text kept beside the numbers (e.g. what an FID was
+        computed on): in the JSON record, and as TensorBoard text.
+    """
     if not self.enabled:
       return
-    record = {'step': int(step), **{k: float(v) for k, v in scalars.items()}}
+    notes = dict(notes or {})
+    record = {'step': int(step), **{k: float(v) for k, v in scalars.items()},
+              **notes}
     self._jsonl.write(json.dumps(record) + '\n')
     self._jsonl.flush()
     for key, value in scalars.items():
       self._tb.add_scalar(key, float(value), int(step))
+    for key, text in notes.items():
+      self._tb.add_text(key, text, int(step))
     self._tb.flush()
 
   def write_images(self, step: int, images: Mapping[str, np.ndarray]) -> None:
