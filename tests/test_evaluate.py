@@ -7,6 +7,7 @@ import chex
 import jax
 import numpy as np
 import pytest
+from etils import epath
 from PIL import Image
 
 import vaegan_jax
@@ -20,6 +21,7 @@ from vaegan_jax import metrics
 from vaegan_jax import plots
 from vaegan_jax import state as state_lib
 from vaegan_jax import train
+from vaegan_jax import writers
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import held_out
 from vaegan_jax.metrics import quality
@@ -38,9 +40,48 @@ def _config(num_steps=2, **overrides):
 
 @pytest.fixture(scope='module')
 def workdir(tmp_path_factory):
+  """A run of 2 steps, evaluated at both."""
   path = str(tmp_path_factory.mktemp('run'))
-  train.train_and_evaluate(_config(), path)
+  train.train_and_evaluate(_config(eval__every=1), path)
   return path
+
+
+def _png(path):
+  with Image.open(path) as image:
+    return np.asarray(image)
+
+
+def test_each_evaluation_keeps_its_pictures_and_the_gif_shows_them(workdir):
+  pictures = os.path.join(workdir, 'pictures')
+  assert sorted(os.listdir(pictures)) == [
+      f'{name}_step_00000{step}.png'
+      for name in ('reconstructions', 'samples_8x8') for step in (1, 2)]
+  kept = [_png(os.path.join(pictures, f'samples_8x8_step_00000{step}.png'))
+          for step in (1, 2)]
+  np.testing.assert_array_equal(kept[1], _png(os.path.join(
+      workdir, 'samples_8x8.png')))  # the latest stays in the root
+  assert not np.array_equal(kept[0], kept[1])  # training changed them
+  with Image.open(os.path.join(workdir, 'samples_over_training.gif')) as gif:
+    assert gif.n_frames == 2 and gif.info['loop'] == 0
+    for i, picture in enumerate(kept):
+      gif.seek(i)
+      frame = np.asarray(gif.convert('L'))
+      np.testing.assert_array_equal(frame[-picture.shape[0]:], picture)
+      assert (frame[:-picture.shape[0]] < 128).any()  # the step's label
+
+
+def test_animation_spreads_its_frames_over_a_long_run(tmp_path):
+  frames = []
+  for step in range(0, 2500, 10):
+    path = tmp_path / writers.kept_name('samples', step)
+    writers.save_png(str(path), np.full((4, 4, 1), step % 256, np.uint8))
+    frames.append((step, epath.Path(path)))
+  assert writers.kept_pictures(epath.Path(tmp_path), 'samples') == frames
+  writers.save_animation(epath.Path(tmp_path / 'a.gif'), frames)
+  with Image.open(tmp_path / 'a.gif') as gif:
+    assert gif.n_frames == writers.MAX_FRAMES
+    gif.seek(gif.n_frames - 1)
+    assert np.asarray(gif.convert('L'))[-1, -1] == 2490 % 256  # the last
 
 
 def test_a_run_leaves_every_picture_and_the_metrics(workdir):

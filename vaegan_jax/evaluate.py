@@ -4,6 +4,8 @@ Pictures (PNG in the workdir, and in TensorBoard): samples of fixed prior
 noise (4x4 and 8x8), held-out images above their reconstructions, linear and
 spherical interpolations between held-out pairs, random walks in the latent
 space, loss curves, and attribute vectors where the data has attributes.
+The samples and reconstructions of every evaluation are kept in
+`pictures/`, and the samples animated over training in a GIF.
 
 Metrics on the held-out split: pixel MSE and PSNR of reconstructions, KL per
 latent dimension and active units, and sample quality (FID, precision,
@@ -35,6 +37,10 @@ from vaegan_jax.metrics import quality
 
 # Seeds of the fixed noise, so pictures of one run are comparable over time.
 _PRIOR_SEED, _WALK_SEED, _FID_SEED = 11, 12, quality.SAMPLE_SEED
+# Pictures of every evaluation kept in <workdir>/pictures/, and the animation
+# of the fixed-noise samples over training made from them.
+KEPT_PICTURES = ('samples_8x8', 'reconstructions')
+ANIMATION_FILE = 'samples_over_training.gif'
 
 
 def _interleave_rows(top: np.ndarray, bottom: np.ndarray,
@@ -56,12 +62,15 @@ class Evaluator:
     writer: where pictures and metrics go.
     metrics_file: the training log the loss curves are drawn from (default:
       `workdir/metrics.jsonl`).
+    keep_pictures: keep `KEPT_PICTURES` of every evaluation in
+      `workdir/pictures/` and animate the samples (`ANIMATION_FILE`).
   """
 
   def __init__(self, config: ml_collections.ConfigDict, workdir: str,
                mesh: Any, writer: writers.MetricWriter,
-               metrics_file: str | None = None):
+               metrics_file: str | None = None, keep_pictures: bool = True):
     self.config = config
+    self.keep_pictures = keep_pictures
     self.cfg = config.eval
     self.workdir = workdir
     self.metrics_file = metrics_file or os.path.join(workdir, 'metrics.jsonl')
@@ -175,7 +184,11 @@ class Evaluator:
     """
     mean, logvar = self.infer.encode(state, self.held_out)
     results = self.metrics(state, mean, logvar)
-    self.writer.write_images(step, self.pictures(state, mean))
+    pictures = self.pictures(state, mean)
+    self.writer.write_images(step, pictures)
+    if self.keep_pictures:
+      self.writer.keep_images(step, {k: pictures[k] for k in KEPT_PICTURES})
+      self.writer.write_animation('samples_8x8', ANIMATION_FILE)
     scalars = {k: v for k, v in results.items() if np.isscalar(v)}
     notes = ({'eval/fid_protocol': results['fid_protocol']['name']}
              if 'fid_protocol' in results else None)
@@ -209,7 +222,8 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   writer = writers.MetricWriter(out, enabled=jax.process_index() == 0)
   try:
     evaluator = Evaluator(config, out, mesh, writer,
-                          os.path.join(workdir, 'metrics.jsonl'))
+                          os.path.join(workdir, 'metrics.jsonl'),
+                          keep_pictures=False)
     results = evaluator.run(state, step)
   finally:
     writer.close()
