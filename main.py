@@ -27,14 +27,24 @@ _MODE = flags.DEFINE_enum(
     'mode', 'train', ['train', 'evaluate', 'sample'],
     'train: train (resuming if the workdir has checkpoints) and evaluate as '
     'it goes; evaluate: pictures and metrics of one checkpoint into '
-    '<workdir>/evaluation/step_<N>/; sample: a grid of prior samples into '
-    '<workdir>/samples/.')
+    '<workdir>/evaluation/step_<N>/; sample: prior samples into '
+    '<workdir>/samples/ (--sample_format).')
 _CHECKPOINT = flags.DEFINE_string(
     'checkpoint', 'latest', "For evaluate and sample: 'latest', 'best' or a "
     'step number.')
 _NUM_SAMPLES = flags.DEFINE_integer('num_samples', 64,
                                     'For sample: how many.')
-_SEED = flags.DEFINE_integer('seed', 0, 'For sample: the prior noise seed.')
+_SEED = flags.DEFINE_integer(
+    'seed', 0, 'For sample: the prior noise seed (13: the samples an '
+    'evaluation\'s FID scores).')
+_SAMPLE_FORMAT = flags.DEFINE_list(
+    'sample_format', ['grid'], 'For sample, comma-separated: grid (a PNG '
+    'grid and a float .npy), png (a folder of PNG files, for pytorch-fid and '
+    'clean-fid), npz (uint8 [N, H, W, 3] under arr_0, for the ADM '
+    'evaluator) or all.')
+_OUTPUT_DIR = flags.DEFINE_string(
+    'output_dir', None, 'For sample: where the files go (default: '
+    '<workdir>/samples).')
 _DISTRIBUTED = flags.DEFINE_bool(
     'distributed', os.environ.get('VAEGAN_DISTRIBUTED', '0') == '1',
     'Call jax.distributed.initialize() for a multi-host run (also set by '
@@ -76,7 +86,8 @@ def main(argv):
       evaluate.evaluate_checkpoint(config, workdir, _CHECKPOINT.value)
     else:
       evaluate.sample_checkpoint(config, workdir, _CHECKPOINT.value,
-                                 _NUM_SAMPLES.value, _SEED.value)
+                                 _NUM_SAMPLES.value, _SEED.value,
+                                 _SAMPLE_FORMAT.value, _OUTPUT_DIR.value)
   except errors.UserError as e:
     logging.error('%s', e)
     sys.exit(f'Error: {e}')

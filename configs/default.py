@@ -169,7 +169,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval.fid_features = 'auto'
   config.eval.inception_weights = config_dict.placeholder(str)
   config.eval.classifier_dir = config_dict.placeholder(str)  # None: ~/.cache
+  # Samples FID, precision and recall score (50_000 as most papers' FID-50k),
+  # against the real images of fid_reference: 'eval' (the first num_examples
+  # held-out images) or 'train' (the whole training split, as StyleGAN's
+  # fid50k_full). Samples and real images are scored as 8-bit images, and
+  # eval_metrics.json records the protocol beside the FID (fid_protocol).
   config.eval.num_fid_samples = 10_000
+  config.eval.fid_reference = 'eval'
   config.eval.interpolation_steps = 10
   # The IWAE bound on held-out log-likelihood with this many importance
   # samples per image (0: off), over the first iwae_examples held-out images:

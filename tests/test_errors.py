@@ -25,6 +25,7 @@ from vaegan_jax import errors
 from vaegan_jax import evaluate
 from vaegan_jax import inference
 from vaegan_jax import losses
+from vaegan_jax import sample_files
 from vaegan_jax import data
 from vaegan_jax import state as state_lib
 from vaegan_jax import step as step_lib
@@ -36,6 +37,7 @@ from vaegan_jax.metrics import convert_inception
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import frechet
 from vaegan_jax.metrics import inception
+from vaegan_jax.metrics import pth
 
 # --------------------------------------------------------------------------
 # Config fields: `validation.validate`, before anything is read or written.
@@ -79,6 +81,8 @@ CONFIG_CASES = [
     ({'eval__fid_features': 'digits', 'data__image_size': 32},
      "fid_features='digits' needs 28x28"),
     ({'eval__fid_features': 'inception'}, 'convert_inception'),
+    ({'eval__fid_reference': 'test'},
+     r"fid_reference='test' must be one of \('eval', 'train'\)"),
 ]
 
 
@@ -296,6 +300,12 @@ LIBRARY_CASES = [
         helpers.tiny_config()).decode(None, np.zeros((1, 8), np.float32),
                                       np.array([1])),
      ValueError, 'not conditional'),
+    ('sample format', lambda t: sample_files.parse_formats(['gif']),
+     ValueError, r"Unknown sample format\(s\) \['gif'\].*'grid'"),
+    ('pth file of other objects', lambda t: (
+        (t / 'x.pth').write_bytes(b'not a torch file'),
+        pth.load_state_dict(str(t / 'x.pth'))), ValueError,
+     'Neither a zip archive nor a legacy torch.save'),
     ('experiment run name', lambda t: runner.select(
         definitions.EXPERIMENTS['compare'], ['gann']), ValueError,
      'has no run'),

@@ -7,6 +7,7 @@ import chex
 import jax
 import numpy as np
 import pytest
+from etils import epath
 from PIL import Image
 
 import vaegan_jax
@@ -14,10 +15,13 @@ from tests import helpers
 from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
 from vaegan_jax import evaluate
+from vaegan_jax import images as images_lib
 from vaegan_jax import inference
+from vaegan_jax import metrics
 from vaegan_jax import plots
 from vaegan_jax import state as state_lib
 from vaegan_jax import train
+from vaegan_jax import writers
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import held_out
 from vaegan_jax.metrics import quality
@@ -36,9 +40,48 @@ def _config(num_steps=2, **overrides):
 
 @pytest.fixture(scope='module')
 def workdir(tmp_path_factory):
+  """A run of 2 steps, evaluated at both."""
   path = str(tmp_path_factory.mktemp('run'))
-  train.train_and_evaluate(_config(), path)
+  train.train_and_evaluate(_config(eval__every=1), path)
   return path
+
+
+def _png(path):
+  with Image.open(path) as image:
+    return np.asarray(image)
+
+
+def test_each_evaluation_keeps_its_pictures_and_the_gif_shows_them(workdir):
+  pictures = os.path.join(workdir, 'pictures')
+  assert sorted(os.listdir(pictures)) == [
+      f'{name}_step_00000{step}.png'
+      for name in ('reconstructions', 'samples_8x8') for step in (1, 2)]
+  kept = [_png(os.path.join(pictures, f'samples_8x8_step_00000{step}.png'))
+          for step in (1, 2)]
+  np.testing.assert_array_equal(kept[1], _png(os.path.join(
+      workdir, 'samples_8x8.png')))  # the latest stays in the root
+  assert not np.array_equal(kept[0], kept[1])  # training changed them
+  with Image.open(os.path.join(workdir, 'samples_over_training.gif')) as gif:
+    assert gif.n_frames == 2 and gif.info['loop'] == 0
+    for i, picture in enumerate(kept):
+      gif.seek(i)
+      frame = np.asarray(gif.convert('L'))
+      np.testing.assert_array_equal(frame[-picture.shape[0]:], picture)
+      assert (frame[:-picture.shape[0]] < 128).any()  # the step's label
+
+
+def test_animation_spreads_its_frames_over_a_long_run(tmp_path):
+  frames = []
+  for step in range(0, 2500, 10):
+    path = tmp_path / writers.kept_name('samples', step)
+    writers.save_png(str(path), np.full((4, 4, 1), step % 256, np.uint8))
+    frames.append((step, epath.Path(path)))
+  assert writers.kept_pictures(epath.Path(tmp_path), 'samples') == frames
+  writers.save_animation(epath.Path(tmp_path / 'a.gif'), frames)
+  with Image.open(tmp_path / 'a.gif') as gif:
+    assert gif.n_frames == writers.MAX_FRAMES
+    gif.seek(gif.n_frames - 1)
+    assert np.asarray(gif.convert('L'))[-1, -1] == 2490 % 256  # the last
 
 
 def test_a_run_leaves_every_picture_and_the_metrics(workdir):
@@ -110,6 +153,30 @@ def test_evaluate_and_sample_modes(workdir):
   assert np.load(path.replace('.png', '.npy')).shape == (9, 28, 28, 1)
 
 
+def test_sample_mode_writes_what_fid_tools_read(workdir, tmp_path):
+  config = _config(eval__batch_size=4)  # 9 samples in several chunks
+  out = str(tmp_path / 'out')
+  path = evaluate.sample_checkpoint(config, workdir, 2, num=9, seed=3,
+                                    formats=['all'], output_dir=out)
+  assert path == os.path.join(out, 'step_2_seed_3.png')
+  floats = np.load(os.path.join(out, 'step_2_seed_3.npy'))
+  expected = images_lib.to_uint8(vaegan_jax.load(workdir).sample(9, seed=3))
+  np.testing.assert_array_equal(images_lib.to_uint8(floats), expected)
+  with np.load(os.path.join(out, 'step_2_seed_3.npz')) as npz:
+    assert npz.files == ['arr_0']  # the ADM evaluator's layout
+    pixels = npz['arr_0']
+  assert pixels.dtype == np.uint8 and pixels.shape == (9, 28, 28, 3)
+  np.testing.assert_array_equal(pixels, np.repeat(expected, 3, axis=-1))
+  folder = os.path.join(out, 'step_2_seed_3')
+  assert sorted(os.listdir(folder)) == [f'{i:06d}.png' for i in range(9)]
+  for i in (0, 8):
+    with Image.open(os.path.join(folder, f'{i:06d}.png')) as image:
+      np.testing.assert_array_equal(np.asarray(image), expected[i, ..., 0])
+  only_npz = evaluate.sample_checkpoint(config, workdir, 2, num=9, seed=3,
+                                        formats=['npz'], output_dir=out)
+  assert only_npz.endswith('.npz')
+
+
 def test_attribute_vectors_per_attribute():
   codes = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [0.0, 4.0]])
   attributes = np.array([[1, 0], [1, 0], [0, 1], [0, 0]])
@@ -170,6 +237,23 @@ def test_a_run_with_digits_fid_keeps_the_best_checkpoint(tmp_path,
   kept = sorted(int(s) for s in os.listdir(tmp_path / 'run' / 'checkpoints'))
   assert kept == sorted({best, 3})  # the best by FID and the latest
   assert vaegan_jax.load(str(tmp_path / 'run'), 'best').step == best
+  # The protocol is written beside the number.
+  with open(tmp_path / 'run' / 'eval_metrics.json') as f:
+    protocol = json.load(f)['fid_protocol']
+  assert protocol['samples'] == 256 and protocol['reference'] == 'eval'
+  assert protocol['reference_size'] == 64 and protocol['features'] == 'digits'
+  names = {r['eval/fid_protocol'] for r in records if 'eval/fid' in r}
+  assert names == {'FID-256 vs eval (64 images), digits'}
+  # Anyone can check the FID: the samples `--mode=sample --seed=13` writes
+  # as PNG files score the FID the run wrote.
+  folder = evaluate.sample_checkpoint(
+      config, str(tmp_path / 'run'), 3, num=256, seed=quality.SAMPLE_SEED,
+      formats=['png'], output_dir=str(tmp_path / 'samples'))
+  pngs = np.stack([np.asarray(Image.open(os.path.join(folder, name)))
+                   for name in sorted(os.listdir(folder))])[..., None]
+  held = data.eval_data(config, 64)['image']
+  assert metrics.SampleQuality(config, held)(pngs)['fid'] == pytest.approx(
+      fids[3], rel=1e-9)
 
 
 def test_checkpointer_keeps_the_latest_and_the_lowest_metric(tmp_path):

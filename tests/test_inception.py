@@ -5,15 +5,22 @@ same random weights, BatchNorm running statistics included, through the
 weight converter itself; then their pool3 features must agree.
 """
 
+import collections
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 torch = pytest.importorskip('torch')
 F = torch.nn.functional
 
-from vaegan_jax import metrics  # pylint: disable=g-import-not-at-top
+from vaegan_jax import images as images_lib  # pylint: disable=g-import-not-at-top
+from vaegan_jax import metrics
 from vaegan_jax.metrics import convert_inception
 from vaegan_jax.metrics import inception
+from vaegan_jax.metrics import pth
+from tests import helpers
 from tests import torch_fid_inception
 
 
@@ -78,12 +85,16 @@ def weights_path(torch_net, tmp_path_factory):
 
 
 def test_pool3_features_match_pytorch_fid(torch_net, weights_path, images):
+  # pytorch-fid's input: 8-bit images (PNG files) divided by 255.
+  pixels = images_lib.to_uint8(images)
   # Batch 2 for 3 images: the second batch is padded, one compilation.
   extract = metrics.feature_extractor('inception', weights_path=weights_path,
                                       batch_size=2)
-  got = extract(images)
+  got = extract(pixels)
+  np.testing.assert_array_equal(extract(images), got)  # floats quantised
   with torch.no_grad():
-    expected = torch_net(_to_torch(images)).numpy()
+    expected = torch_net(torch.from_numpy(pixels / np.float32(255)).permute(
+        0, 3, 1, 2)).numpy()
   assert got.shape == expected.shape == (3, inception.FEATURE_DIM)
   scale = np.abs(expected).max()
   assert 0.1 < scale < 100 and np.abs(expected).mean() > 1e-3 * scale
@@ -112,3 +123,78 @@ def test_converter_names_a_missing_entry(torch_net):
   del state['Mixed_7c.branch_pool.bn.running_var']
   with pytest.raises(ValueError, match='1 missing'):
     convert_inception.convert_state_dict(state)
+
+
+@pytest.mark.parametrize('legacy', [False, True], ids=['zip', 'legacy'])
+def test_pth_reader_matches_torch_load(tmp_path, legacy):
+  base = torch.randn(4, 6)
+  state = collections.OrderedDict(
+      conv=torch.randn(8, 3, 5, 5), bias=torch.randn(8),
+      rows=base[1:],  # a view: an offset into a storage it shares
+      transposed=base.t(),  # strides that are not row-major
+      scalar=torch.tensor(2.5), counter=torch.tensor(7, dtype=torch.int64),
+      empty=torch.zeros(0, 3))
+  path = tmp_path / 'state.pth'
+  torch.save(state, path, _use_new_zipfile_serialization=not legacy)
+  got = pth.load_state_dict(str(path))
+  expected = torch.load(path, weights_only=True)
+  assert list(got) == list(expected)
+  for name, tensor in expected.items():
+    assert got[name].dtype == tensor.numpy().dtype, name
+    np.testing.assert_array_equal(got[name], tensor.numpy(), err_msg=name)
+
+
+def test_pth_reader_runs_no_code_from_the_file(tmp_path):
+  path = tmp_path / 'evil.pth'
+  torch.save({'a': torch.zeros(2), 'b': print}, path)  # pickles a global
+  with pytest.raises(Exception, match='print is not part of a '
+                     'state dict'):
+    pth.load_state_dict(str(path))
+
+
+def test_converted_classifier_gives_torch_logits(torch_net, weights_path,
+                                                 images):
+  variables = inception.load_variables(weights_path)
+  assert variables['params']['fc']['kernel'].shape == (2048, 1008)
+  net = inception.FIDInceptionV3()
+  got = np.asarray(net.apply(variables, inception.preprocess(images),
+                             logits=True))
+  with torch.no_grad():
+    expected = torch_net.fc(torch_net(_to_torch(images))).numpy()
+  scale = np.abs(expected).max()
+  np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_weights_without_the_classifier_still_load(weights_path, images,
+                                                   tmp_path):
+  with np.load(weights_path) as data:
+    flat = {k: data[k] for k in data.files if not k.startswith('params/fc/')}
+  older = tmp_path / 'older.npz'
+  np.savez(older, **flat)
+  assert 'fc' not in inception.load_variables(str(older))['params']
+  features = [metrics.feature_extractor('inception', weights_path=path,
+                                        batch_size=3)(images)
+              for path in (str(older), weights_path)]
+  np.testing.assert_array_equal(*features)
+
+
+@pytest.mark.slow
+def test_converter_needs_no_torch(torch_net, tmp_path):
+  pth_path, npz_path = tmp_path / 'w.pth', tmp_path / 'w.npz'
+  torch.save(torch_net.state_dict(), pth_path)
+  code = ('import sys; sys.modules["torch"] = None\n'  # import torch fails
+          'from vaegan_jax.metrics import convert_inception\n'
+          f'sys.exit(convert_inception.main(["c", "{pth_path}", '
+          f'"{npz_path}"]))')
+  proc = subprocess.run([sys.executable, '-c', code], cwd=helpers.ROOT,
+                        env=helpers.subprocess_env(), capture_output=True,
+                        text=True, timeout=300)
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  with np.load(npz_path) as data:
+    for name, value in torch_net.state_dict().items():
+      if name == 'fc.weight':
+        np.testing.assert_array_equal(data['params/fc/kernel'], value.numpy().T)
+      elif name == 'Conv2d_1a_3x3.conv.weight':
+        np.testing.assert_array_equal(
+            data['params/Conv2d_1a_3x3/conv/kernel'],
+            value.numpy().transpose(2, 3, 1, 0))

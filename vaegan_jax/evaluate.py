@@ -4,6 +4,8 @@ Pictures (PNG in the workdir, and in TensorBoard): samples of fixed prior
 noise (4x4 and 8x8), held-out images above their reconstructions, linear and
 spherical interpolations between held-out pairs, random walks in the latent
 space, loss curves, and attribute vectors where the data has attributes.
+The samples and reconstructions of every evaluation are kept in
+`pictures/`, and the samples animated over training in a GIF.
 
 Metrics on the held-out split: pixel MSE and PSNR of reconstructions, KL per
 latent dimension and active units, the IWAE bound (`metrics/iwae.py`), and
@@ -13,7 +15,7 @@ sample quality (FID, precision, recall) in the feature space
 
 import json
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import ml_collections
@@ -22,18 +24,25 @@ from absl import logging
 
 from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
+from vaegan_jax import errors
 from vaegan_jax import images as images_lib
 from vaegan_jax import inference
 from vaegan_jax import metrics
 from vaegan_jax import parallel
 from vaegan_jax import plots
+from vaegan_jax import sample_files
 from vaegan_jax import validation
 from vaegan_jax import writers
 from vaegan_jax.metrics import held_out as held_out_metrics
 from vaegan_jax.metrics import iwae
+from vaegan_jax.metrics import quality
 
 # Seeds of the fixed noise, so pictures of one run are comparable over time.
-_PRIOR_SEED, _WALK_SEED, _FID_SEED = 11, 12, 13
+_PRIOR_SEED, _WALK_SEED, _FID_SEED = 11, 12, quality.SAMPLE_SEED
+# Pictures of every evaluation kept in <workdir>/pictures/, and the animation
+# of the fixed-noise samples over training made from them.
+KEPT_PICTURES = ('samples_8x8', 'reconstructions')
+ANIMATION_FILE = 'samples_over_training.gif'
 
 
 def _interleave_rows(top: np.ndarray, bottom: np.ndarray,
@@ -55,12 +64,15 @@ class Evaluator:
     writer: where pictures and metrics go.
     metrics_file: the training log the loss curves are drawn from (default:
       `workdir/metrics.jsonl`).
+    keep_pictures: keep `KEPT_PICTURES` of every evaluation in
+      `workdir/pictures/` and animate the samples (`ANIMATION_FILE`).
   """
 
   def __init__(self, config: ml_collections.ConfigDict, workdir: str,
                mesh: Any, writer: writers.MetricWriter,
-               metrics_file: str | None = None):
+               metrics_file: str | None = None, keep_pictures: bool = True):
     self.config = config
+    self.keep_pictures = keep_pictures
     self.cfg = config.eval
     self.workdir = workdir
     self.metrics_file = metrics_file or os.path.join(workdir, 'metrics.jsonl')
@@ -165,17 +177,25 @@ class Evaluator:
 
   # Metrics.
 
-  def _sample_quality(self, state) -> dict[str, float]:
+  def _sample_quality(self, state) -> dict[str, Any]:
     if self._quality is None:
       self._quality = metrics.SampleQuality(self.config, self.held_out)
     if self._quality.extract is None:  # no feature network for this data
       return {}
-    # A conditional model samples the held-out images' conditions in turn.
+    # Decoded and scored in chunks: 50,000 samples need not fit in memory. A
+    # conditional model samples the held-out images' conditions in turn.
     num = self.cfg.num_fid_samples
+    codes = self.infer.prior(num, _FID_SEED)
     conditions = self._held_out_conditions(np.arange(num) %
                                            len(self.held_out))
-    fakes = self.infer.sample(state, num, _FID_SEED, conditions)
-    return self._quality(fakes)
+    chunk = quality.chunk_size(self.config)
+    features = np.concatenate([
+        self._quality.extract(self.infer.decode(
+            state, codes[i:i + chunk],
+            None if conditions is None else conditions[i:i + chunk]))
+        for i in range(0, num, chunk)])
+    return {**self._quality.score(features),
+            'fid_protocol': self._quality.protocol}
 
   def metrics(self, state, mean: np.ndarray, logvar: np.ndarray
               ) -> dict[str, Any]:
@@ -208,10 +228,16 @@ class Evaluator:
     mean, logvar = self.infer.encode(state, self.held_out,
                                      self._held_out_conditions())
     results = self.metrics(state, mean, logvar)
-    self.writer.write_images(step, self.pictures(state, mean))
+    pictures = self.pictures(state, mean)
+    self.writer.write_images(step, pictures)
+    if self.keep_pictures:
+      self.writer.keep_images(step, {k: pictures[k] for k in KEPT_PICTURES})
+      self.writer.write_animation('samples_8x8', ANIMATION_FILE)
     scalars = {k: v for k, v in results.items() if np.isscalar(v)}
+    notes = ({'eval/fid_protocol': results['fid_protocol']['name']}
+             if 'fid_protocol' in results else None)
     self.writer.write_scalars(step, {f'eval/{k}': v
-                                     for k, v in scalars.items()})
+                                     for k, v in scalars.items()}, notes)
     if self.writer.enabled:
       with open(os.path.join(self.workdir, 'eval_metrics.json'), 'w') as f:
         json.dump({'step': step, **results}, f, indent=1)
@@ -241,7 +267,8 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   writer = writers.MetricWriter(out, enabled=jax.process_index() == 0)
   try:
     evaluator = Evaluator(config, out, mesh, writer,
-                          os.path.join(workdir, 'metrics.jsonl'))
+                          os.path.join(workdir, 'metrics.jsonl'),
+                          keep_pictures=False)
     results = evaluator.run(state, step)
   finally:
     writer.close()
@@ -251,31 +278,64 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
 
 def sample_checkpoint(config: ml_collections.ConfigDict, workdir: str,
                       checkpoint: str | int = 'latest', num: int = 64,
-                      seed: int = 0) -> str:
-  """Decodes `num` prior samples of a checkpoint to a PNG grid and a .npy.
+                      seed: int = 0, formats: Sequence[str] = ('grid',),
+                      output_dir: str | None = None) -> str:
+  """Decodes `num` prior samples of a checkpoint into files.
+
+  Args:
+    config: the run's configuration.
+    workdir: the run's directory.
+    checkpoint: 'latest', 'best' or a step.
+    num: how many samples.
+    seed: the prior noise's seed (`quality.SAMPLE_SEED`, 13, gives the
+      samples an evaluation's FID scores, for `num=config.eval.
+      num_fid_samples`).
+    formats: from `sample_files.FORMATS` ('grid': a PNG grid and a float
+      .npy; 'png': a folder of PNG files; 'npz': uint8 under 'arr_0') or
+      'all'.
+    output_dir: where the files go (default: `workdir/samples`).
 
   A conditional model draws `num` samples of each class (or attribute), one
   row of the grid per class.
 
   Returns:
-    The PNG's path, `workdir/samples/step_<step>_seed_<seed>.png`.
+    The path of the grid PNG, else of the .npz, else of the PNG folder:
+    `<output_dir>/step_<step>_seed_<seed>[.png|.npz|/]`.
   """
   validation.validate(config)
+  if num < 1:
+    raise errors.UserError(f'--num_samples={num}: ask for at least 1.')
+  try:
+    formats = sample_files.parse_formats(formats)
+  except ValueError as e:
+    raise errors.UserError(f'--sample_format: {e}') from None
   config = data.with_conditions(config)
   mesh = parallel.make_mesh()
   state, step = checkpoint_lib.restore_run(config, workdir, checkpoint, mesh)
   infer = inference.Inference(config, mesh, config.eval.batch_size)
-  columns, conditions = int(np.ceil(np.sqrt(num))), None
-  if config.model.conditional:
+  columns, conditions = None, None
+  if config.model.conditional:  # `num` of each class, a row per class
     classes = config.model.num_conditions
     columns, conditions = num, np.repeat(np.arange(classes), num)
     num *= classes
-  samples = infer.sample(state, num, seed, conditions)
-  out = os.path.join(workdir, 'samples')
-  path = os.path.join(out, f'step_{step}_seed_{seed}')
-  if jax.process_index() == 0:
-    os.makedirs(out, exist_ok=True)
-    np.save(path + '.npy', samples)
-    writers.save_png(path + '.png', images_lib.grid(samples, columns))
-  logging.info('Wrote %d samples of step %d to %s.png', num, step, path)
-  return path + '.png'
+  codes = infer.prior(num, seed)
+  out = output_dir or os.path.join(workdir, 'samples')
+  files = (sample_files.SampleFiles(out, f'step_{step}_seed_{seed}', formats,
+                                    columns)
+           if jax.process_index() == 0 else None)
+  chunk = quality.chunk_size(config)
+  for start in range(0, num, chunk):  # every process decodes; one writes
+    samples = infer.decode(
+        state, codes[start:start + chunk],
+        None if conditions is None else conditions[start:start + chunk])
+    if files is not None:
+      files.add(samples)
+  if files is None:
+    return ''
+  written = files.close()
+  logging.info('Wrote %d samples of step %d: %s', num, step,
+               ', '.join(written))
+  for fmt in ('grid', 'npz', 'png'):
+    if fmt in formats:
+      return str({'grid': files.path('.png'), 'npz': files.path('.npz'),
+                  'png': files.folder}[fmt])

@@ -119,6 +119,7 @@ FIELDS: dict[str, tuple[Check, str]] = {
     'eval.num_examples': at_least(1),
     'eval.fid_features': one_of(quality.KINDS),
     'eval.num_fid_samples': at_least(quality.MIN_SAMPLES),
+    'eval.fid_reference': one_of(quality.REFERENCES),
     'eval.interpolation_steps': at_least(2),
     'eval.iwae_samples': at_least(0),
     'eval.iwae_examples': at_least(1),

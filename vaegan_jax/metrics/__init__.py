@@ -10,7 +10,9 @@ offline FID for MNIST-like data). Typical use:
   real, fake = extract(real_images), extract(generated_images)
   metrics.sample_quality(real, fake)  # {'fid', 'precision', 'recall'}
 
-Images are float32 [N, H, W, C] in [-1, 1], as the models produce them.
+Images are float32 [N, H, W, C] in [-1, 1], as the models produce them, or
+uint8; every extractor rounds them to 8 bits first (`quantize`), as a saved
+PNG, so that the FID of samples is that of their PNG files.
 `SampleQuality(config, held_out_images)` does the same as
 `config.eval.fid_features` asks, for the evaluation of a run.
 """
@@ -24,5 +26,6 @@ from vaegan_jax.metrics.extractors import FeatureFn
 from vaegan_jax.metrics.extractors import digits_extractor
 from vaegan_jax.metrics.extractors import feature_extractor
 from vaegan_jax.metrics.extractors import inception_extractor
+from vaegan_jax.metrics.extractors import quantize
 from vaegan_jax.metrics.quality import SampleQuality
 from vaegan_jax.metrics.quality import sample_quality

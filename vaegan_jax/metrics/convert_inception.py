@@ -1,6 +1,6 @@
 r"""Converts pytorch-fid's Inception weights to the .npz `inception` loads.
 
-Usage (torch is needed here only, never at evaluation time):
+Usage (no torch needed: `pth` reads the file):
 
   python -m vaegan_jax.metrics.convert_inception \
       pt_inception-2015-12-05-6726825d.pth inception_fid.npz
@@ -8,6 +8,9 @@ Usage (torch is needed here only, never at evaluation time):
 The input is pytorch-fid's port of the TensorFlow FID Inception
 (`inception-2015-12-05`), released at
 https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth
+
+The output holds the pool3 network and its 1008-way classifier (`fc`, for
+the Inception Score) under flax names.
 """
 
 import hashlib
@@ -15,8 +18,10 @@ import re
 import sys
 
 import numpy as np
+from etils import epath
 
 from vaegan_jax.metrics import inception
+from vaegan_jax.metrics import pth
 
 # sha256 prefix of pytorch-fid's file (the suffix of its name).
 KNOWN_SHA256_PREFIX = '6726825d'
@@ -29,8 +34,10 @@ _RENAMES = {
     'bn.running_mean': ('batch_stats', 'bn/mean'),
     'bn.running_var': ('batch_stats', 'bn/var'),
 }
-# Not needed for pool3 features: the 1008-way classifier, BatchNorm counters.
-_SKIPPED = re.compile(r'^fc\.(weight|bias)$|\.num_batches_tracked$')
+# The 1008-way classifier: torch Linear [out, in] -> flax Dense [in, out].
+_CLASSIFIER = {'fc.weight': 'params/fc/kernel', 'fc.bias': 'params/fc/bias'}
+# Not needed: BatchNorm's update counters.
+_SKIPPED = re.compile(r'\.num_batches_tracked$')
 
 
 def convert_state_dict(state_dict: dict[str, np.ndarray]
@@ -43,11 +50,16 @@ def convert_state_dict(state_dict: dict[str, np.ndarray]
 
   Returns:
     {'params/Mixed_5b/branch1x1/conv/kernel': array, ...}: convolution
-    kernels as [H, W, in, out], everything float32.
+    kernels as [H, W, in, out], the classifier as 'params/fc/kernel' [2048,
+    1008] and 'params/fc/bias', everything float32.
   """
   flat = {}
   for name, value in state_dict.items():
     if _SKIPPED.search(name):
+      continue
+    if name in _CLASSIFIER:
+      value = np.asarray(value, np.float32)
+      flat[_CLASSIFIER[name]] = value.T if value.ndim == 2 else value
       continue
     module, _, tail = name.rpartition('.')
     module, _, layer = module.rpartition('.')
@@ -67,8 +79,7 @@ def _check_hash(path: str) -> None:
   """Warns when pytorch-fid's file name does not match its content."""
   if inception.TORCH_WEIGHTS_FILE not in path:
     return
-  with open(path, 'rb') as f:
-    digest = hashlib.sha256(f.read()).hexdigest()
+  digest = hashlib.sha256(epath.Path(path).read_bytes()).hexdigest()
   if not digest.startswith(KNOWN_SHA256_PREFIX):
     print(f'warning: {path} has sha256 {digest[:8]}..., expected '
           f'{KNOWN_SHA256_PREFIX}...; the download may be corrupt.',
@@ -82,12 +93,10 @@ def convert_file(torch_path: str, npz_path: str) -> None:
     torch_path: pytorch-fid's pt_inception-2015-12-05-6726825d.pth.
     npz_path: where to write the converted weights.
   """
-  import torch  # pylint: disable=g-import-not-at-top
-
   _check_hash(torch_path)
-  state_dict = torch.load(torch_path, map_location='cpu', weights_only=True)
-  flat = convert_state_dict({k: v.numpy() for k, v in state_dict.items()})
-  np.savez(npz_path, **flat)
+  flat = convert_state_dict(pth.load_state_dict(torch_path))
+  with epath.Path(npz_path).open('wb') as f:
+    np.savez(f, **flat)
 
 
 def main(argv: list[str]) -> int:

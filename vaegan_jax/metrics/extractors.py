@@ -1,11 +1,19 @@
-"""Feature extractors: images in [-1, 1] -> features, in fixed batches."""
+"""Feature extractors: images -> features, in fixed batches.
+
+Every extractor first quantises its images to the 256 levels of an 8-bit
+image (`quantize`), exactly as a saved PNG holds them: the FID of samples is
+then the FID of the PNG files written from them, the protocol of pytorch-fid
+and clean-fid, which score 8-bit images.
+"""
 
 from typing import Any, Callable
 
 import numpy as np
 from jax.sharding import Mesh
 
+from vaegan_jax import images as images_lib
 from vaegan_jax import parallel
+from vaegan_jax.data import preprocess
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import inception
 
@@ -13,14 +21,31 @@ FEATURE_KINDS = ('inception', 'digits')
 FeatureFn = Callable[[np.ndarray], np.ndarray]
 
 
+def quantize(images: np.ndarray) -> np.ndarray:
+  """Images as every feature network sees them: 8-bit, as a saved PNG.
+
+  Args:
+    images: float [N, H, W, C] in [-1, 1] (rounded to the nearest of 256
+      levels, as `images.to_uint8` and so the PNG files do) or uint8.
+
+  Returns:
+    float32 [N, H, W, C] in [-1, 1] on the 256 levels: uint8 u -> u / 127.5
+    - 1, the value the data pipeline gives a pixel u of a real image.
+  """
+  images = np.asarray(images)
+  if images.dtype != np.uint8:
+    images = images_lib.to_uint8(images)
+  return preprocess.to_float(images)
+
+
 def _extractor(apply: Callable[[Any, Any], Any], variables: Any,
                batch_size: int, mesh: Mesh | None) -> FeatureFn:
-  """`apply(variables, images)` over any number of images
+  """`apply(variables, quantize(images))` over any number of images
   (`parallel.batched`), its variables placed on the devices once."""
   mesh = mesh or parallel.make_mesh()
   batched = parallel.batched(apply, mesh, batch_size)
   variables = parallel.replicate(variables, mesh)
-  return lambda images: batched(variables, images)
+  return lambda images: batched(variables, quantize(images))
 
 
 def inception_extractor(weights_path: str, batch_size: int = 64,
@@ -33,7 +58,8 @@ def inception_extractor(weights_path: str, batch_size: int = 64,
     mesh: the devices to split each batch over (default: all).
 
   Returns:
-    features(images [N, H, W, 1 or 3] in [-1, 1]) -> float32 [N, 2048].
+    features(images [N, H, W, 1 or 3], uint8 or float in [-1, 1]) ->
+    float32 [N, 2048].
   """
   return _extractor(inception.features_fn(),
                     inception.load_variables(weights_path), batch_size, mesh)
@@ -50,7 +76,8 @@ def digits_extractor(classifier: digits_classifier.Classifier,
     mesh: the devices to split each batch over (default: all).
 
   Returns:
-    features(images [N, 28, 28, 1] in [-1, 1]) -> float32 [N, dense].
+    features(images [N, 28, 28, 1], uint8 or float in [-1, 1]) -> float32
+    [N, dense].
   """
   return _extractor(digits_classifier.apply_fn(classifier.settings),
                     {'params': classifier.params}, batch_size, mesh)
@@ -71,7 +98,7 @@ def feature_extractor(kind: str, *, weights_path: str | None = None,
     mesh: the devices to split each batch over (default: all).
 
   Returns:
-    features(images in [-1, 1]) -> float32 [N, D].
+    features(images, uint8 or float in [-1, 1]) -> float32 [N, D].
   """
   size = {} if batch_size is None else {'batch_size': batch_size}
   if kind == 'inception':

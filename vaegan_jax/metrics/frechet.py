@@ -34,6 +34,37 @@ def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   return features.mean(axis=0), np.cov(features, rowvar=False)
 
 
+class RunningStatistics:
+  """Mean and covariance of features given in chunks, in float64.
+
+  For a reference set too large to hold its features at once (e.g. a whole
+  training split): `add` each chunk, then `result()` gives what
+  `statistics` of all the rows would, up to float64 rounding.
+  """
+
+  def __init__(self):
+    self.count = 0
+    self._sum = self._outer = None
+
+  def add(self, features: np.ndarray) -> None:
+    """Adds [n, D] rows."""
+    features = np.asarray(features, np.float64)
+    if self._sum is None:
+      dim = features.shape[1]
+      self._sum, self._outer = np.zeros(dim), np.zeros((dim, dim))
+    self.count += len(features)
+    self._sum += features.sum(axis=0)
+    self._outer += features.T @ features
+
+  def result(self) -> tuple[np.ndarray, np.ndarray]:
+    """(mu [D], sigma [D, D]) of every row added, sigma divided by N − 1."""
+    if self.count < 2:
+      raise ValueError(f'statistics need at least 2 rows, got {self.count}.')
+    mu = self._sum / self.count
+    sigma = (self._outer - self.count * np.outer(mu, mu)) / (self.count - 1)
+    return mu, sigma
+
+
 def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
   """Square root of a symmetric positive semi-definite matrix."""
   eigvals, eigvecs = np.linalg.eigh((matrix + matrix.T) / 2)

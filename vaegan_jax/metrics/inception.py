@@ -24,6 +24,10 @@ import numpy as np
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
+NUM_CLASSES = 1008  # the TF graph's classifier (for the Inception Score)
+# Its variables: optional in a weights file (older converted files lack it).
+CLASSIFIER_SHAPES = {'params/fc/kernel': (FEATURE_DIM, NUM_CLASSES),
+                     'params/fc/bias': (NUM_CLASSES,)}
 WEIGHTS_FILE = 'inception_fid.npz'
 TORCH_WEIGHTS_FILE = 'pt_inception-2015-12-05-6726825d.pth'
 TORCH_WEIGHTS_URL = ('https://github.com/mseitzer/pytorch-fid/releases/'
@@ -156,11 +160,12 @@ class InceptionE(nn.Module):
 
 
 class FIDInceptionV3(nn.Module):
-  """[N, 299, 299, 3] in [-1, 1] -> [N, 2048] pool3 features."""
+  """[N, 299, 299, 3] in [-1, 1] -> [N, 2048] pool3 features, or with
+  `logits=True` the 1008-way classifier's logits (`fc`, as the TF graph)."""
   precision: Precision = jax.lax.Precision.HIGHEST
 
   @nn.compact
-  def __call__(self, x):
+  def __call__(self, x, logits: bool = False):
     p = dict(precision=self.precision)
     x = BasicConv(32, (3, 3), strides=2, name='Conv2d_1a_3x3', **p)(x)
     x = BasicConv(32, (3, 3), name='Conv2d_2a_3x3', **p)(x)
@@ -180,7 +185,10 @@ class FIDInceptionV3(nn.Module):
     x = InceptionD(name='Mixed_7a', **p)(x)
     x = InceptionE('avg', name='Mixed_7b', **p)(x)
     x = InceptionE('max', name='Mixed_7c', **p)(x)
-    return jnp.mean(x, axis=(1, 2))
+    x = jnp.mean(x, axis=(1, 2))
+    if logits:
+      return nn.Dense(NUM_CLASSES, precision=self.precision, name='fc')(x)
+    return x
 
 
 def preprocess(images: jax.Array) -> jax.Array:
@@ -222,6 +230,9 @@ def variable_shapes() -> dict[str, tuple[int, ...]]:
 def check_variables(flat: dict[str, np.ndarray], source: str) -> None:
   """Checks that flat weights fit the network: names and shapes.
 
+  The classifier (`CLASSIFIER_SHAPES`) may be there or not; the pool3
+  network must be whole.
+
   Args:
     flat: {'params/.../kernel': array, ...}.
     source: where they came from, for the error message.
@@ -229,8 +240,8 @@ def check_variables(flat: dict[str, np.ndarray], source: str) -> None:
   Raises:
     ValueError: naming the missing, unexpected and misshapen entries.
   """
-  expected = variable_shapes()
-  missing = sorted(set(expected) - set(flat))
+  expected = {**variable_shapes(), **CLASSIFIER_SHAPES}
+  missing = sorted(set(expected) - set(flat) - set(CLASSIFIER_SHAPES))
   unexpected = sorted(set(flat) - set(expected))
   wrong = sorted(k for k in set(expected) & set(flat)
                  if tuple(flat[k].shape) != tuple(expected[k]))
@@ -274,7 +285,7 @@ def missing_weights_message(path: str) -> str:
   return (
       f'FID Inception weights not found at {path!r}. Download pytorch-fid\'s '
       f'{TORCH_WEIGHTS_FILE} from {TORCH_WEIGHTS_URL} and convert it once '
-      f'(needs torch): `python -m vaegan_jax.metrics.convert_inception '
+      f'(no torch needed): `python -m vaegan_jax.metrics.convert_inception '
       f'{TORCH_WEIGHTS_FILE} {WEIGHTS_FILE}`; then pass that .npz path.')
 
 
@@ -285,7 +296,8 @@ def load_variables(path: str) -> dict[str, Any]:
     path: the file written by `convert_inception`.
 
   Returns:
-    {'params': ..., 'batch_stats': ...} for `FIDInceptionV3().apply`.
+    {'params': ..., 'batch_stats': ...} for `FIDInceptionV3().apply`; with
+    `params['fc']` when the file holds the classifier.
   """
   if not os.path.exists(path):
     raise FileNotFoundError(missing_weights_message(path))

@@ -1,11 +1,15 @@
 """Sample quality of a run, as `config.eval` asks: FID, precision, recall.
 
 `SampleQuality(config, held_out_images)` picks the feature space from
-`config.eval.fid_features`, computes the held-out images' features once, and
-is then called with generated images at each evaluation.
+`config.eval.fid_features`, computes the reference images' features once
+(`config.eval.fid_reference`: the held-out images or the training split),
+and is then called with generated images at each evaluation. Its
+`protocol` says what the numbers are: how many samples against which real
+images, the network, the pixels (8-bit) and the resize.
 """
 
 import os
+from typing import Any, Callable
 
 import jax
 import ml_collections
@@ -15,12 +19,21 @@ from absl import logging
 from vaegan_jax import data
 from vaegan_jax import errors
 from vaegan_jax import parallel
+from vaegan_jax.data import sources
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import extractors
 from vaegan_jax.metrics import frechet
+from vaegan_jax.metrics import inception
 from vaegan_jax.metrics import precision_recall
 
 KINDS = ('inception', 'digits', 'auto', 'none')
+# The real images FID compares with: the held-out ones the evaluation reads,
+# or the whole training split.
+REFERENCES = ('eval', 'train')
+# The prior noise of the samples an evaluation scores (`--mode=sample
+# --seed=13` writes the same images), and the subset of a large reference
+# that precision and recall use.
+SAMPLE_SEED, _REFERENCE_SEED = 13, 0
 # Precision and recall need more samples than their neighbourhood size.
 MIN_SAMPLES = precision_recall.DEFAULT_K + 1
 DEFAULT_CLASSIFIER_DIR = os.path.join('~', '.cache', 'vaegan_jax')
@@ -87,19 +100,43 @@ def sample_quality(real_features: np.ndarray, fake_features: np.ndarray,
   return result
 
 
+def count_name(num: int) -> str:
+  """10000 -> '10k', 50000 -> '50k', 256 -> '256' (FID-50k as papers say)."""
+  return f'{num // 1000}k' if num % 1000 == 0 else str(num)
+
+
 class SampleQuality:
-  """FID, precision and recall of generated images against held-out ones."""
+  """FID, precision and recall of generated images against real ones.
+
+  The real images are `config.eval.fid_reference`'s: the held-out images
+  the evaluation reads ('eval'), or the whole training split ('train', as
+  StyleGAN's fid50k_full and FIDs quoted against a dataset's training
+  statistics). Their Gaussian is fitted once, from features computed in
+  chunks; precision and recall compare with at most
+  `config.eval.num_fid_samples` of them (a fixed random subset), the
+  sizes Kynkäänniemi et al. compare.
+
+  Attributes:
+    kind: 'inception', 'digits' or 'none'.
+    extract: the feature function (None for 'none').
+    protocol: what the numbers are, for the record beside them (`{}` for
+      'none'): see `fid_protocol`.
+  """
 
   def __init__(self, config: ml_collections.ConfigDict,
-               held_out_images: np.ndarray):
-    """Builds the feature extractor and the held-out images' features.
+               held_out_images: np.ndarray | None = None):
+    """Builds the feature extractor and the reference's statistics.
 
     Args:
       config: the run's configuration (`config.eval` and `config.data`).
-      held_out_images: float32 [N, H, W, C] in [-1, 1], the real images.
+      held_out_images: float32 [N, H, W, C] in [-1, 1] or uint8, the
+        held-out images when `config.eval.fid_reference='eval'` (None: the
+        first `config.eval.num_examples` of the eval split are read); not
+        used for 'train'.
     """
     self.kind = resolve_kind(config)
     self.extract = None
+    self.protocol = {}
     if self.kind == 'none':
       logging.info("config.eval.fid_features='auto' found no feature "
                    'network for this data: no FID.')
@@ -107,22 +144,135 @@ class SampleQuality:
     mesh = parallel.make_mesh()
     batch_size = config.eval.batch_size
     if self.kind == 'digits':
-      self.extract = extractors.digits_extractor(
-          _digits_classifier(config), batch_size, mesh)
+      classifier = _digits_classifier(config)
+      network = (f'digits classifier {os.path.basename(classifier.path)}, '
+                 f'{classifier.settings.dense}-d penultimate features')
+      self.extract = extractors.digits_extractor(classifier, batch_size, mesh)
     else:
       path = config.eval.inception_weights
+      network = ('FID Inception-v3 (TF inception-2015-12-05, pytorch-fid\'s '
+                 f'weights from {os.path.basename(path)}), '
+                 f'{inception.FEATURE_DIM}-d pool3 features')
       if jax.default_backend() == 'cpu':
         logging.warning('FID Inception features on a CPU take minutes per '
                         'thousand images.')
       self.extract = extractors.inception_extractor(path, batch_size, mesh)
-    self.real_features = self.extract(held_out_images)
+    reference = config.eval.fid_reference
+    if reference == 'train' or held_out_images is None:
+      held_out_images = None
+      source = sources.get(config, reference, annotations=False)
+      count = len(source) if reference == 'train' else min(
+          len(source), config.eval.num_examples)
+      read = lambda rows: source[rows]['image']
+    else:
+      count, read = len(held_out_images), held_out_images.__getitem__
+    self.real_statistics, self.real_features = reference_features(
+        self.extract, read, count, config.eval.num_fid_samples,
+        chunk=chunk_size(config))
+    self.protocol = fid_protocol(config, self.kind, network, count,
+                                 len(self.real_features))
+    logging.info('FID protocol: %s', self.protocol['name'])
+
+  def score(self, fake_features: np.ndarray) -> dict[str, float]:
+    """{'fid', 'precision', 'recall'} of generated images' features.
+
+    Args:
+      fake_features: [M, D] features of generated images by `extract`.
+    """
+    result = {'fid': frechet.frechet_distance(
+        *self.real_statistics, *frechet.statistics(fake_features))}
+    result.update(precision_recall.precision_recall(self.real_features,
+                                                    fake_features))
+    return result
 
   def __call__(self, generated_images: np.ndarray) -> dict[str, float]:
     """{'fid', 'precision', 'recall'} of `generated_images` ({} if 'none').
 
     Args:
-      generated_images: float32 [M, H, W, C] in [-1, 1].
+      generated_images: float32 [M, H, W, C] in [-1, 1], or uint8.
     """
     if self.extract is None:
       return {}
-    return sample_quality(self.real_features, self.extract(generated_images))
+    return self.score(self.extract(generated_images))
+
+
+def chunk_size(config: ml_collections.ConfigDict) -> int:
+  """Images read or generated at a time for FID: a multiple of the eval
+  batch, about 2,000 images."""
+  batch = config.eval.batch_size
+  return batch * max(1, 2048 // batch)
+
+
+def reference_features(extract: extractors.FeatureFn,
+                       read: Callable[[np.ndarray], np.ndarray], count: int,
+                       max_kept: int, chunk: int = 2048,
+                       seed: int = _REFERENCE_SEED
+                       ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+  """The statistics of `count` real images' features, read in chunks.
+
+  Args:
+    extract: the feature function.
+    read: rows (int array) -> their images (uint8 or float in [-1, 1]).
+    count: how many images, rows 0..count-1.
+    max_kept: how many rows' features to keep (a fixed random subset when
+      there are more).
+    chunk: rows read and extracted at a time.
+    seed: fixes the subset.
+
+  Returns:
+    ((mu, sigma) of all `count` rows' features, [min(count, max_kept), D]
+    features of the kept rows).
+  """
+  kept = np.arange(count)
+  if count > max_kept:
+    kept = np.sort(np.random.default_rng(seed).choice(count, max_kept,
+                                                      replace=False))
+  stats, kept_features = frechet.RunningStatistics(), []
+  for start in range(0, count, chunk):
+    rows = np.arange(start, min(start + chunk, count))
+    features = extract(read(rows))
+    stats.add(features)
+    kept_features.append(features[np.isin(rows, kept)])
+  return stats.result(), np.concatenate(kept_features)
+
+
+def fid_protocol(config: ml_collections.ConfigDict, kind: str, network: str,
+                 reference_size: int, precision_recall_size: int
+                 ) -> dict[str, Any]:
+  """What an FID of this run is, for the record beside the number.
+
+  Args:
+    config: the run's configuration.
+    kind: 'inception' or 'digits'.
+    network: the feature network, in words.
+    reference_size: the real images the reference Gaussian is fitted to.
+    precision_recall_size: the real images precision and recall use.
+
+  Returns:
+    {'name': e.g. 'FID-50k vs train (60000 images), inception', 'samples',
+    'sample_seed', 'reference' ('eval' or 'train'), 'reference_data',
+    'reference_size', 'features', 'network', 'pixels', 'resize',
+    'precision_recall_k', 'precision_recall_reference_size'}.
+  """
+  samples, reference = config.eval.num_fid_samples, config.eval.fid_reference
+  if kind == 'inception':
+    resize = (f'bilinear to {inception.INPUT_SIZE}x{inception.INPUT_SIZE}, '
+              'no antialiasing, grayscale repeated to RGB (pytorch-fid; '
+              "clean-fid's mode='legacy_pytorch')")
+  else:
+    resize = 'none (28x28 grayscale)'
+  return {
+      'name': (f'FID-{count_name(samples)} vs {reference} '
+               f'({reference_size} images), {kind}'),
+      'samples': samples,
+      'sample_seed': SAMPLE_SEED,
+      'reference': reference,
+      'reference_data': f'{sources.describe(config)}, {reference} split',
+      'reference_size': reference_size,
+      'features': kind,
+      'network': network,
+      'pixels': 'uint8, as saved PNGs (samples rounded to 256 levels)',
+      'resize': resize,
+      'precision_recall_k': precision_recall.DEFAULT_K,
+      'precision_recall_reference_size': precision_recall_size,
+  }
