@@ -18,6 +18,7 @@ F = torch.nn.functional
 from vaegan_jax import images as images_lib  # pylint: disable=g-import-not-at-top
 from vaegan_jax import metrics
 from vaegan_jax.metrics import convert_inception
+from vaegan_jax.metrics import extractors
 from vaegan_jax.metrics import inception
 from vaegan_jax.metrics import pth
 from tests import helpers
@@ -163,6 +164,15 @@ def test_converted_classifier_gives_torch_logits(torch_net, weights_path,
     expected = torch_net.fc(torch_net(_to_torch(images))).numpy()
   scale = np.abs(expected).max()
   np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * scale)
+  # The Inception Score's head on the (8-bit images') pool3 features gives
+  # the classifier's logits.
+  features = metrics.feature_extractor('inception', weights_path=weights_path,
+                                       batch_size=3)(images)
+  head = extractors.inception_head(weights_path)
+  logits = net.apply(variables, inception.preprocess(
+      extractors.quantize(images)), logits=True)
+  np.testing.assert_allclose(head(features), logits, rtol=1e-4,
+                             atol=1e-5 * scale)
 
 
 def test_weights_without_the_classifier_still_load(weights_path, images,
@@ -172,6 +182,7 @@ def test_weights_without_the_classifier_still_load(weights_path, images,
   older = tmp_path / 'older.npz'
   np.savez(older, **flat)
   assert 'fc' not in inception.load_variables(str(older))['params']
+  assert extractors.inception_head(str(older)) is None  # no Inception Score
   features = [metrics.feature_extractor('inception', weights_path=path,
                                         batch_size=3)(images)
               for path in (str(older), weights_path)]

@@ -13,7 +13,9 @@ from vaegan_jax import data
 from vaegan_jax import metrics
 from vaegan_jax import sample_files
 from vaegan_jax.metrics import digits_classifier
+from vaegan_jax.metrics import extractors
 from vaegan_jax.metrics import frechet
+from vaegan_jax.metrics import inception_score
 from vaegan_jax.metrics import quality
 
 
@@ -45,6 +47,15 @@ def test_digits_quality_of_held_out_against_itself_and_noise(tmp_path,
   assert same['precision'] == same['recall'] == 1.0
   noise = np.random.default_rng(0).uniform(-1, 1, held_out.shape)
   assert sample_quality(noise.astype(np.float32))['fid'] > 10.0
+  # The Inception Score from the classifier's own logits, of 8-bit images.
+  classifier = digits_classifier.load(glob.glob(os.path.join(
+      tmp_path, 'digits_classifier_*.npz'))[0])
+  logits, _ = digits_classifier.DigitsCNN().apply(
+      {'params': classifier.params}, extractors.quantize(held_out))
+  expected = inception_score.inception_score(np.asarray(logits))
+  np.testing.assert_allclose([same['is'], same['is_std']], expected,
+                             rtol=1e-4)
+  assert same['is'] > 2.0  # real digits of 10 classes
 
 
 def _untrained_digits_extractor():

@@ -77,6 +77,10 @@ class Conv3x3(nn.Module):
     return nn.Dense(self.features)(patches)
 
 
+# The name of the 10-way classifier layer in the parameters.
+HEAD = 'Dense_1'
+
+
 class DigitsCNN(nn.Module):
   """[N, 28, 28, 1] in [-1, 1] -> (logits [N, 10], features [N, dense])."""
   widths: Sequence[int] = Settings.widths

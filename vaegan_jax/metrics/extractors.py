@@ -19,6 +19,29 @@ from vaegan_jax.metrics import inception
 
 FEATURE_KINDS = ('inception', 'digits')
 FeatureFn = Callable[[np.ndarray], np.ndarray]
+# features [N, D] -> class logits [N, K]: the network's last, linear layer.
+ClassifierHead = Callable[[np.ndarray], np.ndarray]
+
+
+def _linear_head(kernel: np.ndarray, bias: np.ndarray) -> ClassifierHead:
+  kernel = np.asarray(kernel, np.float64)
+  bias = np.asarray(bias, np.float64)
+  return lambda features: np.asarray(features, np.float64) @ kernel + bias
+
+
+def inception_head(weights_path: str) -> ClassifierHead | None:
+  """The FID Inception's 1008-way classifier on its pool3 features, or None
+  if the weights file was converted without it."""
+  params = inception.load_variables(weights_path)['params']
+  if 'fc' not in params:
+    return None
+  return _linear_head(params['fc']['kernel'], params['fc']['bias'])
+
+
+def digits_head(classifier: digits_classifier.Classifier) -> ClassifierHead:
+  """The digits classifier's 10-way layer on its penultimate features."""
+  head = classifier.params[digits_classifier.HEAD]
+  return _linear_head(head['kernel'], head['bias'])
 
 
 def quantize(images: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import extractors
 from vaegan_jax.metrics import frechet
 from vaegan_jax.metrics import inception
+from vaegan_jax.metrics import inception_score
 from vaegan_jax.metrics import precision_recall
 
 KINDS = ('inception', 'digits', 'auto', 'none')
@@ -136,6 +137,7 @@ class SampleQuality:
     """
     self.kind = resolve_kind(config)
     self.extract = None
+    self.classify = None  # features -> logits, for the Inception Score
     self.protocol = {}
     if self.kind == 'none':
       logging.info("config.eval.fid_features='auto' found no feature "
@@ -148,6 +150,7 @@ class SampleQuality:
       network = (f'digits classifier {os.path.basename(classifier.path)}, '
                  f'{classifier.settings.dense}-d penultimate features')
       self.extract = extractors.digits_extractor(classifier, batch_size, mesh)
+      self.classify = extractors.digits_head(classifier)
     else:
       path = config.eval.inception_weights
       network = ('FID Inception-v3 (TF inception-2015-12-05, pytorch-fid\'s '
@@ -157,6 +160,10 @@ class SampleQuality:
         logging.warning('FID Inception features on a CPU take minutes per '
                         'thousand images.')
       self.extract = extractors.inception_extractor(path, batch_size, mesh)
+      self.classify = extractors.inception_head(path)
+      if self.classify is None:
+        logging.info('%s holds no 1008-way classifier: no Inception Score '
+                     '(convert the weights again to have it).', path)
     reference = config.eval.fid_reference
     if reference == 'train' or held_out_images is None:
       held_out_images = None
@@ -174,7 +181,9 @@ class SampleQuality:
     logging.info('FID protocol: %s', self.protocol['name'])
 
   def score(self, fake_features: np.ndarray) -> dict[str, float]:
-    """{'fid', 'precision', 'recall'} of generated images' features.
+    """{'fid', 'precision', 'recall', 'is', 'is_std'} of generated images'
+    features ('is': the Inception Score of the same network's classifier,
+    the mean and spread over 10 splits).
 
     Args:
       fake_features: [M, D] features of generated images by `extract`.
@@ -183,6 +192,9 @@ class SampleQuality:
         *self.real_statistics, *frechet.statistics(fake_features))}
     result.update(precision_recall.precision_recall(self.real_features,
                                                     fake_features))
+    if self.classify is not None:
+      result['is'], result['is_std'] = inception_score.inception_score(
+          self.classify(fake_features))
     return result
 
   def __call__(self, generated_images: np.ndarray) -> dict[str, float]:
