@@ -21,7 +21,8 @@ from vaegan_jax.metrics import quality
 # Two runs of the translation experiment's kind, and one left out with
 # --runs: the report must show the first two and say the third did not run.
 TINY = definitions.Experiment(
-    name='tiny', title='Tiny', description='Two runs and one not run.',
+    name='tiny', title='Tiny', claim='Tiny runs write a report.',
+    description='Two runs and one not run.',
     runs=definitions.TRANSLATION.runs + (
         definitions.Run('gan', 'GAN', {'loss.objective': 'gan'}),),
     defaults={}, sections=('losses', 'translation'))
@@ -35,7 +36,9 @@ def test_defaults_give_way_to_the_command_line_and_runs_to_neither():
   assert config.train.num_steps == 7 and base.train.log_every == 50
   assert config.train.log_every == definitions.LR.defaults['train.log_every']
   runs = [runner.run_config(config, r) for r in definitions.LR.runs]
-  assert [c.optim.lr for c in runs] == [1.5e-4, 3e-4, 6e-4]
+  assert [(c.optim.name, c.optim.lr) for c in runs] == [
+      (name, lr) for name in ('adam', 'rmsprop')
+      for lr in (1.5e-4, 3e-4, 6e-4)]
   assert all(c.train.num_steps == 7 for c in runs)
 
 
@@ -132,6 +135,7 @@ def test_a_tiny_experiment_writes_its_report(tiny_workdir):
   for figure in ('samples', 'reconstructions', 'losses', 'translation'):
     assert f']({figure}.png)' in report
     assert os.path.getsize(os.path.join(workdir, f'{figure}.png')) > 1000
+  assert report.splitlines()[2] == '**Claim.** Tiny runs write a report.'
   for label in ('VAE', 'VAE-GAN'):
     fid, precision = _table_row(report, label).split(' | ')[1:3]
     assert float(fid) > 0 and 0 <= float(precision) <= 1
@@ -152,3 +156,28 @@ def test_rerunning_skips_finished_runs(tiny_workdir, monkeypatch):
   os.remove(os.path.join(workdir, 'report.md'))
   experiments.run(TINY, config, workdir, runs=['vae', 'vaegan'])
   assert os.path.exists(os.path.join(workdir, 'report.md'))
+
+
+@pytest.mark.slow
+def test_the_conditional_section_reads_each_class(tmp_path, monkeypatch):
+  from vaegan_jax.experiments import conditional  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.metrics import digits_classifier  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.metrics import quality  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(quality, 'CLASSIFIER_SETTINGS',
+                      digits_classifier.Settings(num_steps=50))
+  monkeypatch.setattr(conditional, 'SAMPLES_PER_CLASS', 20)
+  config = helpers.tiny_config(model__conditional=True, train__num_steps=2,
+                               eval__every=0, eval__fid_features='none',
+                               eval__classifier_dir=str(tmp_path / 'c'))
+  experiment = definitions.Experiment(
+      name='cond', title='Conditional', claim='c', description='d',
+      runs=(definitions.Run('conditional', 'cond', {}),), defaults={},
+      sections=('conditional',))
+  path = experiments.run(experiment, config, str(tmp_path / 'x'))
+  with open(path) as f:
+    report = f.read()
+  row = next(line for line in report.splitlines()
+             if line.startswith('| labelled as asked'))
+  shares = [float(v) for v in row.strip('| ').split(' | ')[1:]]
+  assert len(shares) == 11 and all(0 <= s <= 1 for s in shares)
+  assert os.path.getsize(tmp_path / 'x' / 'classes_conditional.png') > 1000

@@ -18,6 +18,7 @@ from vaegan_jax import data
 from vaegan_jax import images as images_lib
 from vaegan_jax import models
 from vaegan_jax.data import sources
+from vaegan_jax.experiments import conditional
 from vaegan_jax.experiments import definitions
 from vaegan_jax.experiments import runner
 from vaegan_jax.experiments import translation
@@ -221,10 +222,18 @@ def _reconstructions_section(results, workdir) -> str:
   encoders = [r for r in results if r.reconstructs]
   if not encoders:
     return ''
-  images = _held_out(encoders[0].config, RECONSTRUCTED)
-  rows = [('held-out', images)] + [
-      (r.run.label, vaegan_jax.load(r.directory).reconstruct(images))
-      for r in encoders]
+  held_out = data.eval_data(encoders[0].config, RECONSTRUCTED)
+  images = held_out['image']
+
+  def reconstruct(result):
+    model = vaegan_jax.load(result.directory)
+    conditions = (data.conditions.from_example(
+        held_out, model.config.model.num_conditions)
+                  if model.config.model.conditional else None)
+    return model.reconstruct(images, conditions)
+
+  rows = [('held-out', images)] + [(r.run.label, reconstruct(r))
+                                   for r in encoders]
   rows_figure(rows, os.path.join(workdir, 'reconstructions.png'))
   return ('## Reconstructions\n\n![held-out digits and reconstructions]'
           '(reconstructions.png)\n\nThe first held-out digits (top) and '
@@ -282,7 +291,8 @@ def _translation_section(results, workdir) -> str:
       'of the shifted ones.'])
 
 
-SECTIONS = {'losses': _losses_section, 'translation': _translation_section}
+SECTIONS = {'losses': _losses_section, 'translation': _translation_section,
+            'conditional': conditional.section}
 
 
 def write(experiment: definitions.Experiment, workdir: str,
@@ -299,7 +309,8 @@ def write(experiment: definitions.Experiment, workdir: str,
   """
   results = runner.collect(workdir, experiment)
   done = [r for r in results if r.finished]
-  parts = [f'# {experiment.title}', '', experiment.description, '',
+  parts = [f'# {experiment.title}', '', f'**Claim.** {experiment.claim}', '',
+           experiment.description, '',
            f'Written {datetime.date.today().isoformat()}'
            + (f' by `{command}`' if command else '') + '.']
   if any(r.config is not None for r in results):

@@ -61,8 +61,8 @@ def resolve_kind(config: ml_collections.ConfigDict) -> str:
   return 'inception' if config.eval.inception_weights else 'none'
 
 
-def _digits_classifier(config: ml_collections.ConfigDict
-                       ) -> digits_classifier.Classifier:
+def digits_classifier_of(config: ml_collections.ConfigDict
+                         ) -> digits_classifier.Classifier:
   """The cached classifier of this run's data, trained if not yet cached."""
   train, held_out = data.train_data(config), data.eval_data(config)
   if 'label' not in train or 'label' not in held_out:
@@ -146,7 +146,7 @@ class SampleQuality:
     mesh = parallel.make_mesh()
     batch_size = config.eval.batch_size
     if self.kind == 'digits':
-      classifier = _digits_classifier(config)
+      classifier = digits_classifier_of(config)
       network = (f'digits classifier {os.path.basename(classifier.path)}, '
                  f'{classifier.settings.dense}-d penultimate features')
       self.extract = extractors.digits_extractor(classifier, batch_size, mesh)
