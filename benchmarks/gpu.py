@@ -63,14 +63,16 @@ OPTIONAL = {'torch': 'torch (a CUDA build), for the PyTorch comparison'}
 # the sections before it run).
 GPU_PLAN = {
     'arch': 'larsen64', 'batches': [64, 256, 1024],
-    'dtypes': ['bfloat16', 'float32'], 'steps': 20, 'warmup': 2,
+    'dtypes': ['bfloat16', 'float32'],
+    'compile_dtypes': ['bfloat16', 'float32'], 'steps': 20, 'warmup': 2,
     'max_contention': 1.0, 'torch_compile_backend': 'inductor',
     'min_case_s': 15.0, 'jpegs': 2000, 'read_images': 16384,
     'read_repeats': 3, 'train_steps': 2000, 'train_log_every': 50,
     'train_set': [], 'budget': 480.0,
 }
 DRY_PLAN = {
-    **GPU_PLAN, 'arch': 'tiny', 'batches': [4], 'steps': 3, 'warmup': 1,
+    **GPU_PLAN, 'arch': 'tiny', 'batches': [4], 'compile_dtypes': ['float32'],
+    'steps': 3, 'warmup': 1,
     'torch_compile_backend': 'eager', 'min_case_s': 5.0, 'jpegs': 200,
     'read_images': 64, 'read_repeats': 2, 'train_steps': 20,
     'train_log_every': 5, 'budget': 360.0,
@@ -228,8 +230,8 @@ def environment_child(plan: dict[str, Any], result: str,
                  f'{config.data.image_size}'),
       'num_threads': config.data.num_threads, 'prepare_s': prepare_s,
       'prepare_images_per_s': plan['jpegs'] / prepare_s, 'reads': {}}
-  say(f'input pipeline: first preparation {pipeline["prepare_images_per_s"]:.0f}'
-      ' images/s')
+  say('input pipeline: first preparation '
+      f'{pipeline["prepare_images_per_s"]:.0f} images/s')
   for batch in plan['batches']:
     if time.time() > deadline - 5:
       break
@@ -270,18 +272,21 @@ def steps_child(plan: dict[str, Any], result: str, deadline: float,
     write_json(result, out)
     say(f'torch.compile section skipped: {torch_text}')
     return
+  if plan['dry_run'] and usable:  # shared CPUs: no threads spinning
+    sys.modules['torch'].set_num_threads(1)
   args = benchmark.parse_args([
       f'--steps={plan["steps"]}', f'--warmup={plan["warmup"]}',
       f'--torch={variant if usable else "none"}',
       f'--torch_compile_backend={plan["torch_compile_backend"]}',
       f'--max_contention={plan["max_contention"]}'])
+  dtypes = plan['dtypes' if variant == 'eager' else 'compile_dtypes']
   peaks = {}
-  for dtype in plan['dtypes']:
+  for dtype in dtypes:
     peaks[dtype], out['peak'][dtype] = benchmark.device_peak(dtype)
   say(f'peak for MFU: {out["peak"]}; {torch_text}')
   longest = plan['min_case_s']
   for batch in plan['batches']:
-    for dtype in plan['dtypes']:
+    for dtype in dtypes:
       case = f'{plan["arch"]}:{batch}'
       if time.time() + longest > deadline:
         out['skipped'].append({'case': case, 'dtype': dtype, 'why': (
@@ -431,11 +436,13 @@ def run_sections(
     say(f'== {section.name} (until +{deadline - start:.0f} s)')
     try:
       results[section.name] = section.run(deadline)
-    except (SectionTimeout, SectionFailed, Exception) as e:  # pylint: disable=broad-except
+    except Exception as e:  # pylint: disable=broad-except
+      ours = isinstance(e, (SectionTimeout, SectionFailed))
+      if not ours:
+        traceback.print_exc()
       entry.update(status='timeout' if isinstance(e, SectionTimeout)
-                   else 'failed', message=describe_error(e)
-                   if not isinstance(e, (SectionTimeout, SectionFailed))
-                   else str(e))
+                   else 'failed', message=str(e) if ours
+                   else describe_error(e))
       results[section.name] = section.partial()
     entry['wall_s'] = time.time() - now
     say(f'== {section.name}: {entry["status"]} in {entry["wall_s"]:.0f} s'

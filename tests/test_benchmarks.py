@@ -48,10 +48,11 @@ def test_dry_run_reports_every_section(tmp_path):
     for r in rows.values():
       for key in ('median_s', 'images_per_s', 'gflop', 'mfu', 'compile_s'):
         assert _positive(r[key]), (dtype, r['impl'], key, r[key])
-    if HAS_TORCH:
-      compiled = [r for r in results['compile']['rows']
-                  if r['dtype'] == dtype and r['impl'] == 'torch compile']
-      assert len(compiled) == 1 and _positive(compiled[0]['vs_jax'])
+  if HAS_TORCH:  # the dry run compiles float32 only
+    compiled = [r for r in results['compile']['rows']
+                if r['impl'] == 'torch compile']
+    assert [r['dtype'] for r in compiled] == ['float32']
+    assert _positive(compiled[0]['vs_jax'])
   train = results['train']
   assert train['last_step'] == 20 and train['log_records'] == 4
   assert _positive(train['steps_per_s']) and _positive(train['s_per_step'])
