@@ -284,6 +284,7 @@ def steps_child(plan: dict[str, Any], result: str, deadline: float,
   for dtype in dtypes:
     peaks[dtype], out['peak'][dtype] = benchmark.device_peak(dtype)
   say(f'peak for MFU: {out["peak"]}; {torch_text}')
+  write_json(result, out)
   longest = plan['min_case_s']
   for batch in plan['batches']:
     for dtype in dtypes:
@@ -293,6 +294,7 @@ def steps_child(plan: dict[str, Any], result: str, deadline: float,
             f'time budget: {deadline - time.time():.0f} s left, a case '
             f'takes up to {longest:.0f} s')})
         say(f'{case} {dtype}: skipped, {out["skipped"][-1]["why"]}')
+        write_json(result, out)
         continue
       say(f'{case} {dtype}')
       start = time.time()

@@ -206,3 +206,25 @@ def test_the_tables_show_failures_and_missing_numbers():
   assert 'PyTorch eager | failed: out of memory' in text
   assert 'larsen64:1024 float32 failed: out of memory' in text
   assert 'Training run: not measured.' in text
+
+
+def test_a_case_that_fails_is_reported_and_the_next_case_runs(tmp_path):
+  plan = {**gpu.DRY_PLAN, 'dtypes': ['int8', 'float64'], 'dry_run': True}
+  result = str(tmp_path / 'steps.json')
+  gpu.steps_child(plan, result, time.time() + 60, 'eager')
+  out = json.loads(open(result).read())
+  assert [(e['case'], e['dtype']) for e in out['errors']] == [
+      ('tiny:4', 'int8'), ('tiny:4', 'float64')]
+  assert all('model.dtype' in e['error'] for e in out['errors'])
+  assert out['rows'] == [] and out['skipped'] == []
+
+
+def test_cases_past_the_deadline_are_skipped_with_a_message(tmp_path):
+  result = str(tmp_path / 'steps.json')
+  gpu.steps_child({**gpu.DRY_PLAN, 'dry_run': True}, result,
+                  time.time() + 1, 'eager')
+  out = json.loads(open(result).read())
+  assert [(s['case'], s['dtype']) for s in out['skipped']] == [
+      ('tiny:4', 'bfloat16'), ('tiny:4', 'float32')]
+  assert all('time budget' in s['why'] for s in out['skipped'])
+  assert out['rows'] == [] and out['errors'] == []
