@@ -6,7 +6,8 @@
 
 Sections, in order of priority, each in its own process (a crash, an
 out-of-memory error or a hang in one is reported and the next one runs),
-each given a share of `--budget` seconds (default 480) and stopped at its
+each given a share of `--budget` seconds (default 450: with the time to
+stop the last section and write the report, 8 minutes) and stopped at its
 end; the remaining sections are skipped with a message when time runs out:
 
 1. environment: device, versions, what is missing; the input pipeline's
@@ -25,7 +26,8 @@ end; the remaining sections are skipped with a message when time runs out:
 Writes `gpu_benchmark.json` (every number) and `gpu_benchmark.md` (tables
 for docs/benchmarks.md) into `--out`, and prints the tables. Installs
 nothing: what is missing is printed, and the sections that need it skipped.
-The exit status is 1 when a section failed or timed out, else 0.
+The exit status is 1 when a section failed or timed out, a required module
+is missing or JAX has no GPU (without --dry-run), else 0.
 """
 
 import argparse
@@ -68,7 +70,7 @@ GPU_PLAN = {
     'max_contention': 1.0, 'torch_compile_backend': 'inductor',
     'min_case_s': 15.0, 'jpegs': 2000, 'read_images': 16384,
     'read_repeats': 3, 'train_steps': 2000, 'train_log_every': 50,
-    'train_set': [], 'budget': 480.0,
+    'train_set': [], 'budget': 450.0,
 }
 DRY_PLAN = {
     **GPU_PLAN, 'arch': 'tiny', 'batches': [4], 'compile_dtypes': ['float32'],
@@ -104,7 +106,7 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument('--out', default=None, help='directory for the JSON and '
                  'the tables (default: workdirs/gpu_benchmark/<time>)')
   p.add_argument('--budget', type=float, default=None,
-                 help='total seconds (default: 480; dry run 240)')
+                 help='total seconds (default: 450; dry run 360)')
   p.add_argument('--sections', default=','.join(SECTIONS),
                  help=f'comma-separated subset of {SECTIONS} (environment '
                  'always runs)')
@@ -371,7 +373,7 @@ def run_process(cmd: list[str], deadline: float,
 
 
 def _stop(proc: subprocess.Popen) -> None:
-  for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+  for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
     try:
       os.killpg(proc.pid, sig)
       proc.wait(timeout=wait)
@@ -477,7 +479,7 @@ def child_section(name: str, plan_path: str, scratch: str) -> Section:
   def run(deadline: float) -> dict[str, Any]:
     run_process([sys.executable, '-m', 'benchmarks.gpu', f'--child={name}',
                  f'--plan={plan_path}', f'--result={result}',
-                 f'--deadline={deadline}'], deadline + 15, child_env(scratch))
+                 f'--deadline={deadline}'], deadline + 10, child_env(scratch))
     return read_json(result)
 
   cap, reserve = SHARES[name]
@@ -760,7 +762,9 @@ def main(argv=None) -> int:
       'gpu_benchmark.md')
   bad = [t for t in results['timeline'] if t['status'] in ('failed',
                                                            'timeout')]
-  return 1 if bad or missing else 0
+  no_device = not args.dry_run and no_gpu(
+      {'environment': {'environment': results.get('environment')}})
+  return 1 if bad or missing or no_device else 0
 
 
 if __name__ == '__main__':
