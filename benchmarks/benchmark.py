@@ -44,7 +44,8 @@ from vaegan_jax import state as state_lib
 from vaegan_jax import step as step_lib
 from vaegan_jax import validation
 
-CONFIGS = {'larsen64': 'configs.default', 'digits': 'configs.mnist'}
+CONFIGS = {'larsen64': 'configs.default', 'digits': 'configs.mnist',
+           'tiny': 'configs.test'}
 DEFAULT_CASES = 'larsen64:64,larsen64:256,digits:64'
 MIN_STEPS = 20
 
@@ -71,6 +72,9 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument('--torch', default='eager,compile',
                  help="PyTorch variants: 'eager', 'compile', both, or 'none'")
   p.add_argument('--torch_compile_mode', default='default')
+  p.add_argument('--torch_compile_backend', default='inductor',
+                 help="torch.compile's backend ('eager': Dynamo's tracing "
+                 'alone, for quick checks of the code path)')
   p.add_argument('--torch_channels_last', action='store_true',
                  help='PyTorch in channels-last memory format')
   p.add_argument('--xla_options', default='project',
@@ -209,8 +213,9 @@ def jax_runner(config, xla_options: str) -> Runner:
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   mem = compiled.memory_analysis()
-  buffers = (mem.argument_size_in_bytes + mem.output_size_in_bytes
-             + mem.temp_size_in_bytes - mem.alias_size_in_bytes)
+  buffers = float('nan') if mem is None else (
+      mem.argument_size_in_bytes + mem.output_size_in_bytes
+      + mem.temp_size_in_bytes - mem.alias_size_in_bytes)
   held = {'state': state}
 
   def step():
@@ -238,14 +243,22 @@ def torch_runners(config, variants: list[str], args, device: str
   x = torch.from_numpy(_random_images(config).transpose(0, 3, 1, 2).copy()
                        ).to(device).contiguous(memory_format=fmt)
   cuda = device.startswith('cuda')
+  if cuda:  # as XLA: autotuned convolutions, TF32 for float32 matmuls too
+    torch.backends.cudnn.benchmark = True
+    torch.set_float32_matmul_precision('high')
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
   autocast = lambda: (torch.autocast(device, dtype=torch.bfloat16)
                       if config.model.dtype == 'bfloat16'
                       else contextlib.nullcontext())
   runners = []
   for variant in variants:
+    if variant == 'compile':  # static shapes: no dynamic-shape kernels from
+      torch._dynamo.reset()  # an earlier case's batch size
     ref = torch_reference.Step(
         config, device, channels_last=args.torch_channels_last,
-        compile_mode=args.torch_compile_mode if variant == 'compile' else None)
+        compile_mode=args.torch_compile_mode if variant == 'compile' else None,
+        compile_backend=args.torch_compile_backend)
     torch_reference.load_jax_params(ref, init.params, init.batch_stats)
 
     def step(ref=ref):
@@ -305,16 +318,31 @@ def timed(step: Callable[[], Any]) -> tuple[float, float]:
 
 
 def time_interleaved(runners: list[Runner], steps: int, warmup: int,
-                     max_contention: float) -> None:
+                     max_contention: float) -> dict[str, str]:
   """Warm-up, then one step of each runner in turn, `steps` times.
 
   On a shared machine, a step during which other processes took more than
   `max_contention` of the CPUs is timed again (up to 4 times; `retried`
   counts them), so that every implementation is timed on a quiet machine.
+  A runner after the first whose first step raises (PyTorch out of memory, a
+  torch.compile failure) is removed from `runners`, and the others timed.
+
+  Returns:
+    {name: the error's first line} of the runners removed.
   """
-  for r in runners:
+  failed = {}
+  for r in list(runners):
     start = time.perf_counter()
-    r.step()
+    try:
+      r.step()
+    except Exception as e:  # pylint: disable=broad-except
+      if r is runners[0]:
+        raise
+      failed[r.name] = f'{type(e).__name__}: {str(e).strip()[:300]}'
+      print(f'  {r.name}: first step failed, not timed: {failed[r.name]}',
+            flush=True)
+      runners.remove(r)
+      continue
     if np.isnan(r.compile_s):  # PyTorch: the first call (compiles, if any)
       r.compile_s = time.perf_counter() - start
     print(f'  {r.name}: first step {time.perf_counter() - start:.1f} s',
@@ -332,6 +360,7 @@ def time_interleaved(runners: list[Runner], steps: int, warmup: int,
       r.contention.append(contention)
     print(f'  step {i + 1}/{steps}: ' + ', '.join(
         f'{r.name} {r.times[-1]:.3f} s' for r in runners), flush=True)
+  return failed
 
 
 # --------------------------------------------------------------------------
@@ -453,17 +482,18 @@ def device_name() -> str:
 def summarise(case: str, runners: list[Runner], peak: float,
               batch_size: int) -> list[dict[str, Any]]:
   eager = next((r for r in runners if r.name == 'torch eager'), None)
+  paired = lambda r, ref: (  # median over interleaved pairs of steps
+      statistics.median(a / b for a, b in zip(r.times, ref.times))
+      if ref is not None else float('nan'))
   rows = []
   for r in runners:
     t = statistics.median(r.times)
-    ratio = float('nan')
-    if eager is not None:  # median over interleaved pairs of steps
-      ratio = statistics.median(a / b for a, b in zip(r.times, eager.times))
     rows.append({
         'case': case, 'impl': r.name, 'compile_s': r.compile_s,
         'median_s': t, 'min_s': min(r.times), 'max_s': max(r.times),
         'steps': len(r.times), 'images_per_s': batch_size / t,
-        'vs_torch_eager': ratio, 'gflop': r.flops / 1e9,
+        'vs_torch_eager': paired(r, eager), 'vs_jax': paired(r, runners[0]),
+        'gflop': r.flops / 1e9,
         'gflops_per_s': r.flops / t / 1e9, 'mfu': r.flops / t / peak,
         'others_cpu': statistics.median(r.contention), 'retried': r.retried,
         'memory': r.memory(),
@@ -476,11 +506,48 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
         f'{"min s":>7} {"img/s":>7} {"/eager":>6} {"GFLOP":>6} '
         f'{"GFLOP/s":>7} {"MFU":>6} {"others":>6} {"retried":>7}  memory')
   for r in rows:
+    if 'error' in r:
+      print(f'{r["case"]:13} {r["impl"]:13} failed: {r["error"]}')
+      continue
     print(f'{r["case"]:13} {r["impl"]:13} {r["compile_s"]:9.1f} '
           f'{r["median_s"]:9.3f} {r["min_s"]:7.3f} {r["images_per_s"]:7.1f} '
           f'{r["vs_torch_eager"]:6.2f} {r["gflop"]:6.0f} '
           f'{r["gflops_per_s"]:7.1f} {r["mfu"]:6.1%} {r["others_cpu"]:6.1%} '
           f'{r["retried"]:7d}  {r["memory"]}')
+
+
+def time_case(config, case: str, variants: list[str], args, device: str,
+              peak: float) -> list[dict[str, Any]]:
+  """Times one case: the JAX step and the PyTorch `variants`, interleaved.
+
+  Args:
+    config: the case's configuration (`make_config`).
+    case: its name, 'ARCH:BATCH'.
+    variants: PyTorch variants to time beside JAX ('eager', 'compile').
+    args: `parse_args`'s namespace (steps, warm-up, PyTorch options).
+    device: 'cuda' or 'cpu', for PyTorch.
+    peak: the device's peak FLOP/s, for MFU.
+
+  Returns:
+    A row per implementation timed (`summarise`); a PyTorch variant whose
+    first step failed has a row with its 'error' instead of timings.
+  """
+  runners = [jax_runner(config, args.xla_options)]
+  if variants:
+    runners += torch_runners(config, variants, args, device)
+  failed = time_interleaved(runners, args.steps, args.warmup,
+                            args.max_contention)
+  if len(runners) > 1:
+    try:
+      counted = torch_flops(config, device)
+    except Exception as e:  # pylint: disable=broad-except
+      counted = float('nan')
+      print(f'  PyTorch FLOP count failed: {e}', flush=True)
+    for r in runners[1:]:
+      r.flops = counted
+  rows = summarise(case, runners, peak, config.train.batch_size)
+  return rows + [{'case': case, 'impl': name, 'error': error}
+                 for name, error in failed.items()]
 
 
 def main(argv=None) -> None:
@@ -511,15 +578,7 @@ def main(argv=None) -> None:
       results['checks'][case] = diffs
       print(f'check {case}, max relative difference JAX vs PyTorch:',
             {k: f'{v:.1e}' for k, v in diffs.items()})
-    runners = [jax_runner(config, args.xla_options)]
-    if variants:
-      runners += torch_runners(config, variants, args, device)
-    time_interleaved(runners, args.steps, args.warmup, args.max_contention)
-    if variants:
-      counted = torch_flops(config, device)
-      for r in runners[1:]:
-        r.flops = counted
-    rows = summarise(case, runners, peak, int(batch))
+    rows = time_case(config, case, variants, args, device, peak)
     print()
     print_rows(rows)
     results['rows'] += rows

@@ -35,6 +35,41 @@ def write_jpegs(path: str, n: int) -> None:
         os.path.join(path, f'{i:06d}.jpg'), quality=90)
 
 
+def folder_config(images: str, cache_dir: str, batch_size: int):
+  """`configs/celeba.py` reading the folder `images`, cached in `cache_dir`."""
+  config = celeba.get_config()
+  config.data.name = 'folder'
+  config.data.path = images
+  config.data.cache_dir = cache_dir
+  config.train.batch_size = batch_size
+  return config
+
+
+def time_preparation(config) -> float:
+  """Seconds `data.prepare` takes: decoding the folder into its cache."""
+  start = time.perf_counter()
+  data.prepare(config)
+  return time.perf_counter() - start
+
+
+def time_reads(config, batches: int, repeats: int) -> list[float]:
+  """Images/s of `repeats` runs of `batches` batches of the train iterator
+  (after each iterator's start-up)."""
+  rates = []
+  for _ in range(repeats):
+    iterator = data.train_iterator(config)
+    try:
+      next(iterator)  # start-up: opening the cache, threads
+      start = time.perf_counter()
+      for _ in range(batches):
+        next(iterator)
+      rates.append(batches * config.train.batch_size
+                   / (time.perf_counter() - start))
+    finally:
+      iterator.close()
+  return rates
+
+
 def main(argv=None) -> None:
   p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
   p.add_argument('--images', type=int, default=2000)
@@ -47,26 +82,12 @@ def main(argv=None) -> None:
     images = os.path.join(root, 'images')
     os.makedirs(images)
     write_jpegs(images, args.images)
-    config = celeba.get_config()
-    config.data.name = 'folder'
-    config.data.path = images
-    config.data.cache_dir = os.path.join(root, 'cache')
-    config.train.batch_size = args.batch_size
-    start = time.perf_counter()
-    data.prepare(config)
-    prepare_s = time.perf_counter() - start
+    config = folder_config(images, os.path.join(root, 'cache'),
+                           args.batch_size)
+    prepare_s = time_preparation(config)
     print(f'first preparation: {args.images} JPEGs in {prepare_s:.2f} s, '
           f'{args.images / prepare_s:.0f} images/s ({os.cpu_count()} cores)')
-    rates = []
-    for _ in range(args.repeats):
-      iterator = data.train_iterator(config)
-      next(iterator)  # start-up: opening the cache, threads
-      start = time.perf_counter()
-      for _ in range(args.batches):
-        next(iterator)
-      rates.append(args.batches * args.batch_size
-                   / (time.perf_counter() - start))
-      iterator.close()
+    rates = time_reads(config, args.batches, args.repeats)
     print(f'cached reads: median {statistics.median(rates):.0f} images/s '
           f'over {args.repeats} runs of {args.batches} batches of '
           f'{args.batch_size} (min {min(rates):.0f}, max {max(rates):.0f})')

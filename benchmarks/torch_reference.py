@@ -162,7 +162,8 @@ class Step:
 
   def __init__(self, config: ml_collections.ConfigDict, device: str = 'cpu',
                compile_mode: str | None = None,
-               channels_last: bool = False):
+               channels_last: bool = False,
+               compile_backend: str = 'inductor'):
     loss = config.loss
     if (loss.gan not in ('minimax', 'non_saturating')
         or loss.recon not in ('l2', 'l1')):
@@ -178,7 +179,8 @@ class Step:
       m.train()
     self.forward_nets = dict(self.nets)
     if compile_mode:
-      self.forward_nets = {k: torch.compile(m, mode=compile_mode)
+      self.forward_nets = {k: torch.compile(m, mode=compile_mode,
+                                            backend=compile_backend)
                            for k, m in self.nets.items()}
     self.opts = {k: _optimizer(m, config) for k, m in self.nets.items()}
     self.params = {k: [p for p in m.parameters()]
