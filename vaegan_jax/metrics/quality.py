@@ -140,8 +140,8 @@ class SampleQuality:
     self.classify = None  # features -> logits, for the Inception Score
     self.protocol = {}
     if self.kind == 'none':
-      logging.info("config.eval.fid_features='auto' found no feature "
-                   'network for this data: no FID.')
+      logging.info('config.eval.fid_features=%r: no FID for this data.',
+                   config.eval.fid_features)
       return
     mesh = parallel.make_mesh()
     batch_size = config.eval.batch_size
