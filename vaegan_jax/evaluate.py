@@ -10,8 +10,8 @@ latent dimension and active units, and sample quality (FID, precision,
 recall) in the feature space `config.eval.fid_features` selects.
 """
 
+import io
 import json
-import os
 from typing import Any
 
 import jax
@@ -21,6 +21,7 @@ from absl import logging
 
 from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
+from vaegan_jax import files
 from vaegan_jax import images as images_lib
 from vaegan_jax import inference
 from vaegan_jax import metrics
@@ -61,7 +62,8 @@ class Evaluator:
     self.config = config
     self.cfg = config.eval
     self.workdir = workdir
-    self.metrics_file = metrics_file or os.path.join(workdir, 'metrics.jsonl')
+    self.metrics_file = metrics_file or str(
+        files.path(workdir) / writers.METRICS_FILE)
     self.writer = writer
     self.infer = inference.Inference(config, mesh, self.cfg.batch_size)
     held_out = data.eval_data(config, self.cfg.num_examples)
@@ -129,7 +131,8 @@ class Evaluator:
         **self._interpolations(state, codes),
         **self._attribute_pictures(state, codes),
     }
-    if os.path.exists(self.metrics_file):
+    self.writer.flush()  # the loss curves read what was written
+    if files.path(self.metrics_file).exists():
       records = writers.read_jsonl(self.metrics_file)
       if records:
         out['loss_curves'] = plots.loss_curves(records)
@@ -171,8 +174,8 @@ class Evaluator:
     self.writer.write_scalars(step, {f'eval/{k}': v
                                      for k, v in scalars.items()})
     if self.writer.enabled:
-      with open(os.path.join(self.workdir, 'eval_metrics.json'), 'w') as f:
-        json.dump({'step': step, **results}, f, indent=1)
+      files.write_text(files.path(self.workdir) / 'eval_metrics.json',
+                       json.dumps({'step': step, **results}, indent=1))
     logging.info('eval at step %d: %s', step, ' '.join(
         f'{k}={v:.4g}' for k, v in sorted(scalars.items())))
     return {k: float(v) for k, v in scalars.items()}
@@ -194,11 +197,11 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   validation.validate(config)
   mesh = parallel.make_mesh()
   state, step = checkpoint_lib.restore_run(config, workdir, checkpoint, mesh)
-  out = os.path.join(workdir, 'evaluation', f'step_{step}')
+  out = str(files.path(workdir) / 'evaluation' / f'step_{step}')
   writer = writers.MetricWriter(out, enabled=jax.process_index() == 0)
   try:
     evaluator = Evaluator(config, out, mesh, writer,
-                          os.path.join(workdir, 'metrics.jsonl'))
+                          str(files.path(workdir) / writers.METRICS_FILE))
     results = evaluator.run(state, step)
   finally:
     writer.close()
@@ -219,11 +222,11 @@ def sample_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   state, step = checkpoint_lib.restore_run(config, workdir, checkpoint, mesh)
   samples = inference.Inference(config, mesh, config.eval.batch_size).sample(
       state, num, seed)
-  out = os.path.join(workdir, 'samples')
-  path = os.path.join(out, f'step_{step}_seed_{seed}')
+  path = str(files.path(workdir) / 'samples' / f'step_{step}_seed_{seed}')
   if jax.process_index() == 0:
-    os.makedirs(out, exist_ok=True)
-    np.save(path + '.npy', samples)
+    buffer = io.BytesIO()
+    np.save(buffer, samples)
+    files.write_bytes(path + '.npy', buffer.getvalue())
     writers.save_png(path + '.png', images_lib.grid(
         samples, int(np.ceil(np.sqrt(num)))))
   logging.info('Wrote %d samples of step %d to %s.png', num, step, path)

@@ -16,6 +16,7 @@ import sys
 
 import numpy as np
 
+from vaegan_jax import files
 from vaegan_jax.metrics import inception
 
 # sha256 prefix of pytorch-fid's file (the suffix of its name).
@@ -80,14 +81,15 @@ def convert_file(torch_path: str, npz_path: str) -> None:
 
   Args:
     torch_path: pytorch-fid's pt_inception-2015-12-05-6726825d.pth.
-    npz_path: where to write the converted weights.
+    npz_path: where to write the converted weights (local or a URL such
+      as gs://bucket/inception_fid.npz).
   """
   import torch  # pylint: disable=g-import-not-at-top
 
   _check_hash(torch_path)
   state_dict = torch.load(torch_path, map_location='cpu', weights_only=True)
   flat = convert_state_dict({k: v.numpy() for k, v in state_dict.items()})
-  np.savez(npz_path, **flat)
+  files.save_npz(npz_path, **flat)
 
 
 def main(argv: list[str]) -> int:
