@@ -88,10 +88,10 @@ def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
   path = root / CONFIG_FILE
   text = config.to_json_best_effort(indent=2, sort_keys=True)
   if path.exists():
-    if json.loads(path.read_text()) == json.loads(text):
+    previous = path.read_text()
+    if json.loads(previous) == json.loads(text):
       return
-    history = root / HISTORY_DIR
-    history.mkdir(exist_ok=True)
     stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S-%f')
-    path.rename(history / f'config-{stamp}.json')
+    # Copied, then replaced: cloud storage has no folders to move into.
+    files.write_text(root / HISTORY_DIR / f'config-{stamp}.json', previous)
   files.write_text(path, text)
