@@ -199,6 +199,16 @@ def test_data(tmp_path, what, make, message):
     make(tmp_path)
 
 
+def test_a_tfds_dataset_without_tfds_names_the_extra(tmp_path, monkeypatch):
+  monkeypatch.setitem(sys.modules, 'tensorflow_datasets', None)
+  config = mnist.get_config()
+  config.data.name = 'mnist'
+  with pytest.raises(errors.DataError, match=r'TFDS .*pip install -e '
+                     r'"\.\[tfds\]"'):
+    train.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()
+
+
 def test_batch_larger_than_the_training_split_names_both_numbers(tmp_path):
   config = _folder_config(tmp_path, _images(tmp_path / 'im', 3),
                           holdout_fraction=0.0)
