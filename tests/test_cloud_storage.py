@@ -39,6 +39,7 @@ from tests import helpers
 from vaegan_jax import evaluate
 from vaegan_jax import files
 from vaegan_jax import train
+from vaegan_jax import writers
 from vaegan_jax.data import cache
 from vaegan_jax.data import folder
 from vaegan_jax.experiments import definitions
@@ -169,6 +170,33 @@ def test_a_run_on_gs_writes_there_resumes_and_loads(gcs, tmp_path):
   assert fs.exists(f'{prefix}/samples/step_4_seed_3.npy')
   assert np.load(io.BytesIO(fs.cat(
       f'{prefix}/samples/step_4_seed_3.npy'))).shape == (4, 28, 28, 1)
+
+
+def test_logs_on_gs_are_uploaded_whole_in_bounded_files(gcs, monkeypatch):
+  _, fs = gcs
+  monkeypatch.setattr(writers, '_ROTATE_BYTES', 20_000)
+  prefix = f'{BUCKET}/logs'
+  writer = writers.MetricWriter(f'gs://{prefix}', sync_seconds=3600)
+  local = writer._local  # pylint: disable=protected-access
+  rng = np.random.default_rng(0)
+  for step in range(1, 6):
+    writer.write_scalars(step, {'loss': float(step)})
+    writer.write_images(step, {'noise': rng.integers(
+        0, 255, (64, 64, 3), np.uint8)})
+  writer.write_scalars(6, {'loss': 6.0})
+
+  def steps():
+    return [json.loads(line)['step'] for line in
+            fs.cat(f'{prefix}/metrics.jsonl').decode().splitlines()]
+
+  assert steps() == [1, 2, 3, 4, 5]  # the last waits for sync_seconds
+  writer.close()
+  assert steps() == [1, 2, 3, 4, 5, 6]
+  assert not os.path.exists(local)
+  events = fs.ls(f'{prefix}/tensorboard', detail=True)
+  assert len(events) >= 3
+  assert all(e['size'] < 20_000 + 64 * 64 * 3 * 2 for e in events)
+  assert _event_tags(fs, f'{prefix}/tensorboard') == {'loss', 'noise'}
 
 
 def test_a_folder_cache_on_gs_is_shared_through_local_mirrors(
