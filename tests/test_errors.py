@@ -5,6 +5,7 @@ workdir and checkpoints, library calls, and the command line. Each row is
 what a user does wrong and a pattern its message must match.
 """
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -210,6 +211,16 @@ def test_data(tmp_path, what, make, message):
     make(tmp_path)
 
 
+def test_a_tfds_dataset_without_tfds_names_the_extra(tmp_path, monkeypatch):
+  monkeypatch.setitem(sys.modules, 'tensorflow_datasets', None)
+  config = mnist.get_config()
+  config.data.name = 'mnist'
+  with pytest.raises(errors.DataError, match=r'TFDS .*pip install -e '
+                     r'"\.\[tfds\]"'):
+    train.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()
+
+
 def test_batch_larger_than_the_training_split_names_both_numbers(tmp_path):
   config = _folder_config(tmp_path, _images(tmp_path / 'im', 3),
                           holdout_fraction=0.0)
@@ -249,6 +260,19 @@ def test_missing_checkpoint_lists_the_steps_there_are(run_dir):
 def test_load_of_a_directory_that_is_no_run(tmp_path):
   with pytest.raises(errors.WorkdirError, match='not the workdir of a'):
     vaegan_jax.load(str(tmp_path))
+
+
+@pytest.mark.parametrize('url,fix', [
+    ('gs://bucket/run', r'needs the gcsfs package: pip install -e "\.\[gcs\]"'),
+    ('s3://bucket/run', 'needs the s3fs package: pip install s3fs')])
+def test_a_workdir_on_cloud_storage_without_its_file_system(monkeypatch, url,
+                                                            fix):
+  find_spec = importlib.util.find_spec
+  monkeypatch.setattr(importlib.util, 'find_spec', lambda name, *args: None if
+                      name in ('gcsfs', 's3fs', 'tensorflow')
+                      else find_spec(name, *args))
+  with pytest.raises(errors.WorkdirError, match=f'{url} is on .*{fix}'):
+    train.train_and_evaluate(helpers.tiny_config(), url)
 
 
 # --------------------------------------------------------------------------

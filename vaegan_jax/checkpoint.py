@@ -7,7 +7,6 @@ The last `keep` checkpoints are preserved, and the `keep_best` with the
 lowest `best_metric` once evaluation reports it.
 """
 
-import os
 from typing import Any, Mapping
 
 import jax
@@ -16,6 +15,7 @@ import orbax.checkpoint as ocp
 from absl import logging
 
 from vaegan_jax import errors
+from vaegan_jax import files
 from vaegan_jax import parallel
 from vaegan_jax import state as state_lib
 
@@ -41,7 +41,8 @@ class Checkpointer:
   """Saves and restores {'state': TrainState, 'data': iterator state}.
 
   Args:
-    workdir: the run's directory; checkpoints go to `workdir/checkpoints`.
+    workdir: the run's directory, local or on cloud storage (`gs://...`);
+      checkpoints go to `workdir/checkpoints`.
     keep: number of latest checkpoints to preserve.
     best_metric: name of an evaluation metric (lower is better) whose best
       `keep_best` checkpoints are preserved as well; None: latest only.
@@ -50,7 +51,7 @@ class Checkpointer:
 
   def __init__(self, workdir: str, keep: int = 3,
                best_metric: str | None = None, keep_best: int = 1):
-    self.directory = os.path.join(os.path.abspath(workdir), 'checkpoints')
+    self.directory = str(files.path(files.absolute(workdir)) / 'checkpoints')
     policies = [ocp.checkpoint_managers.LatestN(n=keep)]
     if best_metric:
       policies.append(ocp.checkpoint_managers.BestN(

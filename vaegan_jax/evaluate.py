@@ -13,8 +13,8 @@ sample quality (FID, precision, recall) in the feature space
 `config.eval.fid_features` selects.
 """
 
+import io
 import json
-import os
 from typing import Any, Sequence
 
 import jax
@@ -25,6 +25,7 @@ from absl import logging
 from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
 from vaegan_jax import errors
+from vaegan_jax import files
 from vaegan_jax import images as images_lib
 from vaegan_jax import inference
 from vaegan_jax import metrics
@@ -75,7 +76,8 @@ class Evaluator:
     self.keep_pictures = keep_pictures
     self.cfg = config.eval
     self.workdir = workdir
-    self.metrics_file = metrics_file or os.path.join(workdir, 'metrics.jsonl')
+    self.metrics_file = metrics_file or str(
+        files.path(workdir) / writers.METRICS_FILE)
     self.writer = writer
     self.infer = inference.Inference(config, mesh, self.cfg.batch_size)
     held_out = data.eval_data(config, self.cfg.num_examples)
@@ -169,7 +171,8 @@ class Evaluator:
         **self._interpolations(state, codes),
         **self._attribute_pictures(state, codes),
     }
-    if os.path.exists(self.metrics_file):
+    self.writer.flush()  # the loss curves read what was written
+    if files.path(self.metrics_file).exists():
       records = writers.read_jsonl(self.metrics_file)
       if records:
         out['loss_curves'] = plots.loss_curves(records)
@@ -239,8 +242,8 @@ class Evaluator:
     self.writer.write_scalars(step, {f'eval/{k}': v
                                      for k, v in scalars.items()}, notes)
     if self.writer.enabled:
-      with open(os.path.join(self.workdir, 'eval_metrics.json'), 'w') as f:
-        json.dump({'step': step, **results}, f, indent=1)
+      files.write_text(files.path(self.workdir) / 'eval_metrics.json',
+                       json.dumps({'step': step, **results}, indent=1))
     logging.info('eval at step %d: %s', step, ' '.join(
         f'{k}={v:.4g}' for k, v in sorted(scalars.items())))
     return {k: float(v) for k, v in scalars.items()}
@@ -263,11 +266,11 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   config = data.with_conditions(config)
   mesh = parallel.make_mesh()
   state, step = checkpoint_lib.restore_run(config, workdir, checkpoint, mesh)
-  out = os.path.join(workdir, 'evaluation', f'step_{step}')
+  out = str(files.path(workdir) / 'evaluation' / f'step_{step}')
   writer = writers.MetricWriter(out, enabled=jax.process_index() == 0)
   try:
     evaluator = Evaluator(config, out, mesh, writer,
-                          os.path.join(workdir, 'metrics.jsonl'),
+                          str(files.path(workdir) / writers.METRICS_FILE),
                           keep_pictures=False)
     results = evaluator.run(state, step)
   finally:
@@ -319,23 +322,24 @@ def sample_checkpoint(config: ml_collections.ConfigDict, workdir: str,
     columns, conditions = num, np.repeat(np.arange(classes), num)
     num *= classes
   codes = infer.prior(num, seed)
-  out = output_dir or os.path.join(workdir, 'samples')
-  files = (sample_files.SampleFiles(out, f'step_{step}_seed_{seed}', formats,
-                                    columns)
-           if jax.process_index() == 0 else None)
+  out = output_dir or str(files.path(workdir) / 'samples')
+  out_files = (sample_files.SampleFiles(out, f'step_{step}_seed_{seed}',
+                                        formats, columns)
+               if jax.process_index() == 0 else None)
   chunk = quality.chunk_size(config)
   for start in range(0, num, chunk):  # every process decodes; one writes
     samples = infer.decode(
         state, codes[start:start + chunk],
         None if conditions is None else conditions[start:start + chunk])
-    if files is not None:
-      files.add(samples)
-  if files is None:
+    if out_files is not None:
+      out_files.add(samples)
+  if out_files is None:
     return ''
-  written = files.close()
+  written = out_files.close()
   logging.info('Wrote %d samples of step %d: %s', num, step,
                ', '.join(written))
   for fmt in ('grid', 'npz', 'png'):
     if fmt in formats:
-      return str({'grid': files.path('.png'), 'npz': files.path('.npz'),
-                  'png': files.folder}[fmt])
+      return str({'grid': out_files.path('.png'),
+                  'npz': out_files.path('.npz'),
+                  'png': out_files.folder}[fmt])

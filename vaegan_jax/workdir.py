@@ -11,9 +11,9 @@ import json
 from typing import Any
 
 import ml_collections
-from etils import epath
 
 from vaegan_jax import errors
+from vaegan_jax import files
 
 CONFIG_FILE = 'config.json'
 HISTORY_DIR = 'config_history'
@@ -45,7 +45,7 @@ def as_dict(config: ml_collections.ConfigDict) -> dict[str, Any]:
 
 def read_config_dict(workdir: str) -> dict[str, Any] | None:
   """The workdir's config.json as a dict, or None if it has none."""
-  path = epath.Path(workdir) / CONFIG_FILE
+  path = files.path(workdir) / CONFIG_FILE
   if not path.exists():
     return None
   return json.loads(path.read_text())
@@ -60,7 +60,7 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
   config = read_config_dict(workdir)
   if config is None:
     raise errors.WorkdirError(
-        f'{epath.Path(workdir) / CONFIG_FILE} does not exist: {workdir} is '
+        f'{files.path(workdir) / CONFIG_FILE} does not exist: {workdir} is '
         'not the workdir of a vaegan_jax run.')
   return ml_collections.ConfigDict(_tuples(config))
 
@@ -79,20 +79,19 @@ def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
   """Writes config.json, moving a different earlier one to config_history/.
 
   Args:
-    workdir: the run's directory (created if missing).
+    workdir: the run's directory (created if missing), local or on cloud
+      storage.
     config: the configuration the run starts with.
   """
-  root = epath.Path(workdir)
+  root = files.path(workdir)
   root.mkdir(parents=True, exist_ok=True)
   path = root / CONFIG_FILE
   text = config.to_json_best_effort(indent=2, sort_keys=True)
   if path.exists():
-    if json.loads(path.read_text()) == json.loads(text):
+    previous = path.read_text()
+    if json.loads(previous) == json.loads(text):
       return
-    history = root / HISTORY_DIR
-    history.mkdir(exist_ok=True)
     stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S-%f')
-    path.rename(history / f'config-{stamp}.json')
-  tmp = root / (CONFIG_FILE + '.tmp')
-  tmp.write_text(text)
-  tmp.rename(path)
+    # Copied, then replaced: cloud storage has no folders to move into.
+    files.write_text(root / HISTORY_DIR / f'config-{stamp}.json', previous)
+  files.write_text(path, text)

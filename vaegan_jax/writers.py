@@ -2,11 +2,23 @@
 
 Only process 0 writes; on other processes the writer does nothing. The
 TensorBoard writer is tensorboardX's, which needs no TensorFlow.
+
+The workdir may be on cloud storage (`gs://...`, see `files`), where an
+object cannot be appended to: there metrics.jsonl and the TensorBoard event
+file are written in a local temporary directory and uploaded whole, at most
+every `sync_seconds` while training, at every evaluation and at the end. An
+event file past `_ROTATE_BYTES` is uploaded a last time and a new one begun,
+so no upload grows without bound (TensorBoard reads all files of the
+directory).
 """
 
+import io
 import json
 import os
 import re
+import shutil
+import tempfile
+import time
 from typing import Mapping
 
 import numpy as np
@@ -15,11 +27,16 @@ from etils import epath
 from PIL import Image
 from PIL import ImageDraw
 
+from vaegan_jax import files
+
 # Pictures kept at every evaluation (the workdir's root has the latest).
 PICTURES_DIR = 'pictures'
 # An animation shows at most this many frames, spread evenly over the run.
 MAX_FRAMES = 100
 FRAME_MS, LAST_FRAME_MS = 300, 1500
+METRICS_FILE = 'metrics.jsonl'
+TENSORBOARD_DIR = 'tensorboard'
+_ROTATE_BYTES = 16 << 20
 
 
 class MetricWriter:
@@ -28,18 +45,39 @@ class MetricWriter:
   step in `workdir/pictures/` and animates them.
 
   Args:
-    workdir: the run's directory.
+    workdir: the run's directory, local or on cloud storage.
     enabled: whether this process writes (jax.process_index() == 0).
+    sync_seconds: for a workdir on cloud storage, the least time between
+      two uploads of the logs while training.
   """
 
-  def __init__(self, workdir: str, enabled: bool = True):
+  def __init__(self, workdir: str, enabled: bool = True,
+               sync_seconds: float = 30.0):
     self.workdir = workdir
     self.enabled = enabled
     self._tb = None
-    if enabled:
-      os.makedirs(workdir, exist_ok=True)
-      self._tb = tensorboardX.SummaryWriter(os.path.join(workdir, 'tensorboard'))
-      self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+    if not enabled:
+      return
+    self._root = files.path(workdir)
+    self._root.mkdir(parents=True, exist_ok=True)
+    self._remote = not files.is_local(workdir)
+    self._sync_seconds, self._synced_at, self._rotations = sync_seconds, 0., 0
+    self._uploaded = {}  # local event file -> size at its last upload
+    if self._remote:
+      self._local = tempfile.mkdtemp(prefix='vaegan_jax-logs-')
+      remote_jsonl = self._root / METRICS_FILE
+      if remote_jsonl.exists():  # a resumed run continues its log
+        with open(os.path.join(self._local, METRICS_FILE), 'wb') as f:
+          f.write(remote_jsonl.read_bytes())
+    else:
+      self._local = os.fspath(self._root)
+    self._tb = self._open_tensorboard()
+    self._jsonl = open(os.path.join(self._local, METRICS_FILE), 'a')
+
+  def _open_tensorboard(self) -> tensorboardX.SummaryWriter:
+    suffix = f'.{self._rotations}' if self._rotations else ''
+    return tensorboardX.SummaryWriter(
+        os.path.join(self._local, TENSORBOARD_DIR), filename_suffix=suffix)
 
   def write_scalars(self, step: int, scalars: Mapping[str, float],
                     notes: Mapping[str, str] | None = None) -> None:
@@ -63,62 +101,88 @@ class MetricWriter:
     for key, text in notes.items():
       self._tb.add_text(key, text, int(step))
     self._tb.flush()
+    self._sync(force=False)
 
   def write_images(self, step: int, images: Mapping[str, np.ndarray]) -> None:
     """Writes uint8 [H, W, C] pictures; PNG files keep the latest of each."""
     if not self.enabled:
       return
     for name, image in images.items():
-      save_png(os.path.join(self.workdir, f'{name}.png'), image)
+      save_png(self._root / f'{name}.png', image)
       self._tb.add_image(name, image, int(step), dataformats='HWC')
     self._tb.flush()
+    self._sync(force=True)
+
+  def flush(self) -> None:
+    """Makes everything written so far readable in the workdir."""
+    if self.enabled:
+      self._tb.flush()
+      self._sync(force=True)
+
+  def _sync(self, force: bool) -> None:
+    """Uploads the logs of a workdir on cloud storage that changed."""
+    if not self._remote or (not force and time.time() - self._synced_at
+                            < self._sync_seconds):
+      return
+    self._synced_at = time.time()
+    with open(os.path.join(self._local, METRICS_FILE), 'rb') as f:
+      files.write_bytes(self._root / METRICS_FILE, f.read())
+    events = os.path.join(self._local, TENSORBOARD_DIR)
+    for name in sorted(os.listdir(events)):
+      local = os.path.join(events, name)
+      size = os.path.getsize(local)
+      if self._uploaded.get(local) != size:
+        with open(local, 'rb') as f:
+          files.write_bytes(self._root / TENSORBOARD_DIR / name, f.read())
+        self._uploaded[local] = size
+      if size > _ROTATE_BYTES and self._tb is not None:
+        self._tb.close()  # uploaded whole; the next events go to a new file
+        os.remove(local)
+        self._rotations += 1
+        self._tb = self._open_tensorboard()
 
   def keep_images(self, step: int, images: Mapping[str, np.ndarray]) -> None:
     """Keeps uint8 [H, W, C] pictures of this step in `pictures/`, named
     `<name>_step_<step>.png` (the latest stay in the workdir's root)."""
     if not self.enabled:
       return
-    directory = epath.Path(self.workdir) / PICTURES_DIR
+    directory = self._root / PICTURES_DIR
     directory.mkdir(parents=True, exist_ok=True)
     for name, image in images.items():
-      _save_png_file(directory / kept_name(name, step), image)
+      save_png(directory / kept_name(name, step), image)
 
   def write_animation(self, name: str, filename: str) -> None:
     """Rebuilds `filename` (a GIF in the workdir) from every kept `name`
     picture, in step order, each labelled with its step."""
     if not self.enabled:
       return
-    frames = kept_pictures(epath.Path(self.workdir) / PICTURES_DIR, name)
+    frames = kept_pictures(self._root / PICTURES_DIR, name)
     if frames:
-      save_animation(epath.Path(self.workdir) / filename, frames)
+      save_animation(self._root / filename, frames)
 
   def close(self) -> None:
-    if self.enabled:
-      self._tb.close()
-      self._jsonl.close()
+    if not self.enabled:
+      return
+    self._tb.close()
+    self._jsonl.close()
+    if self._remote:
+      self._tb = None
+      self._sync(force=True)
+      shutil.rmtree(self._local, ignore_errors=True)
 
 
-def save_png(path: str, image: np.ndarray) -> None:
+def save_png(path, image: np.ndarray) -> None:
   """Saves a uint8 [H, W, C] (C = 1 or 3) picture, atomically."""
   image = image[..., 0] if image.shape[-1] == 1 else image
-  tmp = path + '.tmp'
-  Image.fromarray(image).save(tmp, format='PNG')
-  os.replace(tmp, path)
+  buffer = io.BytesIO()
+  Image.fromarray(image).save(buffer, format='PNG')
+  files.write_bytes(path, buffer.getvalue())
 
 
-def read_jsonl(path: str) -> list[dict[str, float]]:
+def read_jsonl(path) -> list[dict[str, float]]:
   """The records of a metrics.jsonl file, in order."""
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
-
-
-def _save_png_file(path: epath.Path, image: np.ndarray) -> None:
-  """Saves a uint8 [H, W, C] picture to `path`, atomically."""
-  image = image[..., 0] if image.shape[-1] == 1 else image
-  tmp = path.parent / (path.name + '.tmp')
-  with tmp.open('wb') as f:
-    Image.fromarray(image).save(f, format='PNG')
-  tmp.replace(path)
+  return [json.loads(line) for line in files.path(path).read_text(
+  ).splitlines() if line.strip()]
 
 
 def kept_name(name: str, step: int) -> str:
@@ -166,8 +230,7 @@ def save_animation(path: epath.Path,
       images.append(_labelled(image.convert(
           'L' if image.mode in ('L', 'LA', 'I') else 'RGB'), step))
   durations = [FRAME_MS] * (len(images) - 1) + [LAST_FRAME_MS]
-  tmp = path.parent / (path.name + '.tmp')
-  with tmp.open('wb') as f:
-    images[0].save(f, format='GIF', save_all=True,
-                   append_images=images[1:], duration=durations, loop=0)
-  tmp.replace(path)
+  buffer = io.BytesIO()
+  images[0].save(buffer, format='GIF', save_all=True,
+                 append_images=images[1:], duration=durations, loop=0)
+  files.write_bytes(path, buffer.getvalue())

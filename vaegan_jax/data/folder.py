@@ -24,6 +24,7 @@ import numpy as np
 from absl import logging
 from PIL import Image, ImageOps
 
+from vaegan_jax import files
 from vaegan_jax.data import cache
 from vaegan_jax.data import preprocess
 from vaegan_jax.data import arrays
@@ -100,10 +101,10 @@ def decode(path: str, settings: preprocess.Settings) -> np.ndarray:
 
 
 def _read_lines(path: str, field: str) -> list[str]:
-  if not os.path.isfile(path):
+  file = files.path(path)
+  if not file.is_file():
     raise DataError(f'config.data.{field}={path} is not a file.')
-  with open(path) as f:
-    return [line for line in f.read().splitlines() if line.strip()]
+  return [line for line in file.read_text().splitlines() if line.strip()]
 
 
 def read_attributes(path: str) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -250,7 +251,7 @@ def source(config: ml_collections.ConfigDict, split: str,
   if annotations and config.data.get('attributes_file'):
     names, columns['attributes'] = _attributes(config.data.attributes_file,
                                                files, meta['failed'])
-  return arrays.ArraySource(os.path.join(cache_dir, cache.IMAGES), rows,
+  return arrays.ArraySource(cache.local_images(cache_dir), rows,
                                 columns, names)
 
 

@@ -2,7 +2,8 @@
 
 `tfds.data_source` gives random access to data prepared as ArrayRecord files
 and decodes images with Pillow, so training needs no TensorFlow (preparing a
-dataset once does: `tfds build`). Tested with 'mnist', 'fashion_mnist',
+dataset once does: `tfds build`). tensorflow-datasets is an extra:
+`pip install -e ".[tfds]"`. Tested with 'mnist', 'fashion_mnist',
 'cifar10' and 'celeb_a'; any TFDS dataset with an 'image' feature works.
 CelebA keeps its 40 binary attributes, and trains on 'train+validation' with
 'test' held out, as Larsen et al. (2016).
@@ -66,8 +67,14 @@ def open_split(config: ml_collections.ConfigDict, split: str):
   Raises:
     DataError: the name is unknown, or the split is not prepared.
   """
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   name, data_dir = config.data.name, config.data.get('tfds_data_dir')
+  try:
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise DataError(
+        f"config.data.name='{name}' is neither 'bundled_mnist' nor 'folder', "
+        'so it names a TFDS dataset, which needs tensorflow-datasets: '
+        'pip install -e ".[tfds]"') from None
   tfds_split = split_name(config, split)
   try:
     return tfds.data_source(name, split=tfds_split, data_dir=data_dir,

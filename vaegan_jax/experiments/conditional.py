@@ -1,11 +1,10 @@
 """A conditional model's classes: samples of each, and how the digits
 classifier labels them."""
 
-import os
-
 import numpy as np
 
 import vaegan_jax
+from vaegan_jax import files
 from vaegan_jax import images as images_lib
 from vaegan_jax import writers
 from vaegan_jax.metrics import digits_classifier
@@ -49,7 +48,7 @@ def section(results, workdir: str) -> str:
     accuracy, samples = class_accuracy(result.directory)
     name = f'classes_{result.run.name}.png'
     shown = samples[:, :SHOWN_PER_CLASS].reshape(-1, *samples.shape[2:])
-    writers.save_png(os.path.join(workdir, name),
+    writers.save_png(files.path(workdir) / name,
                      images_lib.grid(shown, SHOWN_PER_CLASS))
     header = '| class | ' + ' | '.join(str(k) for k in range(len(accuracy)))
     parts += [

@@ -6,7 +6,7 @@ there is one, is included as the report's observations.
 """
 
 import datetime
-import os
+import io
 from typing import Sequence
 
 import matplotlib
@@ -15,6 +15,7 @@ from PIL import Image
 
 import vaegan_jax
 from vaegan_jax import data
+from vaegan_jax import files
 from vaegan_jax import images as images_lib
 from vaegan_jax import models
 from vaegan_jax.data import sources
@@ -65,7 +66,7 @@ def _status(result: runner.Result) -> str:
 
 
 def _save(fig, path: str) -> None:
-  fig.savefig(path, dpi=100, bbox_inches='tight')
+  files.save_figure(fig, path, dpi=100, bbox_inches='tight')
   plt.close(fig)
 
 
@@ -79,7 +80,8 @@ def samples_figure(results: Sequence[runner.Result], path: str) -> None:
   fig, axes = plt.subplots(1, len(results), squeeze=False,
                            figsize=(2.6 * len(results), 2.9))
   for ax, result in zip(axes[0], results):
-    with Image.open(os.path.join(result.directory, 'samples_4x4.png')) as im:
+    png = (files.path(result.directory) / 'samples_4x4.png').read_bytes()
+    with Image.open(io.BytesIO(png)) as im:
       ax.imshow(np.asarray(im.convert('L')), cmap='gray', vmin=0, vmax=255,
                 interpolation='nearest')
     ax.set_title(result.run.label, fontsize=10)
@@ -208,7 +210,7 @@ def _quality_table(results: Sequence[runner.Result]) -> str:
 
 
 def _samples_section(results, workdir) -> str:
-  samples_figure(results, os.path.join(workdir, 'samples.png'))
+  samples_figure(results, files.path(workdir) / 'samples.png')
   return ('## Samples\n\n![16 samples of each run](samples.png)\n\n'
           'The same 16 draws from the prior N(0, I), decoded by each run\'s '
           'decoder after its last step.')
@@ -234,7 +236,7 @@ def _reconstructions_section(results, workdir) -> str:
 
   rows = [('held-out', images)] + [(r.run.label, reconstruct(r))
                                    for r in encoders]
-  rows_figure(rows, os.path.join(workdir, 'reconstructions.png'))
+  rows_figure(rows, files.path(workdir) / 'reconstructions.png')
   return ('## Reconstructions\n\n![held-out digits and reconstructions]'
           '(reconstructions.png)\n\nThe first held-out digits (top) and '
           'each model\'s reconstruction: the decoded posterior mean.')
@@ -244,7 +246,7 @@ def _losses_section(results, workdir) -> str:
   rows = [[r.run.label] + [_number(r.final(k) if r.computes(k) else None, 4)
                            for k, _ in LOSSES]
           + [_number(r.metrics.get('fid'), 2)] for r in results]
-  losses_figure(results, os.path.join(workdir, 'losses.png'))
+  losses_figure(results, files.path(workdir) / 'losses.png')
   header = ['run'] + [f'{title} `{key}`' for key, title in LOSSES] + ['FID']
   gan = results[0].config.loss.gan
   term = {'minimax': 'the mean of log(1 − D(x̂)) over its generated batches '
@@ -277,7 +279,7 @@ def _translation_section(results, workdir) -> str:
                  _number(errors['mse_translated'], 4),
                  _number(errors['mse_translated'] / errors['mse'], 2)])
     figure.append((r.run.label, model.reconstruct(shifted[:TRANSLATED])))
-  rows_figure(figure, os.path.join(workdir, 'translation.png'))
+  rows_figure(figure, files.path(workdir) / 'translation.png')
   header = ('model', 'MSE, held-out', f'MSE, translated ±{fraction:.0%}',
             'ratio')
   return '\n'.join([
@@ -323,14 +325,12 @@ def write(experiment: definitions.Experiment, workdir: str,
       text = section(done, workdir)
       if text:
         parts += ['', text]
-  notes = os.path.join(workdir, NOTES_FILE)
-  if os.path.exists(notes):
-    with open(notes) as f:
-      parts += ['', '## Observations', '', f.read().strip()]
+  notes = files.path(workdir) / NOTES_FILE
+  if notes.exists():
+    parts += ['', '## Observations', '', notes.read_text().strip()]
   parts += ['', '## Runs', '', 'Each run\'s workdir, with its checkpoints, '
             'pictures, metrics.jsonl and TensorBoard logs: ' + ', '.join(
                 f'`runs/{r.run.name}/`' for r in results) + '.']
-  path = os.path.join(workdir, REPORT_FILE)
-  with open(path, 'w') as f:
-    f.write('\n'.join(parts) + '\n')
+  path = str(files.path(workdir) / REPORT_FILE)
+  files.write_text(path, '\n'.join(parts) + '\n')
   return path

@@ -21,6 +21,7 @@ import numpy as np
 from absl import logging
 
 from vaegan_jax import errors
+from vaegan_jax import files
 from vaegan_jax import objectives
 from vaegan_jax import train
 from vaegan_jax import workdir as workdir_lib
@@ -61,7 +62,7 @@ def run_config(config: ml_collections.ConfigDict, run: definitions.Run
 
 def run_dir(workdir: str, run: definitions.Run) -> str:
   """The run's workdir inside the experiment's."""
-  return os.path.join(workdir, 'runs', run.name)
+  return str(files.path(workdir) / 'runs' / run.name)
 
 
 def select(experiment: definitions.Experiment,
@@ -82,18 +83,15 @@ def select(experiment: definitions.Experiment,
 def read_timing(directory: str) -> dict[str, Any]:
   """A run's timing.json: {'sessions': [{'began', 'seconds', 'step',
   'machine'}, ...], 'step', 'num_steps'}, and 'error' if it failed."""
-  path = os.path.join(directory, TIMING_FILE)
-  if not os.path.exists(path):
+  path = files.path(directory) / TIMING_FILE
+  if not path.exists():
     return {'sessions': []}
-  with open(path) as f:
-    return json.load(f)
+  return json.loads(path.read_text())
 
 
 def _write_timing(directory: str, timing: dict[str, Any]) -> None:
-  path = os.path.join(directory, TIMING_FILE)
-  with open(path + '.tmp', 'w') as f:
-    json.dump(timing, f, indent=1)
-  os.replace(path + '.tmp', path)
+  files.write_text(files.path(directory) / TIMING_FILE,
+                   json.dumps(timing, indent=1))
 
 
 def machine() -> str:
@@ -227,14 +225,13 @@ def collect(workdir: str, experiment: definitions.Experiment
     directory = run_dir(workdir, run)
     config = metrics = None
     records = []
-    if os.path.exists(os.path.join(directory, 'config.json')):
+    if workdir_lib.read_config_dict(directory) is not None:
       config = workdir_lib.read_config(directory)
-    path = os.path.join(directory, 'eval_metrics.json')
-    if os.path.exists(path):
-      with open(path) as f:
-        metrics = json.load(f)
-    path = os.path.join(directory, 'metrics.jsonl')
-    if os.path.exists(path):
+    path = files.path(directory) / 'eval_metrics.json'
+    if path.exists():
+      metrics = json.loads(path.read_text())
+    path = files.path(directory) / writers.METRICS_FILE
+    if path.exists():
       records = [r for r in writers.read_jsonl(path) if 'loss/kl' in r]
     results.append(Result(run, directory, config, metrics,
                           read_timing(directory), records))

@@ -20,6 +20,7 @@ import sys
 import numpy as np
 from etils import epath
 
+from vaegan_jax import files
 from vaegan_jax.metrics import inception
 from vaegan_jax.metrics import pth
 
@@ -91,12 +92,12 @@ def convert_file(torch_path: str, npz_path: str) -> None:
 
   Args:
     torch_path: pytorch-fid's pt_inception-2015-12-05-6726825d.pth.
-    npz_path: where to write the converted weights.
+    npz_path: where to write the converted weights (local or a URL such
+      as gs://bucket/inception_fid.npz).
   """
   _check_hash(torch_path)
   flat = convert_state_dict(pth.load_state_dict(torch_path))
-  with epath.Path(npz_path).open('wb') as f:
-    np.savez(f, **flat)
+  files.save_npz(npz_path, **flat)
 
 
 def main(argv: list[str]) -> int:

@@ -16,8 +16,8 @@ all steps in one `lax.scan`.
 
 import dataclasses
 import hashlib
+import io
 import json
-import os
 import time
 from typing import Any, Sequence
 
@@ -27,6 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from absl import logging
+
+from vaegan_jax import files
 
 # Bump when the network or the training changes, to invalidate old caches.
 FORMAT_VERSION = 1
@@ -240,13 +242,11 @@ def save(path: str, classifier: Classifier) -> None:
   """
   flat = {'/'.join(k.key for k in p): np.asarray(v) for p, v in
           jax.tree_util.tree_flatten_with_path(classifier.params)[0]}
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = path + '.tmp.npz'
   settings = json.dumps(dataclasses.asdict(classifier.settings))
-  np.savez(tmp, __settings__=settings,
-           __held_out_accuracy__=classifier.held_out_accuracy,
-           **{'params/' + k: v for k, v in flat.items()})
-  os.replace(tmp, path)  # Readers never see a half-written file.
+  # Atomic: readers never see a half-written file.
+  files.save_npz(path, __settings__=settings,
+                 __held_out_accuracy__=classifier.held_out_accuracy,
+                 **{'params/' + k: v for k, v in flat.items()})
 
 
 def load(path: str) -> Classifier:
@@ -258,7 +258,7 @@ def load(path: str) -> Classifier:
   Returns:
     The classifier, its parameters as numpy arrays.
   """
-  with np.load(path) as data:
+  with np.load(io.BytesIO(files.path(path).read_bytes())) as data:
     settings = json.loads(str(data['__settings__']))
     settings['widths'] = tuple(settings['widths'])
     params: dict[str, Any] = {}
@@ -295,8 +295,8 @@ def load_or_train(train_images: np.ndarray, train_labels: np.ndarray,
   held_out_images = _check_images(held_out_images)
   key = cache_key(settings, train_images, train_labels, held_out_images,
                   held_out_labels)
-  path = os.path.join(cache_dir, f'digits_classifier_{key}.npz')
-  if os.path.exists(path):
+  path = str(files.path(cache_dir) / f'digits_classifier_{key}.npz')
+  if files.path(path).exists():
     classifier = load(path)
     logging.info('Loaded the digits classifier from %s (held-out accuracy '
                  '%.4f).', path, classifier.held_out_accuracy)

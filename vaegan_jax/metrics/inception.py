@@ -14,13 +14,15 @@ align_corners=False)` does in pytorch-fid. The network expects [-1, 1].
 """
 
 import functools
-import os
+import io
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from vaegan_jax import files
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
@@ -299,9 +301,9 @@ def load_variables(path: str) -> dict[str, Any]:
     {'params': ..., 'batch_stats': ...} for `FIDInceptionV3().apply`; with
     `params['fc']` when the file holds the classifier.
   """
-  if not os.path.exists(path):
+  if not files.path(path).exists():
     raise FileNotFoundError(missing_weights_message(path))
-  with np.load(path) as data:
+  with np.load(io.BytesIO(files.path(path).read_bytes())) as data:
     flat = {k: np.asarray(data[k], np.float32) for k in data.files}
   check_variables(flat, repr(path))
   return unflatten(flat)

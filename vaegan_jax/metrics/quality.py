@@ -18,6 +18,7 @@ from absl import logging
 
 from vaegan_jax import data
 from vaegan_jax import errors
+from vaegan_jax import files
 from vaegan_jax import parallel
 from vaegan_jax.data import sources
 from vaegan_jax.metrics import digits_classifier
@@ -70,8 +71,8 @@ def digits_classifier_of(config: ml_collections.ConfigDict
         "config.eval.fid_features='digits' trains a classifier and needs "
         "labelled digits; this data has no labels: set "
         "--config.eval.fid_features=none.")
-  cache_dir = os.path.expanduser(config.eval.classifier_dir
-                                 or DEFAULT_CLASSIFIER_DIR)
+  cache_dir = str(files.path(config.eval.classifier_dir
+                             or DEFAULT_CLASSIFIER_DIR))
   classifier = digits_classifier.load_or_train(
       train['image'], train['label'], held_out['image'], held_out['label'],
       cache_dir, CLASSIFIER_SETTINGS)
