@@ -55,7 +55,7 @@ REQUIRED = {
     'jax': 'jax[cuda12]', 'flax': 'flax', 'optax': 'optax',
     'orbax.checkpoint': 'orbax-checkpoint', 'ml_collections': 'ml_collections',
     'grain': 'grain', 'absl': 'absl-py', 'etils': 'etils', 'PIL': 'pillow',
-    'tensorboardX': 'tensorboardX', 'matplotlib': 'matplotlib',
+    'tensorboardX': 'tensorboardX',
     'numpy': 'numpy',
 }
 OPTIONAL = {'torch': 'torch (a CUDA build), for the PyTorch comparison'}

@@ -85,10 +85,3 @@ def save_npz(target: Any, **arrays: Any) -> None:
   buffer = io.BytesIO()
   np.savez(buffer, **arrays)
   write_bytes(target, buffer.getvalue())
-
-
-def save_figure(figure: Any, target: Any, **kwargs: Any) -> None:
-  """A matplotlib figure's `savefig(**kwargs)` as a PNG at `target`."""
-  buffer = io.BytesIO()
-  figure.savefig(buffer, format='png', **kwargs)
-  write_bytes(target, buffer.getvalue())

@@ -9,7 +9,6 @@ import datetime
 import io
 from typing import Sequence
 
-import matplotlib
 import numpy as np
 from PIL import Image
 
@@ -18,15 +17,14 @@ from vaegan_jax import data
 from vaegan_jax import files
 from vaegan_jax import images as images_lib
 from vaegan_jax import models
+from vaegan_jax import plots
+from vaegan_jax import writers
 from vaegan_jax.data import sources
 from vaegan_jax.experiments import conditional
 from vaegan_jax.experiments import definitions
 from vaegan_jax.experiments import runner
 from vaegan_jax.experiments import translation
 from vaegan_jax.metrics import quality
-
-matplotlib.use('Agg')
-from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 NOTES_FILE = 'notes.md'
 REPORT_FILE = 'report.md'
@@ -65,11 +63,6 @@ def _status(result: runner.Result) -> str:
 # Figures.
 
 
-def _save(fig, path: str) -> None:
-  files.save_figure(fig, path, dpi=100, bbox_inches='tight')
-  plt.close(fig)
-
-
 def samples_figure(results: Sequence[runner.Result], path: str) -> None:
   """Each run's 16 samples of the fixed prior noise, side by side.
 
@@ -77,16 +70,12 @@ def samples_figure(results: Sequence[runner.Result], path: str) -> None:
     results: finished runs; each has the evaluator's samples_4x4.png.
     path: the PNG to write.
   """
-  fig, axes = plt.subplots(1, len(results), squeeze=False,
-                           figsize=(2.6 * len(results), 2.9))
-  for ax, result in zip(axes[0], results):
+  pictures = []
+  for result in results:
     png = (files.path(result.directory) / 'samples_4x4.png').read_bytes()
-    with Image.open(io.BytesIO(png)) as im:
-      ax.imshow(np.asarray(im.convert('L')), cmap='gray', vmin=0, vmax=255,
-                interpolation='nearest')
-    ax.set_title(result.run.label, fontsize=10)
-    ax.axis('off')
-  _save(fig, path)
+    with Image.open(io.BytesIO(png)) as image:
+      pictures.append((result.run.label, np.asarray(image.convert('RGB'))))
+  writers.save_png(path, plots.titled_pictures(pictures))
 
 
 def rows_figure(rows: Sequence[tuple[str, np.ndarray]], path: str) -> None:
@@ -99,34 +88,21 @@ def rows_figure(rows: Sequence[tuple[str, np.ndarray]], path: str) -> None:
   """
   columns = len(rows[0][1])
   grid = images_lib.grid(np.concatenate([r[1] for r in rows]), columns)
-  height = rows[0][1].shape[1]
-  fig, ax = plt.subplots(figsize=(0.6 + 0.55 * columns, 0.55 * len(rows)))
-  ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap='gray',
-            vmin=0, vmax=255, interpolation='nearest')
-  ax.set_yticks([2 + i * (height + 2) + height / 2 for i in range(len(rows))])
-  ax.set_yticklabels([r[0] for r in rows], fontsize=9)
-  ax.set_xticks([])
-  for spine in ax.spines.values():
-    spine.set_visible(False)
-  ax.tick_params(length=0)
-  _save(fig, path)
+  writers.save_png(path, plots.labelled_rows(
+      grid, [r[0] for r in rows], rows[0][1].shape[1]))
 
 
 def losses_figure(results: Sequence[runner.Result], path: str) -> None:
   """loss/gan_g, loss/kl and loss/gan_d against the step, a line per run."""
-  fig, axes = plt.subplots(1, len(LOSSES), figsize=(3.3 * len(LOSSES), 2.6))
-  for ax, (key, title) in zip(axes, LOSSES):
+  panels = []
+  for key, title in LOSSES:
+    lines = []
     for result in results:
       points = [(r['step'], r[key]) for r in result.records if key in r]
       if points:
-        ax.plot(*zip(*points), label=result.run.label, linewidth=1)
-    ax.set_title(f'{title}\n{key}', fontsize=9)
-    ax.set_xlabel('step', fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.grid(alpha=0.3)
-  axes[0].legend(fontsize=7)
-  fig.tight_layout()
-  _save(fig, path)
+        lines.append((result.run.label, *zip(*points)))
+    panels.append(plots.Panel(f'{title} ({key})', lines))
+  writers.save_png(path, plots.line_charts(panels))
 
 
 # Sections.
