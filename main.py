@@ -24,14 +24,15 @@ _WORKDIR = flags.DEFINE_string(
     'workdir', None, 'Directory for checkpoints, metrics and pictures '
     '(default: workdirs/<config name>). A workdir with checkpoints resumes.')
 _MODE = flags.DEFINE_enum(
-    'mode', 'train', ['train', 'evaluate', 'sample'],
+    'mode', 'train', ['train', 'evaluate', 'sample', 'export'],
     'train: train (resuming if the workdir has checkpoints) and evaluate as '
     'it goes; evaluate: pictures and metrics of one checkpoint into '
     '<workdir>/evaluation/step_<N>/; sample: prior samples into '
-    '<workdir>/samples/ (--sample_format).')
+    '<workdir>/samples/ (--sample_format); export: the networks and the '
+    'model config in one file, <workdir>/export/model_step_<N>.msgpack.')
 _CHECKPOINT = flags.DEFINE_string(
-    'checkpoint', 'latest', "For evaluate and sample: 'latest', 'best' or a "
-    'step number.')
+    'checkpoint', 'latest', "For evaluate, sample and export: 'latest', "
+    "'best' or a step number.")
 _NUM_SAMPLES = flags.DEFINE_integer('num_samples', 64,
                                     'For sample: how many.')
 _SEED = flags.DEFINE_integer(
@@ -43,8 +44,8 @@ _SAMPLE_FORMAT = flags.DEFINE_list(
     'clean-fid), npz (uint8 [N, H, W, 3] under arr_0, for the ADM '
     'evaluator) or all.')
 _OUTPUT_DIR = flags.DEFINE_string(
-    'output_dir', None, 'For sample: where the files go (default: '
-    '<workdir>/samples).')
+    'output_dir', None, 'For sample and export: where the files go '
+    '(default: <workdir>/samples, <workdir>/export).')
 _DISTRIBUTED = flags.DEFINE_bool(
     'distributed', os.environ.get('VAEGAN_DISTRIBUTED', '0') == '1',
     'Call jax.distributed.initialize() for a multi-host run (also set by '
@@ -84,6 +85,9 @@ def main(argv):
       train.train_and_evaluate(config, workdir)
     elif _MODE.value == 'evaluate':
       evaluate.evaluate_checkpoint(config, workdir, _CHECKPOINT.value)
+    elif _MODE.value == 'export':
+      evaluate.export_checkpoint(config, workdir, _CHECKPOINT.value,
+                                 _OUTPUT_DIR.value)
     else:
       evaluate.sample_checkpoint(config, workdir, _CHECKPOINT.value,
                                  _NUM_SAMPLES.value, _SEED.value,

@@ -13,6 +13,13 @@ from ml_collections import config_dict
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.seed = 0
+  # Warm start: a new run takes the parameters and BatchNorm statistics of
+  # init_networks from another run (its workdir: the latest checkpoint, or
+  # <workdir>/checkpoints/<step>), e.g. init_networks=('decoder',) to train
+  # a GAN from a pretrained VAE's decoder. Optimizer states start afresh; a
+  # workdir with checkpoints of its own resumes from them instead.
+  config.init_from = config_dict.placeholder(str)
+  config.init_networks = ('encoder', 'decoder', 'discriminator')
 
   config.data = ml_collections.ConfigDict()
   # 'bundled_mnist' (5,000 digits shipped with vaegan_jax), 'folder' (the images
@@ -154,6 +161,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.checkpoint_every = 1000
   config.train.keep_checkpoints = 3
   config.train.prefetch_to_device = 2  # batches copied to the devices ahead
+  # Trace this many steps with jax.profiler (0: none), 3 steps after the
+  # run's first, into <workdir>/profile/ (TensorBoard's profile plugin or
+  # ui.perfetto.dev).
+  config.train.profile_steps = 0
 
   config.eval = ml_collections.ConfigDict()
   config.eval.every = 2500  # steps; 0: only at the end

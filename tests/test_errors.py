@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from flax import serialization
 from PIL import Image
 
 import vaegan_jax
@@ -24,6 +25,7 @@ from tests import helpers
 from vaegan_jax import cli
 from vaegan_jax import errors
 from vaegan_jax import evaluate
+from vaegan_jax import export
 from vaegan_jax import inference
 from vaegan_jax import losses
 from vaegan_jax import sample_files
@@ -77,11 +79,16 @@ CONFIG_CASES = [
     ({'train__log_every': 0}, 'log_every=0 must be an integer >= 1'),
     ({'train__checkpoint_every': 0}, 'checkpoint_every=0'),
     ({'train__prefetch_to_device': 0}, 'prefetch_to_device=0'),
+    ({'train__profile_steps': -1}, 'profile_steps=-1 must be an integer >= 0'),
     ({'eval__every': -1}, 'eval.every=-1 must be an integer >= 0'),
     ({'eval__fid_features': 'clip'}, 'config.eval.fid_features'),
     ({'eval__fid_features': 'digits', 'data__image_size': 32},
      "fid_features='digits' needs 28x28"),
     ({'eval__fid_features': 'inception'}, 'convert_inception'),
+    ({'init_networks': ('generator',)},
+     r"init_networks=\('generator',\) must be a non-empty tuple of names "
+     r"from \('encoder'"),
+    ({'init_from': ''}, "init_from='' must be the path of a run"),
     ({'eval__fid_reference': 'test'},
      r"fid_reference='test' must be one of \('eval', 'train'\)"),
 ]
@@ -89,7 +96,9 @@ CONFIG_CASES = [
 
 @pytest.mark.parametrize('overrides,message', CONFIG_CASES)
 def test_config_field(overrides, message):
+  top = {k: overrides.pop(k) for k in list(overrides) if '__' not in k}
   config = helpers.tiny_config(**overrides)
+  config.update(top)
   with pytest.raises(errors.ConfigError, match=message):
     validation.validate(config, device_count=1, process_count=1)
 
@@ -252,6 +261,26 @@ def test_resume_with_other_shapes_names_the_arrays_and_changes(run_dir):
     train.train_and_evaluate(config, run_dir)
 
 
+def test_warm_start_with_other_shapes_names_the_arrays_and_fields(run_dir,
+                                                                  tmp_path):
+  config = helpers.tiny_config(model__latent_dim=4, eval__every=0)
+  config.init_from = run_dir
+  with pytest.raises(errors.CheckpointMismatch,
+                     match=r'(?s)encoder/params/mean/kernel: init_from '
+                     r'\(32, 8\), this run \(32, 4\).*model.latent_dim: 8 -> 4'
+                     r'.*config.init_networks'):
+    train.train_and_evaluate(config, str(tmp_path / 'new'))
+  assert not os.listdir(tmp_path / 'new' / 'checkpoints')  # none saved
+
+
+def test_warm_start_from_a_directory_that_is_no_run(tmp_path):
+  config = helpers.tiny_config(eval__every=0)
+  config.init_from = str(tmp_path / 'nothing')
+  with pytest.raises(errors.WorkdirError,
+                     match="init_from=.*nothing' is neither the workdir"):
+    train.train_and_evaluate(config, str(tmp_path / 'new'))
+
+
 def test_missing_checkpoint_lists_the_steps_there_are(run_dir):
   with pytest.raises(errors.WorkdirError, match=r'No checkpoint 7 .*\[2, 3\]'):
     evaluate.sample_checkpoint(helpers.tiny_config(), run_dir, 7)
@@ -324,6 +353,10 @@ LIBRARY_CASES = [
         helpers.tiny_config()).decode(None, np.zeros((1, 8), np.float32),
                                       np.array([1])),
      ValueError, 'not conditional'),
+    ('export file of something else', lambda t: (
+        (t / 'x.msgpack').write_bytes(serialization.msgpack_serialize(
+            {'a': np.zeros(2)})), export.load(str(t / 'x.msgpack'))),
+     ValueError, 'not a model exported by vaegan_jax.*--mode=export'),
     ('sample format', lambda t: sample_files.parse_formats(['gif']),
      ValueError, r"Unknown sample format\(s\) \['gif'\].*'grid'"),
     ('pth file of other objects', lambda t: (

@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import chex
 import jax
@@ -175,6 +177,35 @@ def test_sample_mode_writes_what_fid_tools_read(workdir, tmp_path):
   only_npz = evaluate.sample_checkpoint(config, workdir, 2, num=9, seed=3,
                                         formats=['npz'], output_dir=out)
   assert only_npz.endswith('.npz')
+
+
+@pytest.mark.slow
+def test_export_decodes_without_the_trainer(workdir, tmp_path):
+  path = evaluate.export_checkpoint(_config(), workdir, 'latest',
+                                    str(tmp_path))
+  assert path == str(tmp_path / 'model_step_2.msgpack')
+  codes = np.random.default_rng(0).normal(size=(5, 8)).astype(np.float32)
+  np.save(tmp_path / 'codes.npy', codes)
+  # A fresh process in which orbax cannot even be imported: the README's
+  # lines, then the images.
+  script = f"""
+import sys
+sys.modules['orbax'] = None
+import numpy as np
+from vaegan_jax import export, models
+config, variables = export.load({path!r})
+decoder = models.build(config).decoder
+images = decoder.apply(variables['decoder'], np.load({str(tmp_path / 'codes.npy')!r}), train=False)
+np.save({str(tmp_path / 'images.npy')!r}, np.asarray(images))
+assert not any(m.startswith('orbax') and sys.modules[m] for m in sys.modules)
+"""
+  proc = subprocess.run([sys.executable, '-c', script], cwd=helpers.ROOT,
+                        env=helpers.subprocess_env(), capture_output=True,
+                        text=True, timeout=300)
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  expected = vaegan_jax.load(workdir).decode(codes)
+  np.testing.assert_allclose(np.load(tmp_path / 'images.npy'), expected,
+                             atol=1e-5)
 
 
 def test_attribute_vectors_per_attribute():

@@ -153,6 +153,7 @@ def test_pth_reader_runs_no_code_from_the_file(tmp_path):
     pth.load_state_dict(str(path))
 
 
+@pytest.mark.slow  # compiles the whole network a second time
 def test_converted_classifier_gives_torch_logits(torch_net, weights_path,
                                                  images):
   variables = inception.load_variables(weights_path)

@@ -26,6 +26,7 @@ from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
 from vaegan_jax import errors
 from vaegan_jax import files
+from vaegan_jax import export
 from vaegan_jax import images as images_lib
 from vaegan_jax import inference
 from vaegan_jax import metrics
@@ -343,3 +344,27 @@ def sample_checkpoint(config: ml_collections.ConfigDict, workdir: str,
       return str({'grid': out_files.path('.png'),
                   'npz': out_files.path('.npz'),
                   'png': out_files.folder}[fmt])
+
+
+def export_checkpoint(config: ml_collections.ConfigDict, workdir: str,
+                      checkpoint: str | int = 'latest',
+                      output_dir: str | None = None) -> str:
+  """Writes one checkpoint's networks and the model config to one file.
+
+  Args:
+    config: the run's configuration.
+    workdir: the run's directory.
+    checkpoint: 'latest', 'best' or a step.
+    output_dir: where the file goes (default: `workdir/export`).
+
+  Returns:
+    The path, `<output_dir>/model_step_<step>.msgpack` (see `export.load`).
+  """
+  validation.validate(config)
+  state, step = checkpoint_lib.restore_run(config, workdir, checkpoint)
+  path = str(files.path(output_dir or files.path(workdir) / 'export') /
+             f'model_step_{step}.msgpack')
+  if jax.process_index() == 0:
+    export.save(path, config, state, step)
+  logging.info('Exported the networks of step %d to %s', step, path)
+  return path

@@ -25,9 +25,11 @@ from vaegan_jax import evaluate
 from vaegan_jax import models
 from vaegan_jax import parallel
 from vaegan_jax import preemption
+from vaegan_jax import profiling
 from vaegan_jax import state as state_lib
 from vaegan_jax import step as step_lib
 from vaegan_jax import validation
+from vaegan_jax import warm_start
 from vaegan_jax import workdir as workdir_lib
 from vaegan_jax import writers
 
@@ -110,13 +112,18 @@ def _initial_state(config, ckpt, mesh, changes):
                                      parallel.replicated(mesh))
   step = ckpt.latest_step()
   if step is not None:
-    logging.info('Resuming from the checkpoint at step %d.', step)
+    logging.info('Resuming from the checkpoint at step %d%s.', step,
+                 ' (config.init_from is used only by a new run)'
+                 if config.init_from else '')
     hint = ('Changed since the run was started:\n  ' + '\n  '.join(changes)
             + '\n') if changes else ''
     return ckpt.restore(step, abstract, hint)
   init_rng = jax.random.fold_in(jax.random.key(config.seed), 0)
-  state = state_lib.create_train_state(config, init_rng)
-  return parallel.replicate(state, mesh), None
+  state = parallel.replicate(state_lib.create_train_state(config, init_rng),
+                             mesh)
+  if config.init_from:
+    state = warm_start.initialise(state, config, mesh)
+  return state, None
 
 
 def _loop(config, state, train_iter, train_step, ckpt, writer, evaluator):
@@ -129,11 +136,14 @@ def _loop(config, state, train_iter, train_step, ckpt, writer, evaluator):
                  step, cfg.num_steps)
   progress = Progress(step, cfg.num_steps, cfg.batch_size)
   collapse = CollapseWatch(config.eval)
+  profiler = profiling.StepProfiler(writer.workdir, step, cfg.profile_steps)
   pending, first_pending = [], step + 1
-  with preemption.StopRequest() as stop:
+  with preemption.StopRequest() as stop, profiler:
     while step < cfg.num_steps:
+      profiler.before_step(step)
       state, metrics = train_step(state, next(train_iter), step_rng)
       step += 1
+      profiler.after_step(step, state)
       pending.append(metrics)
       interrupted = stop.requested  # read once: a signal may come any time
       if jax.process_count() > 1:  # all hosts must stop at the same step

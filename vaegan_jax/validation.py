@@ -62,6 +62,11 @@ def one_of(choices) -> tuple[Check, str]:
 # Each field and what its value must be.
 FIELDS: dict[str, tuple[Check, str]] = {
     'seed': at_least(0),
+    'init_networks': ((lambda v: isinstance(v, tuple) and len(v) > 0
+                       and set(v) <= set(models.NETWORKS)),
+                      f'a non-empty tuple of names from {models.NETWORKS}, '
+                      'e.g. --config.init_networks="(\'encoder\', '
+                      '\'decoder\')"'),
     'data.image_size': at_least(1),
     'data.channels': one_of((1, 3)),
     'data.crop': one_of(preprocess.CROPS),
@@ -114,6 +119,7 @@ FIELDS: dict[str, tuple[Check, str]] = {
     'train.checkpoint_every': at_least(1),
     'train.keep_checkpoints': at_least(1),
     'train.prefetch_to_device': at_least(1),
+    'train.profile_steps': at_least(0),
     'eval.every': at_least(0),
     'eval.batch_size': at_least(1),
     'eval.num_examples': at_least(1),
@@ -129,6 +135,8 @@ FIELDS: dict[str, tuple[Check, str]] = {
 }
 # Optional fields: None, or as given.
 OPTIONAL: dict[str, tuple[Check, str]] = {
+    'init_from': ((lambda v: isinstance(v, str) and bool(v)),
+                  'the path of a run\'s workdir or checkpoint'),
     'data.prepare_threads': at_least(1),
     **{f'optim.{net}.lr': positive() for net in models.NETWORKS},
     **{f'model.{field}': at_least(1) for field in (

@@ -165,15 +165,7 @@ class SampleQuality:
       if self.classify is None:
         logging.info('%s holds no 1008-way classifier: no Inception Score '
                      '(convert the weights again to have it).', path)
-    reference = config.eval.fid_reference
-    if reference == 'train' or held_out_images is None:
-      held_out_images = None
-      source = sources.get(config, reference, annotations=False)
-      count = len(source) if reference == 'train' else min(
-          len(source), config.eval.num_examples)
-      read = lambda rows: source[rows]['image']
-    else:
-      count, read = len(held_out_images), held_out_images.__getitem__
+    read, count = _reference_images(config, held_out_images)
     self.real_statistics, self.real_features = reference_features(
         self.extract, read, count, config.eval.num_fid_samples,
         chunk=chunk_size(config))
@@ -207,6 +199,19 @@ class SampleQuality:
     if self.extract is None:
       return {}
     return self.score(self.extract(generated_images))
+
+
+def _reference_images(config: ml_collections.ConfigDict,
+                      held_out_images: np.ndarray | None
+                      ) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+  """(read(rows) -> images, count) of `config.eval.fid_reference`."""
+  reference = config.eval.fid_reference
+  if reference == 'eval' and held_out_images is not None:
+    return held_out_images.__getitem__, len(held_out_images)
+  source = sources.get(config, reference, annotations=False)
+  count = len(source) if reference == 'train' else min(
+      len(source), config.eval.num_examples)
+  return (lambda rows: source[rows]['image']), count
 
 
 def chunk_size(config: ml_collections.ConfigDict) -> int:

@@ -1,0 +1,84 @@
+"""A trained model in one self-contained file, readable without the trainer.
+
+`python main.py --mode=export` writes `<workdir>/export/model_step_<N>.msgpack`
+(`flax.serialization` msgpack): the three networks' parameters and
+BatchNorm statistics as numpy arrays, and the model's configuration as JSON.
+Reading it needs flax and this package's `models`, not orbax:
+
+    from vaegan_jax import export, models
+    config, variables = export.load('model_step_1000.msgpack')
+    decoder = models.build(config).decoder
+    images = decoder.apply(variables['decoder'], z, train=False)
+"""
+
+import json
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+from etils import epath
+from flax import serialization
+
+from vaegan_jax import models
+
+FORMAT = 'vaegan_jax.export'
+VERSION = 1
+
+
+def _tuples(value: Any) -> Any:
+  """JSON lists back to the tuples the configs use."""
+  if isinstance(value, dict):
+    return {k: _tuples(v) for k, v in value.items()}
+  if isinstance(value, list):
+    return tuple(_tuples(v) for v in value)
+  return value
+
+
+def save(path: str, config: ml_collections.ConfigDict, state: Any,
+         step: int) -> None:
+  """Writes the networks of `state` and `config` to `path`, atomically.
+
+  Args:
+    path: the .msgpack file to write (its directory is created).
+    config: the run's configuration.
+    state: a TrainState (only `params` and `batch_stats` are written).
+    step: the checkpoint's step.
+  """
+  variables = {net: {'params': state.params[net],
+                     'batch_stats': state.batch_stats[net]}
+               for net in models.NETWORKS}
+  blob = {
+      'format': FORMAT,
+      'version': VERSION,
+      'step': int(step),
+      'config': models.with_architecture(config).to_json_best_effort(
+          sort_keys=True),
+      'variables': jax.tree.map(np.asarray, jax.device_get(variables)),
+  }
+  target = epath.Path(path)
+  target.parent.mkdir(parents=True, exist_ok=True)
+  tmp = target.parent / (target.name + '.tmp')
+  tmp.write_bytes(serialization.msgpack_serialize(blob))
+  tmp.replace(target)
+
+
+def load(path: str) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
+  """Reads a file written by `save`.
+
+  Args:
+    path: the .msgpack file.
+
+  Returns:
+    (config, variables): `variables[net]` is {'params', 'batch_stats'} for
+    `models.build(config)[net].apply(variables[net], x, train=False)`.
+
+  Raises:
+    ValueError: the file is not an export of this package.
+  """
+  blob = serialization.msgpack_restore(epath.Path(path).read_bytes())
+  if not isinstance(blob, dict) or blob.get('format') != FORMAT:
+    raise ValueError(f'{path} is not a model exported by vaegan_jax '
+                     '(python main.py --mode=export).')
+  config = ml_collections.ConfigDict(_tuples(json.loads(blob['config'])))
+  return config, blob['variables']
