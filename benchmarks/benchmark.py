@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vaegan_jax import architectures
 from vaegan_jax import forward as forward_lib
 from vaegan_jax import models
 from vaegan_jax import objectives
@@ -237,7 +238,7 @@ def torch_runners(config, variants: list[str], args, device: str
   import torch  # pylint: disable=g-import-not-at-top
   from benchmarks import torch_reference  # pylint: disable=g-import-not-at-top
   init = state_lib.create_train_state(config, jax.random.key(0))
-  b, latent = config.train.batch_size, models.latent_dim(config)
+  b, latent = config.train.batch_size, architectures.latent_dim(config)
   fmt = (torch.channels_last if args.torch_channels_last
          else torch.contiguous_format)
   x = torch.from_numpy(_random_images(config).transpose(0, 3, 1, 2).copy()
@@ -283,7 +284,7 @@ def torch_flops(config, device: str) -> float:
   from torch.utils import flop_counter  # pylint: disable=g-import-not-at-top
   from benchmarks import torch_reference  # pylint: disable=g-import-not-at-top
   ref = torch_reference.Step(config, device)
-  b, latent = config.train.batch_size, models.latent_dim(config)
+  b, latent = config.train.batch_size, architectures.latent_dim(config)
   x = torch.from_numpy(_random_images(config).transpose(0, 3, 1, 2).copy())
   with flop_counter.FlopCounterMode(display=False) as counter:
     ref(x.to(device), torch.randn(b, latent, device=device),
@@ -419,7 +420,7 @@ def check_against_torch(config, device: str) -> dict[str, float]:
   import torch  # pylint: disable=g-import-not-at-top
   from benchmarks import torch_reference  # pylint: disable=g-import-not-at-top
   state = state_lib.create_train_state(config, jax.random.key(0))
-  b, latent = config.train.batch_size, models.latent_dim(config)
+  b, latent = config.train.batch_size, architectures.latent_dim(config)
   images = _random_images(config)
   rng = jax.random.key(3)
   objective = config.loss.objective

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vaegan_jax import architectures
 from vaegan_jax import models
 
 
@@ -130,7 +131,7 @@ def frozen_statistics(module: nn.Module):
 
 def build(config: ml_collections.ConfigDict) -> dict[str, nn.Module]:
   """The three networks of `config`, in PyTorch."""
-  spec = models.resolve(config.model)
+  spec = architectures.resolve(config.model)
   return {'encoder': Encoder(spec, config), 'decoder': Decoder(spec, config),
           'discriminator': Discriminator(spec, config)}
 
@@ -272,7 +273,7 @@ def load_jax_params(step: Step, params: dict[str, Any],
   NHWC read their inputs in (h, w, c) order, PyTorch's in (c, h, w).
   """
   config = step.config
-  spec = models.resolve(config.model)
+  spec = architectures.resolve(config.model)
   p = {k: _tree_np(v) for k, v in params.items()}
   s = {k: _tree_np(v) for k, v in batch_stats.items()}
   dev = step.device

@@ -65,6 +65,104 @@ def test_resume_is_exact(tmp_path, caplog):
   assert len(list((tmp_path / 'b' / 'config_history').iterdir())) == 1
 
 
+def test_workdir_contents(tmp_path):
+  config = _config(4)
+  config.eval.every = 2
+  train.train_and_evaluate(config, str(tmp_path))
+  names = set(os.listdir(tmp_path))
+  assert {'config.json', 'metrics.jsonl', 'tensorboard', 'checkpoints',
+          'samples_4x4.png', 'samples_8x8.png'} <= names
+  assert any(f.startswith('events.out.tfevents')
+             for f in os.listdir(tmp_path / 'tensorboard'))
+  with open(tmp_path / 'config.json') as f:
+    assert json.load(f)['train']['num_steps'] == 4
+  records = [json.loads(l) for l in open(tmp_path / 'metrics.jsonl')]
+  assert [r['step'] for r in records if 'loss/kl' in r] == [1, 2, 3, 4]
+  assert [r['step'] for r in records if 'eval/kl' in r] == [2, 4]
+  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['2', '3', '4']
+
+
+def test_nan_guard_keeps_the_last_good_checkpoint(tmp_path):
+  train.train_and_evaluate(_config(3), str(tmp_path))
+  absurd = _config(9, optim__lr=1e38)
+  with pytest.raises(errors.NonFiniteError,
+                     match=r'step [4-9].*last good checkpoint \(step 3\)'):
+    train.train_and_evaluate(absurd, str(tmp_path))
+  assert checkpoint_lib.Checkpointer(str(tmp_path)).latest_step() == 3
+  state, _ = _restore(str(tmp_path), absurd)
+  chex.assert_tree_all_finite(state)
+
+
+def test_interrupted_save_leaves_a_readable_checkpoint(tmp_path):
+  config = _config(3)
+  train.train_and_evaluate(config, str(tmp_path))
+  # What a crash in the middle of writing checkpoint 6 leaves behind.
+  partial = tmp_path / 'checkpoints' / '6.orbax-checkpoint-tmp-1234'
+  (partial / 'state').mkdir(parents=True)
+  (partial / 'state' / 'junk').write_bytes(b'\0' * 10)
+  assert checkpoint_lib.Checkpointer(str(tmp_path)).latest_step() == 3
+  state, data_state = _restore(str(tmp_path), config)
+  assert int(state.step) == 3 and data_state
+
+
+def _main(*args, **kwargs):
+  return subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'main.py'),
+       '--config=' + os.path.join(ROOT, 'configs', 'test.py'),
+       '--config.data.name=bundled_mnist', *args],
+      cwd=ROOT, env=helpers.subprocess_env(), stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+      text=True, **kwargs)
+
+
+@pytest.mark.slow
+def test_main_runs_then_sigterm_saves_and_resume_finishes(tmp_path):
+  workdir = str(tmp_path)
+  common = (f'--workdir={workdir}', '--config.train.log_every=1',
+            '--config.train.checkpoint_every=1000', '--config.eval.every=0')
+  proc = _main('--config.train.num_steps=100000', *common)
+  metrics = tmp_path / 'metrics.jsonl'
+  deadline = time.time() + 300
+  while not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3):
+    assert proc.poll() is None and time.time() < deadline, proc.stdout.read()
+    time.sleep(0.5)
+  proc.send_signal(signal.SIGTERM)
+  out, _ = proc.communicate(timeout=120)
+  assert proc.returncode == 0, out
+  assert 'SIGTERM' in out and 'Traceback' not in out
+  stopped_at = checkpoint_lib.Checkpointer(workdir).latest_step()
+  assert stopped_at is not None and stopped_at >= 3, out[-3000:]
+  # Same command, more steps: resumes where it stopped and finishes.
+  proc = _main(f'--config.train.num_steps={stopped_at + 2}', *common)
+  out, _ = proc.communicate(timeout=300)
+  assert proc.returncode == 0, out
+  assert f'Resuming from the checkpoint at step {stopped_at}' in out
+  steps = [json.loads(l)['step'] for l in metrics.read_text().splitlines()
+           if 'loss/kl' in l]
+  assert steps[-2:] == [stopped_at + 1, stopped_at + 2]
+  assert checkpoint_lib.Checkpointer(workdir).latest_step() == stopped_at + 2
+  assert np.all(np.diff(steps) == 1)
+
+
+def test_collapse_watch_stops_the_run_when_asked(tmp_path):
+  config = _config(20)
+  config.eval.update(every=2, collapse_kl=1e9, collapse_patience=3,
+                     stop_on_collapse=True, num_examples=64, batch_size=32)
+  state = train.train_and_evaluate(config, str(tmp_path))
+  assert int(state.step) == 6  # the third evaluation in a row
+  assert sorted(os.listdir(tmp_path / 'checkpoints'))[-1] == '6'
+
+
+def test_skipped_updates_are_counted_per_log_interval():
+  pending = [{'updated/decoder': 1.0, 'updated/discriminator': 0.0},
+             {'updated/decoder': 0.0, 'updated/discriminator': 0.0},
+             {'updated/decoder': 1.0, 'updated/discriminator': 1.0}]
+  averaged = train.average(pending)
+  assert averaged['skipped/decoder'] == 1.0
+  assert averaged['skipped/discriminator'] == 2.0
+  np.testing.assert_allclose(averaged['updated/decoder'], 2 / 3)
+
+
 def test_warm_start_takes_the_chosen_networks_then_resumes_its_own(
     tmp_path, caplog):
   caplog.set_level(logging.INFO)

@@ -13,7 +13,6 @@ sample quality (FID, precision, recall) in the feature space
 `config.eval.fid_features` selects.
 """
 
-import io
 import json
 from typing import Any, Sequence
 

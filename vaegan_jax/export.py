@@ -20,6 +20,7 @@ import numpy as np
 from etils import epath
 from flax import serialization
 
+from vaegan_jax import architectures
 from vaegan_jax import models
 
 FORMAT = 'vaegan_jax.export'
@@ -52,7 +53,7 @@ def save(path: str, config: ml_collections.ConfigDict, state: Any,
       'format': FORMAT,
       'version': VERSION,
       'step': int(step),
-      'config': models.with_architecture(config).to_json_best_effort(
+      'config': architectures.with_architecture(config).to_json_best_effort(
           sort_keys=True),
       'variables': jax.tree.map(np.asarray, jax.device_get(variables)),
   }

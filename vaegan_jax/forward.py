@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from vaegan_jax import architectures
 from vaegan_jax import losses
 from vaegan_jax import models
 from vaegan_jax import objectives
@@ -50,7 +51,7 @@ def make_forward(config: ml_collections.ConfigDict, nets: models.Networks,
   """
   loss = config.loss
   gan = losses.gan_loss(loss.gan)
-  latent_dim = models.latent_dim(config)
+  latent_dim = architectures.latent_dim(config)
   encodes = objectives.trained_networks(objective)['encoder']
   adversarial = objective != 'vae'
 

@@ -13,6 +13,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from vaegan_jax import architectures
 from vaegan_jax import models
 from vaegan_jax import parallel
 from vaegan_jax import state as state_lib
@@ -39,7 +40,7 @@ class Inference:
                batch_size: int = 256):
     self.mesh = mesh or parallel.make_mesh()
     self.nets = models.build(config)
-    self.latent_dim = models.latent_dim(config)
+    self.latent_dim = architectures.latent_dim(config)
     self.condition_shape = state_lib.condition_shape(config)
 
     def apply(net, variables, rows):

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from vaegan_jax import architectures
 from vaegan_jax import models
 from vaegan_jax import optim
 from vaegan_jax import replay as replay_lib
@@ -58,7 +59,7 @@ def _init(config: ml_collections.ConfigDict, rng: jax.Array) -> TrainState:
   nets = models.build(config)
   txs, _ = optim.build(config)
   image = jnp.zeros((1, *image_shape(config)), jnp.float32)
-  z = jnp.zeros((1, models.latent_dim(config)), jnp.float32)
+  z = jnp.zeros((1, architectures.latent_dim(config)), jnp.float32)
   inputs = {'encoder': image, 'decoder': z, 'discriminator': image}
   kwargs = {}
   if condition_shape(config):

@@ -18,11 +18,11 @@ import numpy as np
 from absl import logging
 from jax.experimental import multihost_utils
 
+from vaegan_jax import architectures
 from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
 from vaegan_jax import errors
 from vaegan_jax import evaluate
-from vaegan_jax import models
 from vaegan_jax import parallel
 from vaegan_jax import preemption
 from vaegan_jax import profiling
@@ -60,7 +60,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   # Config: checked whole, and the data found, before anything is written.
   validation.validate(config)
   data.check(config)
-  config = data.with_conditions(models.with_architecture(config))
+  config = data.with_conditions(architectures.with_architecture(config))
   mesh = parallel.make_mesh()
 
   # Workdir: resume from its latest checkpoint, or start afresh.

@@ -12,6 +12,7 @@ from typing import Any, Callable
 import jax
 import ml_collections
 
+from vaegan_jax import architectures
 from vaegan_jax import errors
 from vaegan_jax import layers
 from vaegan_jax import losses
@@ -75,7 +76,7 @@ FIELDS: dict[str, tuple[Check, str]] = {
     'data.num_threads': at_least(1),
     'data.prefetch': at_least(0),
     'data.num_workers': at_least(0),
-    'model.arch': one_of(sorted(models.ARCHITECTURES)),
+    'model.arch': one_of(sorted(architectures.ARCHITECTURES)),
     'model.init': one_of(sorted(layers.KERNEL_INITS)),
     'model.bn_momentum': within(0, 1, high_open=True),
     'model.bn_epsilon': positive(),
@@ -170,7 +171,7 @@ def _field_problems(config: ml_collections.ConfigDict) -> list[str]:
 
 
 def _model_problems(config: ml_collections.ConfigDict) -> list[str]:
-  spec = models.resolve(config.model)
+  spec = architectures.resolve(config.model)
   problems = []
   n_up = len(spec['decoder_widths'])
   size = config.data.image_size

@@ -6,30 +6,24 @@ there is one, is included as the report's observations.
 """
 
 import datetime
-import io
 from typing import Sequence
 
 import numpy as np
-from PIL import Image
 
 import vaegan_jax
+from vaegan_jax import architectures
 from vaegan_jax import data
 from vaegan_jax import files
-from vaegan_jax import images as images_lib
-from vaegan_jax import models
-from vaegan_jax import plots
-from vaegan_jax import writers
 from vaegan_jax.data import sources
 from vaegan_jax.experiments import conditional
 from vaegan_jax.experiments import definitions
+from vaegan_jax.experiments import figures
 from vaegan_jax.experiments import runner
 from vaegan_jax.experiments import translation
 from vaegan_jax.metrics import quality
 
 NOTES_FILE = 'notes.md'
 REPORT_FILE = 'report.md'
-LOSSES = (('loss/gan_g', 'GAN loss (decoder)'), ('loss/kl', 'prior loss (KL)'),
-          ('loss/gan_d', 'discriminator loss'))
 RECONSTRUCTED = 8  # held-out digits in the reconstruction figures
 TRANSLATED = 12  # and in the translation figure
 
@@ -63,53 +57,11 @@ def _status(result: runner.Result) -> str:
 # Figures.
 
 
-def samples_figure(results: Sequence[runner.Result], path: str) -> None:
-  """Each run's 16 samples of the fixed prior noise, side by side.
-
-  Args:
-    results: finished runs; each has the evaluator's samples_4x4.png.
-    path: the PNG to write.
-  """
-  pictures = []
-  for result in results:
-    png = (files.path(result.directory) / 'samples_4x4.png').read_bytes()
-    with Image.open(io.BytesIO(png)) as image:
-      pictures.append((result.run.label, np.asarray(image.convert('RGB'))))
-  writers.save_png(path, plots.titled_pictures(pictures))
-
-
-def rows_figure(rows: Sequence[tuple[str, np.ndarray]], path: str) -> None:
-  """Rows of images, each labelled on the left.
-
-  Args:
-    rows: (label, float32 [K, H, W, C] in [-1, 1]) for each row, K the same
-      for all.
-    path: the PNG to write.
-  """
-  columns = len(rows[0][1])
-  grid = images_lib.grid(np.concatenate([r[1] for r in rows]), columns)
-  writers.save_png(path, plots.labelled_rows(
-      grid, [r[0] for r in rows], rows[0][1].shape[1]))
-
-
-def losses_figure(results: Sequence[runner.Result], path: str) -> None:
-  """loss/gan_g, loss/kl and loss/gan_d against the step, a line per run."""
-  panels = []
-  for key, title in LOSSES:
-    lines = []
-    for result in results:
-      points = [(r['step'], r[key]) for r in result.records if key in r]
-      if points:
-        lines.append((result.run.label, *zip(*points)))
-    panels.append(plots.Panel(f'{title} ({key})', lines))
-  writers.save_png(path, plots.line_charts(panels))
-
-
 # Sections.
 
 
 def _networks(config) -> str:
-  spec = models.resolve(config.model)
+  spec = architectures.resolve(config.model)
   return (f'`{config.model.arch}`: latent {spec["latent_dim"]}; encoder '
           f'convs {spec["encoder_widths"]}, dense {spec["encoder_dense"]}; '
           f'decoder base width {spec["decoder_base_width"]}, deconvs '
@@ -186,7 +138,7 @@ def _quality_table(results: Sequence[runner.Result]) -> str:
 
 
 def _samples_section(results, workdir) -> str:
-  samples_figure(results, files.path(workdir) / 'samples.png')
+  figures.samples_figure(results, files.path(workdir) / 'samples.png')
   return ('## Samples\n\n![16 samples of each run](samples.png)\n\n'
           'The same 16 draws from the prior N(0, I), decoded by each run\'s '
           'decoder after its last step.')
@@ -212,7 +164,7 @@ def _reconstructions_section(results, workdir) -> str:
 
   rows = [('held-out', images)] + [(r.run.label, reconstruct(r))
                                    for r in encoders]
-  rows_figure(rows, files.path(workdir) / 'reconstructions.png')
+  figures.rows_figure(rows, files.path(workdir) / 'reconstructions.png')
   return ('## Reconstructions\n\n![held-out digits and reconstructions]'
           '(reconstructions.png)\n\nThe first held-out digits (top) and '
           'each model\'s reconstruction: the decoded posterior mean.')
@@ -220,10 +172,10 @@ def _reconstructions_section(results, workdir) -> str:
 
 def _losses_section(results, workdir) -> str:
   rows = [[r.run.label] + [_number(r.final(k) if r.computes(k) else None, 4)
-                           for k, _ in LOSSES]
+                           for k, _ in figures.LOSSES]
           + [_number(r.metrics.get('fid'), 2)] for r in results]
-  losses_figure(results, files.path(workdir) / 'losses.png')
-  header = ['run'] + [f'{title} `{key}`' for key, title in LOSSES] + ['FID']
+  figures.losses_figure(results, files.path(workdir) / 'losses.png')
+  header = ['run'] + [f'{title} `{key}`' for key, title in figures.LOSSES] + ['FID']
   gan = results[0].config.loss.gan
   term = {'minimax': 'the mean of log(1 − D(x̂)) over its generated batches '
                      '(more negative: the discriminator is fooled more)',
@@ -255,7 +207,7 @@ def _translation_section(results, workdir) -> str:
                  _number(errors['mse_translated'], 4),
                  _number(errors['mse_translated'] / errors['mse'], 2)])
     figure.append((r.run.label, model.reconstruct(shifted[:TRANSLATED])))
-  rows_figure(figure, files.path(workdir) / 'translation.png')
+  figures.rows_figure(figure, files.path(workdir) / 'translation.png')
   header = ('model', 'MSE, held-out', f'MSE, translated ±{fraction:.0%}',
             'ratio')
   return '\n'.join([

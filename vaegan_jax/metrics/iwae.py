@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from vaegan_jax import architectures
 from vaegan_jax import models
 from vaegan_jax import parallel
 from vaegan_jax import state as state_lib
@@ -119,7 +120,7 @@ class IWAE:
 
   def __init__(self, config: ml_collections.ConfigDict, mesh: Any):
     self.k = config.eval.iwae_samples
-    self.latent_dim = models.latent_dim(config)
+    self.latent_dim = architectures.latent_dim(config)
     rows = max(1, config.eval.batch_size // max(self.k, 1))
     self._apply = parallel.batched(make_bound_fn(config), mesh, rows)
     self.conditional = state_lib.condition_shape(config) is not None
