@@ -32,17 +32,20 @@ def unknown_field_message(error: Exception, argv: list[str]) -> str:
 
 class QuietLibraries(logging.Filter):
   """Drops the libraries' INFO records (orbax's checkpoint bookkeeping, JAX's
-  backend probing); their warnings and errors pass."""
+  backend probing) and their records carrying a traceback (orbax logs one
+  per background thread when a save fails, before the error reaches the
+  trainer, which reports it in one line); their other warnings and errors
+  pass."""
 
   def filter(self, record: logging.LogRecord) -> bool:
-    return (record.levelno > logging.INFO
-            or 'vaegan_jax' in record.pathname
+    ours = ('vaegan_jax' in record.pathname
             or os.path.basename(record.pathname) == 'main.py')
+    return ours or (record.levelno > logging.INFO and not record.exc_info)
 
 
 def setup_logging() -> None:
-  """INFO verbosity, without the libraries' INFO lines unless --verbosity
-  was given on the command line."""
+  """INFO verbosity, without the libraries' INFO lines and tracebacks
+  unless --verbosity was given on the command line."""
   absl_logging.set_verbosity(absl_logging.INFO)
   if not flags.FLAGS['verbosity'].present:
     absl_logging.get_absl_handler().addFilter(QuietLibraries())

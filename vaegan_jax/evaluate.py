@@ -21,6 +21,7 @@ from absl import logging
 
 from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
+from vaegan_jax import errors
 from vaegan_jax import images as images_lib
 from vaegan_jax import inference
 from vaegan_jax import metrics
@@ -29,6 +30,7 @@ from vaegan_jax import plots
 from vaegan_jax import validation
 from vaegan_jax import writers
 from vaegan_jax.metrics import held_out as held_out_metrics
+from vaegan_jax.metrics import quality
 
 # Seeds of the fixed noise, so pictures of one run are comparable over time.
 _PRIOR_SEED, _WALK_SEED, _FID_SEED = 11, 12, 13
@@ -41,6 +43,15 @@ def _interleave_rows(top: np.ndarray, bottom: np.ndarray,
   for start in range(0, len(top), columns):
     rows += [top[start:start + columns], bottom[start:start + columns]]
   return np.concatenate(rows)
+
+
+def _check_attributes(names: list[str], known: list[str] | None) -> None:
+  """Raises ConfigError for attribute names the data does not have."""
+  unknown = [n for n in names if known is not None and n not in known]
+  if unknown:
+    raise errors.ConfigError(
+        f'config.eval.attributes names {unknown}, which the data does not '
+        f'have; it has {known}.')
 
 
 class Evaluator:
@@ -65,6 +76,8 @@ class Evaluator:
     self.writer = writer
     self.infer = inference.Inference(config, mesh, self.cfg.batch_size)
     held_out = data.eval_data(config, self.cfg.num_examples)
+    _check_attributes(list(self.cfg.attributes),
+                      held_out.get('attribute_names'))
     self.held_out = held_out['image']
     self.pictured = self.held_out[:16]
     self.prior = self.infer.prior(64, _PRIOR_SEED)
@@ -100,10 +113,7 @@ class Evaluator:
     if 'attributes' not in train:
       return {}
     known = train['attribute_names']
-    unknown = [n for n in names if n not in known]
-    if unknown:
-      raise ValueError(f'config.eval.attributes names {unknown}, which the '
-                       f'data does not have; it has {known}.')
+    _check_attributes(names, known)
     columns = [known.index(n) for n in names]
     mean, _ = self.infer.encode(state, train['image'])
     vectors = inference.attribute_vectors(mean, train['attributes'][:, columns])
@@ -192,16 +202,19 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
     `workdir/evaluation/step_<step>/` (eval_metrics.json and PNG files).
   """
   validation.validate(config)
+  quality.check_files(config)
   mesh = parallel.make_mesh()
   state, step = checkpoint_lib.restore_run(config, workdir, checkpoint, mesh)
   out = os.path.join(workdir, 'evaluation', f'step_{step}')
-  writer = writers.MetricWriter(out, enabled=jax.process_index() == 0)
-  try:
-    evaluator = Evaluator(config, out, mesh, writer,
-                          os.path.join(workdir, 'metrics.jsonl'))
-    results = evaluator.run(state, step)
-  finally:
-    writer.close()
+  with errors.storage_errors(out, 'Free space there, then run the same '
+                             'command again.'):
+    writer = writers.MetricWriter(out, enabled=jax.process_index() == 0)
+    try:
+      evaluator = Evaluator(config, out, mesh, writer,
+                            os.path.join(workdir, 'metrics.jsonl'))
+      results = evaluator.run(state, step)
+    finally:
+      writer.close()
   logging.info('Wrote the evaluation of step %d to %s', step, out)
   return results
 
@@ -215,6 +228,8 @@ def sample_checkpoint(config: ml_collections.ConfigDict, workdir: str,
     The PNG's path, `workdir/samples/step_<step>_seed_<seed>.png`.
   """
   validation.validate(config)
+  if not (isinstance(num, int) and num >= 1):
+    raise errors.UserError(f'--num_samples={num} must be an integer >= 1.')
   mesh = parallel.make_mesh()
   state, step = checkpoint_lib.restore_run(config, workdir, checkpoint, mesh)
   samples = inference.Inference(config, mesh, config.eval.batch_size).sample(
@@ -222,9 +237,11 @@ def sample_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   out = os.path.join(workdir, 'samples')
   path = os.path.join(out, f'step_{step}_seed_{seed}')
   if jax.process_index() == 0:
-    os.makedirs(out, exist_ok=True)
-    np.save(path + '.npy', samples)
-    writers.save_png(path + '.png', images_lib.grid(
-        samples, int(np.ceil(np.sqrt(num)))))
+    with errors.storage_errors(out, 'Free space there, then run the same '
+                               'command again.'):
+      os.makedirs(out, exist_ok=True)
+      np.save(path + '.npy', samples)
+      writers.save_png(path + '.png', images_lib.grid(
+          samples, int(np.ceil(np.sqrt(num)))))
   logging.info('Wrote %d samples of step %d to %s.png', num, step, path)
   return path + '.png'

@@ -6,6 +6,10 @@ evaluation, at the end and when SIGTERM or Ctrl-C arrives, and stops at the
 first non-finite loss or gradient norm without saving it. The loop owns
 every decision to stop: the last step, a signal, a non-finite value, and a
 posterior collapse (`config.eval.stop_on_collapse`).
+
+One run trains in a workdir at a time (`workdir.RunLock`); a damaged newest
+checkpoint is set aside and the run resumes from the one before it
+(`checkpoint`); a full disk stops the run with one `errors.StorageError`.
 """
 
 import time
@@ -29,6 +33,7 @@ from vaegan_jax import step as step_lib
 from vaegan_jax import validation
 from vaegan_jax import workdir as workdir_lib
 from vaegan_jax import writers
+from vaegan_jax.metrics import quality
 
 # What a non-finite metric means, for the NaN guard's message.
 WATCHED = {
@@ -54,18 +59,33 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   Returns:
     The final train state.
   """
-  # Config: checked whole, and the data found, before anything is written.
+  # Config: checked whole, and the files it names found, before anything
+  # is written.
   validation.validate(config)
   data.check(config)
+  quality.check_files(config)
   mesh = parallel.make_mesh()
+  # Workdir: one run at a time (process 0 holds the lock).
+  with errors.storage_errors(workdir, 'The checkpoints already saved are '
+                            'kept; fix the filesystem, then run the same '
+                            'command to resume.'):
+    with workdir_lib.RunLock(workdir):
+      return _run(config, workdir, mesh)
 
-  # Workdir: resume from its latest checkpoint, or start afresh.
+
+def _run(config, workdir, mesh):
+  """The run, once the workdir is this process's."""
+  # Workdir: resume from its newest good checkpoint, or start afresh.
   changes = workdir_lib.config_changes(workdir_lib.read_config_dict(workdir),
                                        config)
   ckpt = checkpoint_lib.Checkpointer(
       workdir, keep=config.train.keep_checkpoints,
       best_metric=config.eval.best_metric or None)
-  state, data_state = _initial_state(config, ckpt, mesh, changes)
+  try:
+    state, data_state = _initial_state(config, ckpt, mesh, changes)
+  except BaseException:
+    ckpt.close()
+    raise
   if jax.process_index() == 0:
     workdir_lib.write_config(workdir, config)
   if changes and data_state is not None:
@@ -82,8 +102,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   # Step, writer and evaluator.
   train_step = parallel.jit_train_step(step_lib.make_train_step(config), mesh)
   writer = writers.MetricWriter(workdir, enabled=jax.process_index() == 0)
-  evaluator = evaluate.Evaluator(config, workdir, mesh, writer)
   try:
+    evaluator = evaluate.Evaluator(config, workdir, mesh, writer)
     state = _loop(config, state, train_iter, train_step, ckpt, writer,
                   evaluator)
   except errors.NonFiniteError as e:
@@ -97,21 +117,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
         f'(config.optim.lr) or check the data.') from None
   finally:
     train_iter.close()
-    ckpt.close()
-    writer.close()
+    _close_all(ckpt, writer)
   return state
 
 
+def _close_all(ckpt, writer):
+  """Closes both, raising the first error only when none is on its way."""
+  try:
+    ckpt.close()
+  finally:
+    writer.close()
+
+
 def _initial_state(config, ckpt, mesh, changes):
-  """The latest checkpoint's state and data position, or a fresh state."""
+  """The newest good checkpoint's state and data position, or a fresh
+  state."""
   abstract = state_lib.with_sharding(state_lib.abstract_train_state(config),
                                      parallel.replicated(mesh))
-  step = ckpt.latest_step()
-  if step is not None:
-    logging.info('Resuming from the checkpoint at step %d.', step)
+  if ckpt.latest_step() is not None:
     hint = ('Changed since the run was started:\n  ' + '\n  '.join(changes)
             + '\n') if changes else ''
-    return ckpt.restore(step, abstract, hint)
+    restored = ckpt.restore_newest(abstract, hint)
+    if restored is not None:
+      state, data_state, step = restored
+      logging.info('Resuming from the checkpoint at step %d.', step)
+      return state, data_state
   init_rng = jax.random.fold_in(jax.random.key(config.seed), 0)
   state = state_lib.create_train_state(config, init_rng)
   return parallel.replicate(state, mesh), None
@@ -150,12 +180,19 @@ def _loop(config, state, train_iter, train_step, ckpt, writer, evaluator):
               f'{k}={scalars[k]:.4g}' for k in sorted(WATCHED)))
           writer.write_scalars(step, {**scalars, **perf})
           pending, first_pending = [], step + 1
-      eval_metrics = evaluator.run(state, step) if evaluate_now else None
+      eval_metrics = None
+      if evaluate_now:
+        try:
+          eval_metrics = evaluator.run(state, step)
+        except Exception:
+          # Whatever broke the evaluation, the training is not lost.
+          logging.error('The evaluation at step %d failed; saving the '
+                        'checkpoint of step %d before stopping.', step, step)
+          _save(step, state, train_iter, ckpt, None)
+          ckpt.wait()
+          raise
       if save:
-        if not bool(_all_finite(state)):
-          raise errors.NonFiniteError(
-              f'The state at step {step} is not finite; not saving it.')
-        ckpt.save(step, state, train_iter.get_state(), eval_metrics)
+        _save(step, state, train_iter, ckpt, eval_metrics)
       collapsed = eval_metrics is not None and collapse.update(
           step, eval_metrics['kl'])
       if interrupted or collapsed:
@@ -167,6 +204,13 @@ def _loop(config, state, train_iter, train_step, ckpt, writer, evaluator):
                         step, why, ckpt.directory)
         break
   return state
+
+
+def _save(step, state, train_iter, ckpt, eval_metrics):
+  if not bool(_all_finite(state)):
+    raise errors.NonFiniteError(
+        f'The state at step {step} is not finite; not saving it.')
+  ckpt.save(step, state, train_iter.get_state(), eval_metrics)
 
 
 class CollapseWatch:

@@ -2,6 +2,11 @@
 
 Only process 0 writes; on other processes the writer does nothing. The
 TensorBoard writer is tensorboardX's, which needs no TensorFlow.
+
+`metrics.jsonl` survives a torn last line (a full disk or a kill in the
+middle of a write): the writer starts its records on a new line, and
+`read_jsonl` skips a line that is not JSON, with a warning naming the file
+and the line.
 """
 
 import json
@@ -10,6 +15,8 @@ from typing import Mapping
 
 import numpy as np
 import tensorboardX
+from absl import logging
+from etils import epath
 from PIL import Image
 
 
@@ -29,7 +36,8 @@ class MetricWriter:
     if enabled:
       os.makedirs(workdir, exist_ok=True)
       self._tb = tensorboardX.SummaryWriter(os.path.join(workdir, 'tensorboard'))
-      self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+      self._jsonl = open_for_append(
+          epath.Path(workdir) / 'metrics.jsonl')
 
   def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
     if not self.enabled:
@@ -64,7 +72,48 @@ def save_png(path: str, image: np.ndarray) -> None:
   os.replace(tmp, path)
 
 
+def open_for_append(path: epath.Path):
+  """Opens a JSON-lines file for appending, after ending a torn last line.
+
+  Args:
+    path: the file (created if missing).
+
+  Returns:
+    The open text file; the next write starts on a line of its own.
+  """
+  torn = False
+  if path.exists() and path.stat().length:
+    with path.open('rb') as f:
+      f.seek(-1, os.SEEK_END)
+      torn = f.read(1) != b'\n'
+  f = path.open('a')
+  if torn:
+    logging.warning('%s ends in a partly written line (line %d); the next '
+                    'record starts on a new line.', path,
+                    path.read_bytes().count(b'\n') + 1)
+    f.write('\n')
+    f.flush()
+  return f
+
+
 def read_jsonl(path: str) -> list[dict[str, float]]:
-  """The records of a metrics.jsonl file, in order."""
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+  """The records of a metrics.jsonl file, in order.
+
+  A line that is not a JSON object (torn by a full disk or a crash) is
+  skipped with a warning naming the file and the line.
+  """
+  records = []
+  with epath.Path(path).open() as f:
+    for number, line in enumerate(f, start=1):
+      if not line.strip():
+        continue
+      try:
+        record = json.loads(line)
+      except ValueError:
+        record = None
+      if not isinstance(record, dict):
+        logging.warning('Skipped line %d of %s: not a complete JSON record '
+                        '(%.60r).', number, path, line.strip())
+        continue
+      records.append(record)
+  return records

@@ -55,6 +55,13 @@ def root(config: ml_collections.ConfigDict) -> str:
 def find_images(path: str) -> tuple[list[str], list[int]]:
   """The image files under `path`, sorted, and their sizes in bytes.
 
+  Symbolic links are followed, each directory and each file at most once:
+  a directory reached again (a loop, or a second link to it) is not walked
+  again, and of the paths reaching one file only the first (in sorted
+  order) is kept, so no image appears twice (or in both splits). A broken
+  or looping link to an image is kept, with size -1, to be reported
+  unreadable like other files that cannot be decoded.
+
   Args:
     path: the root directory.
 
@@ -65,8 +72,10 @@ def find_images(path: str) -> tuple[list[str], list[int]]:
     DataError: the tree holds no files, or no image files.
   """
   found, others = [], {}
+  visited = {os.path.realpath(path)}
   for parent, dirs, names in os.walk(path, followlinks=True):
-    dirs[:] = [d for d in dirs if not d.startswith('.')]
+    dirs[:] = sorted(d for d in dirs if not d.startswith('.')
+                     and _first_visit(os.path.join(parent, d), visited))
     for name in names:
       if name.startswith('.'):
         continue
@@ -84,8 +93,44 @@ def find_images(path: str) -> tuple[list[str], list[int]]:
     raise DataError(
         f'No images under config.data.path={path} (found only: {kinds}); '
         f'image files end in {sorted(IMAGE_EXTENSIONS)}.')
-  found.sort()
-  return found, [os.path.getsize(os.path.join(path, f)) for f in found]
+  found = _unique_files(path, sorted(found))
+  return found, [_size(os.path.join(path, f)) for f in found]
+
+
+def _first_visit(directory: str, visited: set[str]) -> bool:
+  """Whether `directory` (resolved) is walked for the first time."""
+  real = os.path.realpath(directory)
+  if real in visited:
+    logging.info('Not walking %s again: it is %s, reached before.',
+                 directory, real)
+    return False
+  visited.add(real)
+  return True
+
+
+def _unique_files(root: str, files: list[str]) -> list[str]:
+  """`files` without the later paths to a file reached before."""
+  kept, seen, twice = [], {}, []
+  for name in files:
+    real = os.path.realpath(os.path.join(root, name))
+    if real in seen:
+      twice.append(f'{name} (= {seen[real]})')
+      continue
+    seen[real] = name
+    kept.append(name)
+  if twice:
+    logging.warning('Left out %d paths to image files already found '
+                    'through another path (symbolic links), e.g. %s.',
+                    len(twice), '; '.join(twice[:_SHOW]))
+  return kept
+
+
+def _size(path: str) -> int:
+  """The file's size; -1 for a broken or looping link."""
+  try:
+    return os.path.getsize(path)
+  except OSError:
+    return -1
 
 
 def decode(path: str, settings: preprocess.Settings) -> np.ndarray:

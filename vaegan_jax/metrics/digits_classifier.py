@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import socket
 import time
 from typing import Any, Sequence
 
@@ -237,7 +238,8 @@ def save(path: str, classifier: Classifier) -> None:
   flat = {'/'.join(k.key for k in p): np.asarray(v) for p, v in
           jax.tree_util.tree_flatten_with_path(classifier.params)[0]}
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = path + '.tmp.npz'
+  # Named per process: processes (hosts) sharing the cache may write at once.
+  tmp = f'{path}.tmp-{socket.gethostname()}-{os.getpid()}.npz'
   settings = json.dumps(dataclasses.asdict(classifier.settings))
   np.savez(tmp, __settings__=settings,
            __held_out_accuracy__=classifier.held_out_accuracy,
@@ -293,10 +295,17 @@ def load_or_train(train_images: np.ndarray, train_labels: np.ndarray,
                   held_out_labels)
   path = os.path.join(cache_dir, f'digits_classifier_{key}.npz')
   if os.path.exists(path):
-    classifier = load(path)
-    logging.info('Loaded the digits classifier from %s (held-out accuracy '
-                 '%.4f).', path, classifier.held_out_accuracy)
-    return classifier
+    try:
+      classifier = load(path)
+    except Exception as e:  # pylint: disable=broad-except
+      # A cache: whatever is wrong with the file, training anew replaces it.
+      logging.warning('The cached digits classifier %s cannot be read (%s: '
+                      '%s); training it again to replace it.', path,
+                      type(e).__name__, e)
+    else:
+      logging.info('Loaded the digits classifier from %s (held-out accuracy '
+                   '%.4f).', path, classifier.held_out_accuracy)
+      return classifier
   start = time.time()
   params = train(train_images, train_labels, settings)
   acc = accuracy(params, held_out_images, held_out_labels, settings)

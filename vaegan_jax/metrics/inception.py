@@ -14,13 +14,16 @@ align_corners=False)` does in pytorch-fid. The network expects [-1, 1].
 """
 
 import functools
-import os
+import zipfile
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from etils import epath
+
+from vaegan_jax import errors
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
@@ -278,6 +281,14 @@ def missing_weights_message(path: str) -> str:
       f'{TORCH_WEIGHTS_FILE} {WEIGHTS_FILE}`; then pass that .npz path.')
 
 
+def _bad_file(path, why: str) -> errors.BadFileError:
+  return errors.BadFileError(
+      f'{path} is not the converted FID Inception weights: {why}. Convert '
+      f'pytorch-fid\'s {TORCH_WEIGHTS_FILE} once with `python -m '
+      f'vaegan_jax.metrics.convert_inception {TORCH_WEIGHTS_FILE} '
+      f'{WEIGHTS_FILE}` and pass that .npz file.')
+
+
 def load_variables(path: str) -> dict[str, Any]:
   """Loads the converted FID Inception weights from an .npz file.
 
@@ -286,12 +297,36 @@ def load_variables(path: str) -> dict[str, Any]:
 
   Returns:
     {'params': ..., 'batch_stats': ...} for `FIDInceptionV3().apply`.
+
+  Raises:
+    errors.MissingFileError: there is no file at `path`.
+    errors.BadFileError: it is not such weights (a directory, an empty,
+      truncated or other file), with what to do.
   """
-  if not os.path.exists(path):
-    raise FileNotFoundError(missing_weights_message(path))
-  with np.load(path) as data:
-    flat = {k: np.asarray(data[k], np.float32) for k in data.files}
-  check_variables(flat, repr(path))
+  path = epath.Path(path)
+  if not path.exists():
+    raise errors.MissingFileError(missing_weights_message(str(path)))
+  if path.is_dir():
+    raise _bad_file(path, 'it is a directory')
+  try:
+    with path.open('rb') as f:
+      data = np.load(f, allow_pickle=False)
+      if not isinstance(data, np.lib.npyio.NpzFile):
+        raise _bad_file(path, 'it holds a single array (.npy), not the '
+                        'named arrays of an .npz file')
+      with data:
+        flat = {k: np.asarray(data[k], np.float32) for k in data.files}
+  except errors.BadFileError:
+    raise
+  except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as e:
+    why = ('it is empty' if path.stat().length == 0 else
+           'it is not an .npz file' if 'pickle' in str(e) else
+           f'it cannot be read ({type(e).__name__}: {e})')
+    raise _bad_file(path, why) from None
+  try:
+    check_variables(flat, repr(str(path)))
+  except ValueError as e:
+    raise errors.BadFileError(str(e)) from None
   return unflatten(flat)
 
 

@@ -11,6 +11,7 @@ import jax
 import ml_collections
 import numpy as np
 from absl import logging
+from etils import epath
 
 from vaegan_jax import data
 from vaegan_jax import errors
@@ -18,6 +19,7 @@ from vaegan_jax import parallel
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import extractors
 from vaegan_jax.metrics import frechet
+from vaegan_jax.metrics import inception
 from vaegan_jax.metrics import precision_recall
 
 KINDS = ('inception', 'digits', 'auto', 'none')
@@ -47,6 +49,50 @@ def resolve_kind(config: ml_collections.ConfigDict) -> str:
   return 'inception' if config.eval.inception_weights else 'none'
 
 
+def classifier_dir(config: ml_collections.ConfigDict) -> epath.Path:
+  """Where the digits classifier of `config` is cached."""
+  return epath.Path(os.path.expanduser(config.eval.classifier_dir
+                                       or DEFAULT_CLASSIFIER_DIR))
+
+
+def check_files(config: ml_collections.ConfigDict) -> None:
+  """Checks in seconds the files the evaluation will need, so that a bad
+  one stops the run before training, not at the first evaluation.
+
+  'inception': the weights file is read whole and checked; 'digits': the
+  classifier's cache directory must be a directory this process can write
+  (a damaged cached classifier is retrained, see
+  `digits_classifier.load_or_train`).
+
+  Args:
+    config: the run's configuration (`config.eval`, `config.data`).
+
+  Raises:
+    errors.UserError: naming the file and what to do.
+  """
+  kind = resolve_kind(config)
+  if kind == 'inception':
+    try:
+      inception.load_variables(config.eval.inception_weights)
+    except errors.UserError as e:
+      raise type(e)(f'config.eval.inception_weights: {e}') from None
+  elif kind == 'digits':
+    directory = classifier_dir(config)
+    where = (f'config.eval.classifier_dir={directory} (the digits '
+             'classifier\'s cache)')
+    if directory.exists() and not directory.is_dir():
+      raise errors.ConfigError(f'{where} is a file; give a directory.')
+    try:
+      directory.mkdir(parents=True, exist_ok=True)
+      probe = directory / f'.write-test-{os.getpid()}'
+      probe.write_text('')
+      probe.unlink()
+    except OSError as e:
+      raise errors.ConfigError(
+          f'{where} cannot be written ({e.strerror or e}); give a writable '
+          'directory.') from None
+
+
 def _digits_classifier(config: ml_collections.ConfigDict
                        ) -> digits_classifier.Classifier:
   """The cached classifier of this run's data, trained if not yet cached."""
@@ -56,8 +102,7 @@ def _digits_classifier(config: ml_collections.ConfigDict
         "config.eval.fid_features='digits' trains a classifier and needs "
         "labelled digits; this data has no labels: set "
         "--config.eval.fid_features=none.")
-  cache_dir = os.path.expanduser(config.eval.classifier_dir
-                                 or DEFAULT_CLASSIFIER_DIR)
+  cache_dir = os.fspath(classifier_dir(config))
   classifier = digits_classifier.load_or_train(
       train['image'], train['label'], held_out['image'], held_out['label'],
       cache_dir, CLASSIFIER_SETTINGS)
