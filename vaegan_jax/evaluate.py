@@ -76,6 +76,13 @@ class Evaluator:
     self.writer = writer
     self.infer = inference.Inference(config, mesh, self.cfg.batch_size)
     held_out = data.eval_data(config, self.cfg.num_examples)
+    if len(held_out['image']) < validation.MIN_EVAL_EXAMPLES:
+      raise errors.DataError(
+          f'The held-out split of {data.sources.describe(config)} has '
+          f'{len(held_out["image"])} images; the evaluation needs at least '
+          f'{validation.MIN_EVAL_EXAMPLES}: raise config.data.'
+          'holdout_fraction (or list more test images in '
+          'config.data.partition_file).')
     _check_attributes(list(self.cfg.attributes),
                       held_out.get('attribute_names'))
     self.held_out = held_out['image']

@@ -102,10 +102,12 @@ def _run(config, workdir, mesh):
   # Step, writer and evaluator.
   train_step = parallel.jit_train_step(step_lib.make_train_step(config), mesh)
   writer = writers.MetricWriter(workdir, enabled=jax.process_index() == 0)
+  failed = True
   try:
     evaluator = evaluate.Evaluator(config, workdir, mesh, writer)
     state = _loop(config, state, train_iter, train_step, ckpt, writer,
                   evaluator)
+    failed = False
   except errors.NonFiniteError as e:
     ckpt.wait()
     last = ckpt.latest_step()
@@ -117,16 +119,25 @@ def _run(config, workdir, mesh):
         f'(config.optim.lr) or check the data.') from None
   finally:
     train_iter.close()
-    _close_all(ckpt, writer)
+    _close(ckpt, writer, failed)
   return state
 
 
-def _close_all(ckpt, writer):
-  """Closes both, raising the first error only when none is on its way."""
-  try:
-    ckpt.close()
-  finally:
-    writer.close()
+def _close(ckpt, writer, failed: bool) -> None:
+  """Closes the checkpointer, then the writer. The first error is the one
+  to report: after a failure, theirs are only logged."""
+  first = None
+  for close in (ckpt.close, writer.close):
+    try:
+      close()
+    except Exception as e:  # pylint: disable=broad-except
+      if failed or first is not None:
+        logging.warning('Closing after the failure: %s: %s',
+                        type(e).__name__, e)
+      else:
+        first = e
+  if first is not None:
+    raise first
 
 
 def _initial_state(config, ckpt, mesh, changes):

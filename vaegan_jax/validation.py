@@ -23,6 +23,11 @@ from vaegan_jax.metrics import inception
 from vaegan_jax.metrics import quality
 
 DTYPES = ('float32', 'bfloat16', 'float16')
+# Held-out images an evaluation needs: 4 interpolated pairs.
+MIN_EVAL_EXAMPLES = 8
+# The evaluation metrics for which lower is better, that can pick the best
+# checkpoint (`evaluate.Evaluator.metrics`).
+BEST_METRICS = ('fid', 'recon_mse')
 
 Check = Callable[[Any], bool]
 
@@ -113,7 +118,7 @@ FIELDS: dict[str, tuple[Check, str]] = {
     'train.prefetch_to_device': at_least(1),
     'eval.every': at_least(0),
     'eval.batch_size': at_least(1),
-    'eval.num_examples': at_least(1),
+    'eval.num_examples': at_least(MIN_EVAL_EXAMPLES),
     'eval.fid_features': one_of(quality.KINDS),
     'eval.num_fid_samples': at_least(quality.MIN_SAMPLES),
     'eval.interpolation_steps': at_least(2),
@@ -124,6 +129,9 @@ FIELDS: dict[str, tuple[Check, str]] = {
 # Optional fields: None, or as given.
 OPTIONAL: dict[str, tuple[Check, str]] = {
     'data.prepare_threads': at_least(1),
+    'eval.best_metric': ((lambda v: v == '' or v in BEST_METRICS),
+                         "'' (the latest checkpoints only) or a metric "
+                         f'for which lower is better, one of {BEST_METRICS}'),
     **{f'optim.{net}.lr': positive() for net in models.NETWORKS},
     **{f'model.{field}': at_least(1) for field in (
         'latent_dim', 'encoder_dense', 'decoder_base_width',

@@ -60,8 +60,10 @@ class MetricWriter:
 
   def close(self) -> None:
     if self.enabled:
-      self._tb.close()
-      self._jsonl.close()
+      try:
+        self._tb.close()
+      finally:
+        self._jsonl.close()
 
 
 def save_png(path: str, image: np.ndarray) -> None:

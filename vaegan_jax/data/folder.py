@@ -74,8 +74,8 @@ def find_images(path: str) -> tuple[list[str], list[int]]:
   found, others = [], {}
   visited = {os.path.realpath(path)}
   for parent, dirs, names in os.walk(path, followlinks=True):
-    dirs[:] = sorted(d for d in dirs if not d.startswith('.')
-                     and _first_visit(os.path.join(parent, d), visited))
+    dirs[:] = [d for d in sorted(dirs) if not d.startswith('.')
+               and _first_visit(os.path.join(parent, d), visited)]
     for name in names:
       if name.startswith('.'):
         continue
