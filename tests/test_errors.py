@@ -26,16 +26,19 @@ from vaegan_jax import evaluate
 from vaegan_jax import inference
 from vaegan_jax import losses
 from vaegan_jax import data
+from vaegan_jax import parallel
 from vaegan_jax import state as state_lib
 from vaegan_jax import step as step_lib
 from vaegan_jax import train
 from vaegan_jax import validation
+from vaegan_jax import writers
 from vaegan_jax.experiments import definitions
 from vaegan_jax.experiments import runner
 from vaegan_jax.metrics import convert_inception
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import frechet
 from vaegan_jax.metrics import inception
+from vaegan_jax.metrics import quality
 
 # --------------------------------------------------------------------------
 # Config fields: `validation.validate`, before anything is read or written.
@@ -79,6 +82,9 @@ CONFIG_CASES = [
     ({'eval__fid_features': 'digits', 'data__image_size': 32},
      "fid_features='digits' needs 28x28"),
     ({'eval__fid_features': 'inception'}, 'convert_inception'),
+    ({'eval__best_metric': 'fidd'}, "best_metric='fidd' must be ''.*'fid'"),
+    ({'eval__best_metric': 'psnr'}, 'for which lower is better'),
+    ({'eval__num_examples': 4}, 'num_examples=4 must be an integer >= 8'),
 ]
 
 
@@ -150,6 +156,11 @@ def _mock_tfds_celeba_crop(tmp_path):
     data.check(config)
 
 
+def _evaluator(config, tmp_path):
+  return evaluate.Evaluator(config, str(tmp_path), parallel.make_mesh(),
+                            writers.MetricWriter(str(tmp_path), False))
+
+
 def _attribute_file(tmp_path):
   bad = tmp_path / 'bad_attr.txt'
   bad.write_text('2\nMale Smiling\n0.png 1 -1\n1.png 1 0\n')
@@ -187,6 +198,9 @@ DATA_CASES = [
     ('tfds unknown name', lambda t: _unprepared_tfds(t, 'not_a_dataset'),
      "neither 'bundled_mnist'"),
     ('tfds celeba crop on digits', _mock_tfds_celeba_crop, 'not 28x28'),
+    ('held-out split smaller than an evaluation', lambda t: _evaluator(
+        _folder_config(t, _images(t / 'im', 10), holdout_fraction=0.1), t),
+     'has 1 images; the evaluation needs at least 8'),
 ]
 
 
@@ -237,6 +251,66 @@ def test_missing_checkpoint_lists_the_steps_there_are(run_dir):
 def test_load_of_a_directory_that_is_no_run(tmp_path):
   with pytest.raises(errors.WorkdirError, match='not the workdir of a'):
     vaegan_jax.load(str(tmp_path))
+
+
+def _a_file(tmp_path):
+  (tmp_path / 'file').write_text('x')
+  return str(tmp_path / 'file')
+
+
+def _unknown_attributes(tmp_path):
+  attributes = tmp_path / 'attr.txt'
+  attributes.write_text('2\nMale Smiling\n' + ''.join(
+      f'{i}.png 1 -1\n' for i in range(20)))
+  config = _folder_config(tmp_path, _images(tmp_path / 'im', 20),
+                          attributes_file=str(attributes),
+                          holdout_fraction=0.5)
+  config.eval.attributes = ('Male', 'Bald')
+  _evaluator(config, tmp_path)
+
+
+def _digits_features(tmp_path, **fields):
+  config = helpers.tiny_config(eval__fid_features='digits')
+  config.eval.update(fields)
+  return config
+
+
+WORKDIR_CASES = [
+    ('train: workdir is a file', lambda t, run: train.train_and_evaluate(
+        helpers.tiny_config(), _a_file(t)), errors.WorkdirError,
+     'is a file, not a directory'),
+    ('evaluate: workdir is a file', lambda t, run: evaluate.evaluate_checkpoint(
+        helpers.tiny_config(), _a_file(t)), errors.WorkdirError,
+     'is not a directory'),
+    ('sample: workdir without checkpoints', lambda t, run:
+     evaluate.sample_checkpoint(helpers.tiny_config(), str(t)),
+     errors.WorkdirError, 'has no checkpoints/ directory'),
+    ('--checkpoint=abc', lambda t, run: evaluate.sample_checkpoint(
+        helpers.tiny_config(), run, 'abc'), errors.UserError,
+     "--checkpoint='abc' is not a checkpoint: give 'latest', 'best' or a "
+     'step number'),
+    ('--num_samples=0', lambda t, run: evaluate.sample_checkpoint(
+        helpers.tiny_config(), run, num=0), errors.UserError,
+     '--num_samples=0 must be an integer >= 1'),
+    ('classifier_dir is a file', lambda t, run: quality.check_files(
+        _digits_features(t, classifier_dir=_a_file(t))), errors.ConfigError,
+     'classifier_dir=.*file.* is a file; give a directory'),
+    ('inception weights empty', lambda t, run: quality.check_files(
+        helpers.tiny_config(eval__fid_features='inception',
+                            eval__inception_weights=str(
+                                (t / 'w.npz', (t / 'w.npz').touch())[0]))),
+     errors.BadFileError, r'inception_weights: .*w.npz .* it is empty'),
+    ('attributes the data lacks', lambda t, run: _unknown_attributes(t),
+     errors.ConfigError, r"names \['Bald'\], which the data does not have"),
+]
+
+
+@pytest.mark.parametrize('what,make,kind,message', WORKDIR_CASES,
+                         ids=[c[0] for c in WORKDIR_CASES])
+def test_workdir(tmp_path, run_dir, what, make, kind, message):
+  del what
+  with pytest.raises(kind, match=message):
+    make(tmp_path, run_dir)
 
 
 # --------------------------------------------------------------------------
@@ -317,6 +391,23 @@ COMMAND_CASES = [
       '--config.data.name=folder', '--config.data.path=/no/such/dir'],
      'config.data.path=/no/such/dir does not exist'),
 ]
+
+
+@pytest.mark.slow
+def test_evaluate_of_a_missing_workdir_is_one_line_and_creates_nothing(
+    tmp_path):
+  workdir = tmp_path / 'no_such_run'
+  proc = subprocess.run(
+      [sys.executable, 'main.py', '--config=configs/test.py',
+       '--mode=evaluate', f'--workdir={workdir}'], cwd=helpers.ROOT,
+      env=helpers.subprocess_env(), capture_output=True, text=True,
+      timeout=300)
+  out = proc.stdout + proc.stderr
+  assert proc.returncode == 1, out
+  assert 'Traceback' not in out, out
+  assert out.strip().splitlines()[-1] == (
+      f'Error: {workdir} is not a directory: give the --workdir of a run.')
+  assert not workdir.exists()
 
 
 @pytest.mark.slow

@@ -524,3 +524,35 @@ def test_symlinks_in_an_image_folder_count_each_image_once(tmp_path):
                                ('eval', data.eval_data))}
   assert len(reds['train']) + len(reds['eval']) == 6
   assert len(set(reds['train']) | set(reds['eval'])) == 6
+
+
+# --------------------------------------------------------------------------
+# A start that fails leaves config.json as it was.
+# --------------------------------------------------------------------------
+
+REJECTED_STARTS = [
+    ({'model__latent_dim': 4}, errors.CheckpointMismatch),
+    ({'data__image_size': 32}, errors.CheckpointMismatch),
+    ({'model__arch': 'resnet'}, errors.ConfigError),
+    ({'optim__name': 'sgd'}, errors.ConfigError),
+]
+
+
+def test_a_rejected_start_leaves_config_json_byte_identical(run):
+  before = (run / 'config.json').read_bytes()
+  for overrides, kind in REJECTED_STARTS:
+    with pytest.raises(kind):
+      train.train_and_evaluate(_config(5, **overrides), str(run))
+    assert (run / 'config.json').read_bytes() == before, overrides
+  assert not (run / workdir_lib.HISTORY_DIR).exists()
+  assert vaegan_jax.load(str(run)).step == 3
+
+
+def test_a_damaged_config_json_is_named_and_kept_by_the_next_run(run):
+  (run / 'config.json').write_text('{"model": {"latent_dim": 8')
+  with pytest.raises(errors.WorkdirError, match=r'config.json is damaged'):
+    vaegan_jax.load(str(run))
+  train.train_and_evaluate(_config(4), str(run))
+  kept = list((run / workdir_lib.HISTORY_DIR).iterdir())
+  assert [p.read_text() for p in kept] == ['{"model": {"latent_dim": 8']
+  assert vaegan_jax.load(str(run)).step == 4

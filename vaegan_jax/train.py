@@ -76,8 +76,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
 def _run(config, workdir, mesh):
   """The run, once the workdir is this process's."""
   # Workdir: resume from its newest good checkpoint, or start afresh.
-  changes = workdir_lib.config_changes(workdir_lib.read_config_dict(workdir),
-                                       config)
+  try:
+    previous = workdir_lib.read_config_dict(workdir)
+  except errors.WorkdirError as e:
+    logging.warning('%s', e)
+    previous = None
+  changes = workdir_lib.config_changes(previous, config)
   ckpt = checkpoint_lib.Checkpointer(
       workdir, keep=config.train.keep_checkpoints,
       best_metric=config.eval.best_metric or None)

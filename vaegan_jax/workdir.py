@@ -54,11 +54,25 @@ def as_dict(config: ml_collections.ConfigDict) -> dict[str, Any]:
 
 
 def read_config_dict(workdir: str) -> dict[str, Any] | None:
-  """The workdir's config.json as a dict, or None if it has none."""
+  """The workdir's config.json as a dict, or None if it has none.
+
+  Raises:
+    errors.WorkdirError: config.json is not a JSON object.
+  """
   path = epath.Path(workdir) / CONFIG_FILE
   if not path.exists():
     return None
-  return json.loads(path.read_text())
+  try:
+    config = json.loads(path.read_text())
+  except (ValueError, UnicodeDecodeError) as e:
+    config = e
+  if not isinstance(config, dict):
+    raise errors.WorkdirError(
+        f'{path} is damaged (not a JSON object: {config}). Earlier versions '
+        f'are in {epath.Path(workdir) / HISTORY_DIR}/; training in the '
+        'workdir moves the damaged file there and writes its configuration '
+        'anew.')
+  return config
 
 
 def read_config(workdir: str) -> ml_collections.ConfigDict:
@@ -97,8 +111,11 @@ def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
   path = root / CONFIG_FILE
   text = config.to_json_best_effort(indent=2, sort_keys=True)
   if path.exists():
-    if json.loads(path.read_text()) == json.loads(text):
-      return
+    try:
+      if read_config_dict(workdir) == json.loads(text):
+        return
+    except errors.WorkdirError:
+      pass  # damaged: kept in the history, as any earlier version
     history = root / HISTORY_DIR
     history.mkdir(exist_ok=True)
     stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S-%f')
