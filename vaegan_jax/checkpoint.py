@@ -109,8 +109,9 @@ class Checkpointer:
             best_fn=(lambda m: m.get(best_metric, float('inf')))
             if best_metric else None,
             best_mode='min',
+            # A reader leaves a live run's saves in progress alone (and
+            # is not orbax's read_only, which warns at every start).
             cleanup_tmp_directories=not read_only,
-            read_only=read_only,
             create=not read_only,
             async_options=ocp.AsyncOptions(
                 post_finalization_callback=self._write_manifest)),
@@ -175,6 +176,8 @@ class Checkpointer:
   def save(self, step: int, state: PyTree, data_state: Mapping[str, Any],
            metrics: Mapping[str, float] | None = None) -> None:
     """Starts saving `state` and `data_state` as checkpoint `step`."""
+    if self.read_only:
+      raise ValueError('This Checkpointer is read-only.')
     if step in self.manager.all_steps():
       return
     with self._storage_errors():
