@@ -501,17 +501,24 @@ def _folder_config(root, tmp_path):
   return config
 
 
-def test_symlinks_in_an_image_folder_count_each_image_once(tmp_path):
+def test_symlinks_in_an_image_folder_count_each_image_once(tmp_path,
+                                                           caplog):
   root = tmp_path / 'images'
   (root / 'a').mkdir(parents=True)
   for i in range(6):
     Image.new('RGB', (10, 10), (40 * i, 0, 0)).save(root / 'a' / f'{i}.png')
-  (root / 'a' / 'loop').symlink_to('..')  # a directory loop
+  (root / 'a' / 'loop').symlink_to('.')  # a directory loop
   (root / 'b').symlink_to('a')  # the same directory twice
   (root / 'copy.png').symlink_to(root / 'a' / '0.png')  # a file twice
   (root / 'dangling.jpg').symlink_to(root / 'missing.jpg')
   (root / 'looping.jpg').symlink_to('looping.jpg')
-  files, sizes = folder.find_images(str(root))
+  with caplog.at_level(logging.INFO):
+    files, sizes = folder.find_images(str(root))
+  # The loop and the second link to a/ are not walked; the file link is
+  # the one path to an image found twice.
+  assert re.search(r'Not walking .*a/loop again', caplog.text)
+  assert re.search(r'Not walking .*/b again', caplog.text)
+  assert 'Left out 1 paths to image files already found' in caplog.text
   assert files == ['a/0.png', 'a/1.png', 'a/2.png', 'a/3.png', 'a/4.png',
                    'a/5.png', 'dangling.jpg', 'looping.jpg']
   assert sizes[-2:] == [-1, -1]
