@@ -61,13 +61,14 @@ def _run_two_processes(command, timeout=300):
       env=helpers.subprocess_env(JAX_NUM_CPU_DEVICES='1'),
       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
            for i in range(2)]
-  outputs = []
   try:
-    for proc in procs:
-      outputs.append(proc.communicate(timeout=timeout)[0])
-  finally:
+    outputs = [proc.communicate(timeout=timeout)[0] for proc in procs]
+  except subprocess.TimeoutExpired:
     for proc in procs:
       proc.kill()
+    pytest.fail(f'Timed out after {timeout}s:\n' + '\n'.join(
+        f'process {i}:\n{proc.communicate()[0][-3000:]}'
+        for i, proc in enumerate(procs)))
   for i, (proc, out) in enumerate(zip(procs, outputs)):
     assert proc.returncode == 0, f'process {i}:\n{out[-6000:]}'
     assert 'Traceback' not in out, f'process {i}:\n{out[-6000:]}'
