@@ -1,7 +1,8 @@
 """'folder': every image under a directory tree, e.g. CelebA's img_align_celeba.
 
 Files are found by extension (JPEG, PNG, BMP, GIF, WebP, TIFF); other files
-and hidden files and folders are ignored. Images of any size and mode are
+and hidden files and folders are ignored. Symbolic links are followed, each
+directory and file once (`find_images`). Images of any size and mode are
 converted (`preprocess`) and decoded once into the cache (`cache`); files that
 cannot be decoded are skipped, counted and reported.
 
