@@ -36,8 +36,7 @@ class MetricWriter:
     if enabled:
       os.makedirs(workdir, exist_ok=True)
       self._tb = tensorboardX.SummaryWriter(os.path.join(workdir, 'tensorboard'))
-      self._jsonl = open_for_append(
-          epath.Path(workdir) / 'metrics.jsonl')
+      self._jsonl = open_for_append(epath.Path(workdir) / 'metrics.jsonl')
 
   def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
     if not self.enabled:
