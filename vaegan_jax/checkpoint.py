@@ -275,8 +275,9 @@ class Checkpointer:
         self._set_aside(e)
         continue
       if damaged:
-        logging.error('Using checkpoint %d, the newest undamaged one in %s; '
-                      'the steps after it are lost.', step, self.directory)
+        logging.error('Using checkpoint %d, the newest undamaged one in %s%s',
+                      step, self.directory, '.' if self.read_only else
+                      '; the steps after it are trained again.')
       return state, data_state, step
     if not damaged:
       return None
