@@ -74,7 +74,7 @@ def main(argv):
   # wait for JAX.
   import jax  # pylint: disable=g-import-not-at-top
   from vaegan_jax import errors  # pylint: disable=g-import-not-at-top
-  from vaegan_jax import evaluate  # pylint: disable=g-import-not-at-top
+  from vaegan_jax import modes  # pylint: disable=g-import-not-at-top
   from vaegan_jax import train  # pylint: disable=g-import-not-at-top
   if _DISTRIBUTED.value:
     jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
@@ -84,14 +84,14 @@ def main(argv):
     if _MODE.value == 'train':
       train.train_and_evaluate(config, workdir)
     elif _MODE.value == 'evaluate':
-      evaluate.evaluate_checkpoint(config, workdir, _CHECKPOINT.value)
+      modes.evaluate_checkpoint(config, workdir, _CHECKPOINT.value)
     elif _MODE.value == 'export':
-      evaluate.export_checkpoint(config, workdir, _CHECKPOINT.value,
-                                 _OUTPUT_DIR.value)
+      modes.export_checkpoint(config, workdir, _CHECKPOINT.value,
+                              _OUTPUT_DIR.value)
     else:
-      evaluate.sample_checkpoint(config, workdir, _CHECKPOINT.value,
-                                 _NUM_SAMPLES.value, _SEED.value,
-                                 _SAMPLE_FORMAT.value, _OUTPUT_DIR.value)
+      modes.sample_checkpoint(config, workdir, _CHECKPOINT.value,
+                              _NUM_SAMPLES.value, _SEED.value,
+                              _SAMPLE_FORMAT.value, _OUTPUT_DIR.value)
   except errors.UserError as e:
     logging.error('%s', e)
     sys.exit(f'Error: {e}')

@@ -489,7 +489,7 @@ def child_section(name: str, plan_path: str, scratch: str) -> Section:
 def train_command(plan: dict[str, Any], workdir: str,
                   inception_weights: str | None) -> list[str]:
   """main.py on configs/celeba.py reading the synthetic folder."""
-  fid = ([f'--config.eval.fid_features=inception',
+  fid = (['--config.eval.fid_features=inception',
           f'--config.eval.inception_weights={inception_weights}']
          if inception_weights else ['--config.eval.fid_features=none'])
   return [

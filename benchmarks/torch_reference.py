@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaegan_jax import architectures
-from vaegan_jax import models
 
 
 def _bn2d(width: int, config: ml_collections.ConfigDict) -> nn.BatchNorm2d:

@@ -24,6 +24,12 @@ def get_config():
   # 600 steps. configs/default.py and configs/celeba.py keep the original.
   config.loss.gan = 'non_saturating'
   config.loss.equilibrium_gating = False
+  # The original's gamma = 1e-6 leaves the decoder a pure GAN generator here:
+  # its L_llike gradient is 32 times its GAN gradient, so gamma * L_llike is
+  # 3e-5 of what moves it and the decoder never sees the Dis_l reconstruction
+  # (blobby samples, the discriminator winning). gamma = 3e-2 gives it that
+  # signal: digits FID 27 against 49 after 1,000 steps (docs/digits_sweep.md).
+  config.loss.gamma = 3e-2
   # About 9 minutes on a 2-core CPU, evaluations included.
   config.train.num_steps = 1000
   config.train.checkpoint_every = 500

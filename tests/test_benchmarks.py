@@ -4,7 +4,6 @@ when a section fails, runs out of time or a PyTorch variant cannot run."""
 import importlib.util
 import json
 import math
-import os
 import subprocess
 import sys
 import time

@@ -36,8 +36,8 @@ from tensorboardX.proto import event_pb2
 
 import vaegan_jax
 from tests import helpers
-from vaegan_jax import evaluate
 from vaegan_jax import files
+from vaegan_jax import modes
 from vaegan_jax import train
 from vaegan_jax import writers
 from vaegan_jax.data import cache
@@ -45,8 +45,9 @@ from vaegan_jax.data import folder
 from vaegan_jax.experiments import definitions
 from vaegan_jax.experiments import report
 from vaegan_jax.experiments import runner
+from vaegan_jax.metrics import classifier_cache
 from vaegan_jax.metrics import digits_classifier
-from vaegan_jax.metrics import inception
+from vaegan_jax.metrics import inception_weights
 
 BUCKET = 'test-bucket'
 RUN = f'gs://{BUCKET}/run'
@@ -165,7 +166,7 @@ def test_a_run_on_gs_writes_there_resumes_and_loads(gcs, tmp_path):
   images = helpers.random_images(model.config, 4)
   assert np.isfinite(model.reconstruct(images)).all()
 
-  png = evaluate.sample_checkpoint(model.config, RUN, num=4, seed=3)
+  png = modes.sample_checkpoint(model.config, RUN, num=4, seed=3)
   assert png == f'{RUN}/samples/step_4_seed_3.png'
   assert fs.exists(f'{prefix}/samples/step_4_seed_3.npy')
   assert np.load(io.BytesIO(fs.cat(
@@ -235,11 +236,11 @@ def test_the_digits_classifier_cache_on_gs(gcs):
   settings = digits_classifier.Settings(widths=(4,), dense=8, num_steps=2,
                                         batch_size=8)
   directory = f'gs://{BUCKET}/classifiers'
-  trained = digits_classifier.load_or_train(images, labels, images, labels,
+  trained = classifier_cache.load_or_train(images, labels, images, labels,
                                             directory, settings)
   assert trained.path.startswith(directory + '/digits_classifier_')
   assert files.path(trained.path).exists()
-  loaded = digits_classifier.load_or_train(images, labels, images, labels,
+  loaded = classifier_cache.load_or_train(images, labels, images, labels,
                                            directory, settings)
   assert loaded.path == trained.path
   chex.assert_trees_all_equal(loaded.params, jax.device_get(trained.params))
@@ -249,7 +250,7 @@ def test_weights_reports_and_timings_on_gs(gcs):
   _, fs = gcs
   with pytest.raises(FileNotFoundError, match='FID Inception weights not '
                      f'found at .gs://{BUCKET}/inception_fid.npz'):
-    inception.load_variables(f'gs://{BUCKET}/inception_fid.npz')
+    inception_weights.load_variables(f'gs://{BUCKET}/inception_fid.npz')
   experiment = definitions.EXPERIMENTS['compare']
   workdir = f'gs://{BUCKET}/experiments/compare'
   path = report.write(experiment, workdir, 'the command')

@@ -14,8 +14,8 @@ from PIL import Image
 import vaegan_jax
 from tests import helpers
 from vaegan_jax import data
-from vaegan_jax import evaluate
 from vaegan_jax import models
+from vaegan_jax import modes
 from vaegan_jax import state as state_lib
 from vaegan_jax import train
 
@@ -91,7 +91,7 @@ def test_a_conditional_run_samples_each_class(run):
 
 
 def test_sample_mode_draws_a_row_per_class(run):
-  path = evaluate.sample_checkpoint(_config(), run, 'latest', num=3, seed=1)
+  path = modes.sample_checkpoint(_config(), run, 'latest', num=3, seed=1)
   assert np.load(path.replace('.png', '.npy')).shape == (30, 28, 28, 1)
   with Image.open(path) as grid:
     assert grid.size == (3 * 30 + 2, 10 * 30 + 2)  # 3 columns, 10 rows

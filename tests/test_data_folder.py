@@ -3,8 +3,6 @@
 import io
 import logging
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest

@@ -4,7 +4,6 @@ import itertools
 import json
 
 import numpy as np
-import pytest
 
 from configs import mnist
 from vaegan_jax import data

@@ -6,7 +6,6 @@ from PIL import Image
 
 from vaegan_jax.data import augment
 from vaegan_jax.data import preprocess
-from vaegan_jax.errors import DataError
 
 
 def _pattern(height, width, channels=3, seed=0):

@@ -1,7 +1,6 @@
 """TFDS datasets through tfds.data_source, on TFDS's mock data."""
 
 import json
-import time
 
 import numpy as np
 import pytest

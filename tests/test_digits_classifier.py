@@ -12,6 +12,7 @@ import pytest
 from vaegan_jax import metrics
 from vaegan_jax import parallel
 from vaegan_jax.data import bundled
+from vaegan_jax.metrics import classifier_cache
 from vaegan_jax.metrics import digits_classifier as dc
 
 NUM_HELD_OUT = 500
@@ -43,7 +44,7 @@ def cache_dir(tmp_path_factory):
 @pytest.fixture(scope='module')
 def trained(digits, cache_dir):
   start = time.time()
-  classifier = dc.load_or_train(*digits, cache_dir=cache_dir)
+  classifier = classifier_cache.load_or_train(*digits, cache_dir=cache_dir)
   return classifier, time.time() - start
 
 
@@ -59,7 +60,7 @@ def test_held_out_accuracy_is_at_least_97_percent(trained, digits):
 def test_cache_loads_the_same_classifier_quickly(trained, digits, cache_dir):
   classifier, _ = trained
   start = time.time()
-  loaded = dc.load_or_train(*digits, cache_dir=cache_dir)
+  loaded = classifier_cache.load_or_train(*digits, cache_dir=cache_dir)
   assert time.time() - start < 2.0
   assert loaded.path == classifier.path and os.path.exists(loaded.path)
   assert loaded.settings == classifier.settings
@@ -70,11 +71,11 @@ def test_cache_loads_the_same_classifier_quickly(trained, digits, cache_dir):
 
 def test_cache_key_follows_settings_and_data(digits):
   images, labels = digits[0][:100], digits[1][:100]
-  key = dc.cache_key(dc.Settings(), images, labels)
-  assert key == dc.cache_key(dc.Settings(), images.copy(), labels.copy())
-  assert key != dc.cache_key(dc.Settings(seed=1), images, labels)
-  assert key != dc.cache_key(dc.Settings(num_steps=10), images, labels)
-  assert key != dc.cache_key(dc.Settings(), images[::-1], labels)
+  key = classifier_cache.cache_key(dc.Settings(), images, labels)
+  assert key == classifier_cache.cache_key(dc.Settings(), images.copy(), labels.copy())
+  assert key != classifier_cache.cache_key(dc.Settings(seed=1), images, labels)
+  assert key != classifier_cache.cache_key(dc.Settings(num_steps=10), images, labels)
+  assert key != classifier_cache.cache_key(dc.Settings(), images[::-1], labels)
 
 
 def test_conv3x3_is_a_same_padded_convolution():

@@ -23,24 +23,28 @@ from configs import celeba
 from configs import mnist
 from tests import helpers
 from vaegan_jax import cli
+from vaegan_jax import data
 from vaegan_jax import errors
 from vaegan_jax import evaluate
 from vaegan_jax import export
 from vaegan_jax import inference
 from vaegan_jax import losses
+from vaegan_jax import modes
+from vaegan_jax import parallel
 from vaegan_jax import sample_files
-from vaegan_jax import data
 from vaegan_jax import state as state_lib
 from vaegan_jax import step as step_lib
 from vaegan_jax import train
 from vaegan_jax import validation
+from vaegan_jax import writers
 from vaegan_jax.experiments import definitions
 from vaegan_jax.experiments import runner
 from vaegan_jax.metrics import convert_inception
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import frechet
-from vaegan_jax.metrics import inception
+from vaegan_jax.metrics import inception_weights
 from vaegan_jax.metrics import pth
+from vaegan_jax.metrics import quality
 
 # --------------------------------------------------------------------------
 # Config fields: `validation.validate`, before anything is read or written.
@@ -91,6 +95,9 @@ CONFIG_CASES = [
     ({'init_from': ''}, "init_from='' must be the path of a run"),
     ({'eval__fid_reference': 'test'},
      r"fid_reference='test' must be one of \('eval', 'train'\)"),
+    ({'eval__best_metric': 'fidd'}, "best_metric='fidd' must be ''.*'fid'"),
+    ({'eval__best_metric': 'psnr'}, 'for which lower is better'),
+    ({'eval__num_examples': 4}, 'num_examples=4 must be an integer >= 8'),
 ]
 
 
@@ -164,6 +171,11 @@ def _mock_tfds_celeba_crop(tmp_path):
     data.check(config)
 
 
+def _evaluator(config, tmp_path):
+  return evaluate.Evaluator(config, str(tmp_path), parallel.make_mesh(),
+                            writers.MetricWriter(str(tmp_path), False))
+
+
 def _attribute_file(tmp_path):
   bad = tmp_path / 'bad_attr.txt'
   bad.write_text('2\nMale Smiling\n0.png 1 -1\n1.png 1 0\n')
@@ -209,6 +221,9 @@ DATA_CASES = [
     ('tfds celeba crop on digits', _mock_tfds_celeba_crop, 'not 28x28'),
     ('conditional without labels', _conditional_without_labels,
      'needs class labels or attributes.*conditional=False'),
+    ('held-out split smaller than an evaluation', lambda t: _evaluator(
+        _folder_config(t, _images(t / 'im', 10), holdout_fraction=0.1), t),
+     'has 1 images; the evaluation needs at least 8'),
 ]
 
 
@@ -283,7 +298,7 @@ def test_warm_start_from_a_directory_that_is_no_run(tmp_path):
 
 def test_missing_checkpoint_lists_the_steps_there_are(run_dir):
   with pytest.raises(errors.WorkdirError, match=r'No checkpoint 7 .*\[2, 3\]'):
-    evaluate.sample_checkpoint(helpers.tiny_config(), run_dir, 7)
+    modes.sample_checkpoint(helpers.tiny_config(), run_dir, 7)
 
 
 def test_load_of_a_directory_that_is_no_run(tmp_path):
@@ -302,6 +317,64 @@ def test_a_workdir_on_cloud_storage_without_its_file_system(monkeypatch, url,
                       else find_spec(name, *args))
   with pytest.raises(errors.WorkdirError, match=f'{url} is on .*{fix}'):
     train.train_and_evaluate(helpers.tiny_config(), url)
+def _a_file(tmp_path):
+  (tmp_path / 'file').write_text('x')
+  return str(tmp_path / 'file')
+
+
+def _unknown_attributes(tmp_path):
+  attributes = tmp_path / 'attr.txt'
+  attributes.write_text('2\nMale Smiling\n' + ''.join(
+      f'{i}.png 1 -1\n' for i in range(20)))
+  config = _folder_config(tmp_path, _images(tmp_path / 'im', 20),
+                          attributes_file=str(attributes),
+                          holdout_fraction=0.5)
+  config.eval.attributes = ('Male', 'Bald')
+  _evaluator(config, tmp_path)
+
+
+def _digits_features(tmp_path, **fields):
+  config = helpers.tiny_config(eval__fid_features='digits')
+  config.eval.update(fields)
+  return config
+
+
+WORKDIR_CASES = [
+    ('train: workdir is a file', lambda t, run: train.train_and_evaluate(
+        helpers.tiny_config(), _a_file(t)), errors.WorkdirError,
+     'is a file, not a directory'),
+    ('evaluate: workdir is a file', lambda t, run: modes.evaluate_checkpoint(
+        helpers.tiny_config(), _a_file(t)), errors.WorkdirError,
+     'is not a directory'),
+    ('sample: workdir without checkpoints', lambda t, run:
+     modes.sample_checkpoint(helpers.tiny_config(), str(t)),
+     errors.WorkdirError, 'has no checkpoints/ directory'),
+    ('--checkpoint=abc', lambda t, run: modes.sample_checkpoint(
+        helpers.tiny_config(), run, 'abc'), errors.UserError,
+     "--checkpoint='abc' is not a checkpoint: give 'latest', 'best' or a "
+     'step number'),
+    ('--num_samples=0', lambda t, run: modes.sample_checkpoint(
+        helpers.tiny_config(), run, num=0), errors.UserError,
+     '--num_samples=0 must be an integer >= 1'),
+    ('classifier_dir is a file', lambda t, run: quality.check_files(
+        _digits_features(t, classifier_dir=_a_file(t))), errors.ConfigError,
+     'classifier_dir=.*file.* is a file; give a directory'),
+    ('inception weights empty', lambda t, run: quality.check_files(
+        helpers.tiny_config(eval__fid_features='inception',
+                            eval__inception_weights=str(
+                                (t / 'w.npz', (t / 'w.npz').touch())[0]))),
+     errors.BadFileError, r'inception_weights: .*w.npz .* it is empty'),
+    ('attributes the data lacks', lambda t, run: _unknown_attributes(t),
+     errors.ConfigError, r"names \['Bald'\], which the data does not have"),
+]
+
+
+@pytest.mark.parametrize('what,make,kind,message', WORKDIR_CASES,
+                         ids=[c[0] for c in WORKDIR_CASES])
+def test_workdir(tmp_path, run_dir, what, make, kind, message):
+  del what
+  with pytest.raises(kind, match=message):
+    make(tmp_path, run_dir)
 
 
 # --------------------------------------------------------------------------
@@ -339,7 +412,7 @@ LIBRARY_CASES = [
         None, np.zeros((2, 32, 32, 1)), np.zeros(2)), ValueError, '28, 28, 1'),
     ('frechet shapes', lambda t: frechet.fid_from_features(
         np.zeros((4, 3)), np.zeros((4, 2))), ValueError, 'Mismatched'),
-    ('inception weights missing', lambda t: inception.load_variables(
+    ('inception weights missing', lambda t: inception_weights.load_variables(
         str(t / 'none.npz')), FileNotFoundError,
      'pt_inception-2015-12-05.*convert_inception'),
     ('inception state dict', lambda t: convert_inception.convert_state_dict(
@@ -401,6 +474,23 @@ COMMAND_CASES = [
       '--config.data.name=folder', '--config.data.path=/no/such/dir'],
      'config.data.path=/no/such/dir does not exist'),
 ]
+
+
+@pytest.mark.slow
+def test_evaluate_of_a_missing_workdir_is_one_line_and_creates_nothing(
+    tmp_path):
+  workdir = tmp_path / 'no_such_run'
+  proc = subprocess.run(
+      [sys.executable, 'main.py', '--config=configs/test.py',
+       '--mode=evaluate', f'--workdir={workdir}'], cwd=helpers.ROOT,
+      env=helpers.subprocess_env(), capture_output=True, text=True,
+      timeout=300)
+  out = proc.stdout + proc.stderr
+  assert proc.returncode == 1, out
+  assert 'Traceback' not in out, out
+  assert out.strip().splitlines()[-1] == (
+      f'Error: {workdir} is not a directory: give the --workdir of a run.')
+  assert not workdir.exists()
 
 
 @pytest.mark.slow

@@ -16,15 +16,16 @@ import vaegan_jax
 from tests import helpers
 from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
-from vaegan_jax import evaluate
 from vaegan_jax import images as images_lib
 from vaegan_jax import inference
 from vaegan_jax import metrics
+from vaegan_jax import modes
 from vaegan_jax import plots
 from vaegan_jax import state as state_lib
 from vaegan_jax import train
 from vaegan_jax import writers
 from vaegan_jax.metrics import digits_classifier
+from vaegan_jax.metrics import fid_protocol
 from vaegan_jax.metrics import held_out
 from vaegan_jax.metrics import quality
 
@@ -145,12 +146,12 @@ def test_api_attribute_vector_is_the_difference_of_means(workdir):
 
 def test_evaluate_and_sample_modes(workdir):
   config = _config()
-  results = evaluate.evaluate_checkpoint(config, workdir, 'latest')
+  results = modes.evaluate_checkpoint(config, workdir, 'latest')
   out = os.path.join(workdir, 'evaluation', 'step_2')
   assert os.path.exists(os.path.join(out, 'reconstructions.png'))
   with open(os.path.join(out, 'eval_metrics.json')) as f:
     assert json.load(f)['recon_mse'] == pytest.approx(results['recon_mse'])
-  path = evaluate.sample_checkpoint(config, workdir, 2, num=9, seed=3)
+  path = modes.sample_checkpoint(config, workdir, 2, num=9, seed=3)
   assert path.endswith('step_2_seed_3.png') and os.path.exists(path)
   assert np.load(path.replace('.png', '.npy')).shape == (9, 28, 28, 1)
 
@@ -158,7 +159,7 @@ def test_evaluate_and_sample_modes(workdir):
 def test_sample_mode_writes_what_fid_tools_read(workdir, tmp_path):
   config = _config(eval__batch_size=4)  # 9 samples in several chunks
   out = str(tmp_path / 'out')
-  path = evaluate.sample_checkpoint(config, workdir, 2, num=9, seed=3,
+  path = modes.sample_checkpoint(config, workdir, 2, num=9, seed=3,
                                     formats=['all'], output_dir=out)
   assert path == os.path.join(out, 'step_2_seed_3.png')
   floats = np.load(os.path.join(out, 'step_2_seed_3.npy'))
@@ -174,14 +175,14 @@ def test_sample_mode_writes_what_fid_tools_read(workdir, tmp_path):
   for i in (0, 8):
     with Image.open(os.path.join(folder, f'{i:06d}.png')) as image:
       np.testing.assert_array_equal(np.asarray(image), expected[i, ..., 0])
-  only_npz = evaluate.sample_checkpoint(config, workdir, 2, num=9, seed=3,
+  only_npz = modes.sample_checkpoint(config, workdir, 2, num=9, seed=3,
                                         formats=['npz'], output_dir=out)
   assert only_npz.endswith('.npz')
 
 
 @pytest.mark.slow
 def test_export_decodes_without_the_trainer(workdir, tmp_path):
-  path = evaluate.export_checkpoint(_config(), workdir, 'latest',
+  path = modes.export_checkpoint(_config(), workdir, 'latest',
                                     str(tmp_path))
   assert path == str(tmp_path / 'model_step_2.msgpack')
   codes = np.random.default_rng(0).normal(size=(5, 8)).astype(np.float32)
@@ -277,8 +278,8 @@ def test_a_run_with_digits_fid_keeps_the_best_checkpoint(tmp_path,
   assert names == {'FID-256 vs eval (64 images), digits'}
   # Anyone can check the FID: the samples `--mode=sample --seed=13` writes
   # as PNG files score the FID the run wrote.
-  folder = evaluate.sample_checkpoint(
-      config, str(tmp_path / 'run'), 3, num=256, seed=quality.SAMPLE_SEED,
+  folder = modes.sample_checkpoint(
+      config, str(tmp_path / 'run'), 3, num=256, seed=fid_protocol.SAMPLE_SEED,
       formats=['png'], output_dir=str(tmp_path / 'samples'))
   pngs = np.stack([np.asarray(Image.open(os.path.join(folder, name)))
                    for name in sorted(os.listdir(folder))])[..., None]

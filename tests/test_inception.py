@@ -20,6 +20,7 @@ from vaegan_jax import metrics
 from vaegan_jax.metrics import convert_inception
 from vaegan_jax.metrics import extractors
 from vaegan_jax.metrics import inception
+from vaegan_jax.metrics import inception_weights
 from vaegan_jax.metrics import pth
 from tests import helpers
 from tests import torch_fid_inception
@@ -156,7 +157,7 @@ def test_pth_reader_runs_no_code_from_the_file(tmp_path):
 @pytest.mark.slow  # compiles the whole network a second time
 def test_converted_classifier_gives_torch_logits(torch_net, weights_path,
                                                  images):
-  variables = inception.load_variables(weights_path)
+  variables = inception_weights.load_variables(weights_path)
   assert variables['params']['fc']['kernel'].shape == (2048, 1008)
   net = inception.FIDInceptionV3()
   got = np.asarray(net.apply(variables, inception.preprocess(images),
@@ -182,7 +183,7 @@ def test_weights_without_the_classifier_still_load(weights_path, images,
     flat = {k: data[k] for k in data.files if not k.startswith('params/fc/')}
   older = tmp_path / 'older.npz'
   np.savez(older, **flat)
-  assert 'fc' not in inception.load_variables(str(older))['params']
+  assert 'fc' not in inception_weights.load_variables(str(older))['params']
   assert extractors.inception_head(str(older)) is None  # no Inception Score
   features = [metrics.feature_extractor('inception', weights_path=path,
                                         batch_size=3)(images)

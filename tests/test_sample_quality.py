@@ -12,6 +12,7 @@ from tests import helpers
 from vaegan_jax import data
 from vaegan_jax import metrics
 from vaegan_jax import sample_files
+from vaegan_jax.metrics import classifier_cache
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import extractors
 from vaegan_jax.metrics import frechet
@@ -48,7 +49,7 @@ def test_digits_quality_of_held_out_against_itself_and_noise(tmp_path,
   noise = np.random.default_rng(0).uniform(-1, 1, held_out.shape)
   assert sample_quality(noise.astype(np.float32))['fid'] > 10.0
   # The Inception Score from the classifier's own logits, of 8-bit images.
-  classifier = digits_classifier.load(glob.glob(os.path.join(
+  classifier = classifier_cache.load(glob.glob(os.path.join(
       tmp_path, 'digits_classifier_*.npz'))[0])
   logits, _ = digits_classifier.DigitsCNN().apply(
       {'params': classifier.params}, extractors.quantize(held_out))

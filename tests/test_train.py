@@ -18,6 +18,7 @@ from tests import helpers
 from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import errors
 from vaegan_jax import parallel
+from vaegan_jax import progress
 from vaegan_jax import state as state_lib
 from vaegan_jax import train
 from vaegan_jax import warm_start
@@ -157,7 +158,7 @@ def test_skipped_updates_are_counted_per_log_interval():
   pending = [{'updated/decoder': 1.0, 'updated/discriminator': 0.0},
              {'updated/decoder': 0.0, 'updated/discriminator': 0.0},
              {'updated/decoder': 1.0, 'updated/discriminator': 1.0}]
-  averaged = train.average(pending)
+  averaged = progress.average(pending)
   assert averaged['skipped/decoder'] == 1.0
   assert averaged['skipped/discriminator'] == 2.0
   np.testing.assert_allclose(averaged['updated/decoder'], 2 / 3)

@@ -5,9 +5,12 @@ import logging
 import os
 import re
 import sys
+import threading
 
 from absl import flags
 from absl import logging as absl_logging
+
+from vaegan_jax import errors
 
 
 def parse_flags(argv: list[str]) -> list[str]:
@@ -32,17 +35,53 @@ def unknown_field_message(error: Exception, argv: list[str]) -> str:
 
 class QuietLibraries(logging.Filter):
   """Drops the libraries' INFO records (orbax's checkpoint bookkeeping, JAX's
-  backend probing); their warnings and errors pass."""
+  backend probing) and their records carrying a traceback (orbax logs one
+  per background thread when a save fails, before the error reaches the
+  trainer, which reports it in one line); their other warnings and errors
+  pass."""
 
   def filter(self, record: logging.LogRecord) -> bool:
-    return (record.levelno > logging.INFO
-            or 'vaegan_jax' in record.pathname
+    ours = ('vaegan_jax' in record.pathname
             or os.path.basename(record.pathname) == 'main.py')
+    return ours or (record.levelno > logging.INFO and not record.exc_info)
 
 
 def setup_logging() -> None:
-  """INFO verbosity, without the libraries' INFO lines unless --verbosity
-  was given on the command line."""
+  """INFO verbosity, without the libraries' INFO lines and tracebacks
+  unless --verbosity was given on the command line."""
   absl_logging.set_verbosity(absl_logging.INFO)
   if not flags.FLAGS['verbosity'].present:
     absl_logging.get_absl_handler().addFilter(QuietLibraries())
+    quiet_storage_tracebacks()
+
+
+def quiet_storage_tracebacks() -> None:
+  """A refusal of the filesystem (a full disk) met outside the main thread
+  gets one line, not a traceback: in a library's thread (tensorboardX's
+  event writer), a warning; in a flush at exit (after the command's own
+  one-line error) or a callback of a failed save, nothing. Other
+  exceptions keep their tracebacks."""
+  thread_hook, unraisable_hook = threading.excepthook, sys.unraisablehook
+
+  def on_thread_exception(args):
+    reason = errors.storage_reason(args.exc_value)
+    if reason is None:
+      thread_hook(args)
+    else:
+      absl_logging.warning('A write in thread %s failed: %s (%s).',
+                           args.thread.name if args.thread else '?', reason,
+                           args.exc_value)
+
+  def on_unraisable(unraisable):
+    error = unraisable.exc_value
+    follow_on = error is not None and (
+        errors.storage_reason(error) is not None
+        # TensorStore completing the futures of a failed orbax save after
+        # orbax closed their event loop.
+        or (isinstance(error, RuntimeError)
+            and str(error) == 'Event loop is closed'))
+    if not follow_on:
+      unraisable_hook(unraisable)
+
+  threading.excepthook = on_thread_exception
+  sys.unraisablehook = on_unraisable

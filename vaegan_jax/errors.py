@@ -4,6 +4,11 @@ The command-line tools print these as one line, without a traceback, and
 exit with status 1; any other exception is a bug and keeps its traceback.
 """
 
+import contextlib
+import errno
+import re
+from typing import Iterator
+
 
 class UserError(Exception):
   """Bad input or a state of the workdir the user can fix; the message says
@@ -28,3 +33,66 @@ class NonFiniteError(UserError, RuntimeError):
 
 class WorkdirError(UserError, FileNotFoundError):
   """The workdir is not that of a run, or lacks what the command needs."""
+
+
+class CheckpointDamaged(UserError, RuntimeError):
+  """A checkpoint's files are not as they were saved."""
+
+
+class StorageError(UserError, OSError):
+  """The workdir's filesystem refused a write: full, read-only, gone."""
+
+
+# Errors of the filesystem that the user, not the code, must fix.
+STORAGE_ERRNOS = {
+    errno.ENOSPC: 'no space left on device',
+    errno.EDQUOT: 'disk quota exceeded',
+    errno.EROFS: 'read-only file system',
+    errno.EACCES: 'permission denied',
+    errno.EIO: 'input/output error',
+    errno.ENOTDIR: 'a path component is not a directory',
+}
+_OS_ERROR_CODE = re.compile(r"os_error_code='?(\d+)")
+
+
+def storage_reason(error: BaseException) -> str | None:
+  """What the filesystem refused, if `error` (or its cause) is such a
+  refusal: an OSError, or TensorStore's error with its `os_error_code`.
+
+  Returns:
+    e.g. 'no space left on device', or None for any other error.
+  """
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    code = getattr(error, 'errno', None)
+    if not isinstance(code, int):
+      match = _OS_ERROR_CODE.search(str(error))
+      code = int(match.group(1)) if match else None
+    if code in STORAGE_ERRNOS:
+      return STORAGE_ERRNOS[code]
+    error = error.__cause__ or error.__context__
+  return None
+
+
+class MissingFileError(UserError, FileNotFoundError):
+  """A file the configuration names does not exist."""
+
+
+class BadFileError(UserError, ValueError):
+  """A file the configuration names cannot be used: the message says why."""
+
+
+@contextlib.contextmanager
+def storage_errors(workdir: str, advice: str) -> Iterator[None]:
+  """Turns a refusal of the filesystem (`storage_reason`) into one
+  StorageError naming `workdir`, the reason and `advice`."""
+  try:
+    yield
+  except Exception as e:  # pylint: disable=broad-except
+    reason = storage_reason(e)
+    if reason is None or isinstance(e, UserError):
+      raise
+    detail = str(e).strip().splitlines()[0][:300] if str(e).strip() else ''
+    raise StorageError(f'Could not write to {workdir}: {reason} ({detail}). '
+                       f'{advice}') from e

@@ -14,32 +14,27 @@ sample quality (FID, precision, recall) in the feature space
 """
 
 import json
-from typing import Any, Sequence
+from typing import Any
 
-import jax
 import ml_collections
 import numpy as np
 from absl import logging
 
-from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
 from vaegan_jax import errors
 from vaegan_jax import files
-from vaegan_jax import export
 from vaegan_jax import images as images_lib
 from vaegan_jax import inference
 from vaegan_jax import metrics
-from vaegan_jax import parallel
 from vaegan_jax import plots
-from vaegan_jax import sample_files
 from vaegan_jax import validation
 from vaegan_jax import writers
+from vaegan_jax.metrics import fid_protocol
 from vaegan_jax.metrics import held_out as held_out_metrics
 from vaegan_jax.metrics import iwae
-from vaegan_jax.metrics import quality
 
 # Seeds of the fixed noise, so pictures of one run are comparable over time.
-_PRIOR_SEED, _WALK_SEED, _FID_SEED = 11, 12, quality.SAMPLE_SEED
+_PRIOR_SEED, _WALK_SEED, _FID_SEED = 11, 12, fid_protocol.SAMPLE_SEED
 # Pictures of every evaluation kept in <workdir>/pictures/, and the animation
 # of the fixed-noise samples over training made from them.
 KEPT_PICTURES = ('samples_8x8', 'reconstructions')
@@ -53,6 +48,15 @@ def _interleave_rows(top: np.ndarray, bottom: np.ndarray,
   for start in range(0, len(top), columns):
     rows += [top[start:start + columns], bottom[start:start + columns]]
   return np.concatenate(rows)
+
+
+def _check_attributes(names: list[str], known: list[str] | None) -> None:
+  """Raises ConfigError for attribute names the data does not have."""
+  unknown = [n for n in names if known is not None and n not in known]
+  if unknown:
+    raise errors.ConfigError(
+        f'config.eval.attributes names {unknown}, which the data does not '
+        f'have; it has {known}.')
 
 
 class Evaluator:
@@ -81,6 +85,15 @@ class Evaluator:
     self.writer = writer
     self.infer = inference.Inference(config, mesh, self.cfg.batch_size)
     held_out = data.eval_data(config, self.cfg.num_examples)
+    if len(held_out['image']) < validation.MIN_EVAL_EXAMPLES:
+      raise errors.DataError(
+          f'The held-out split of {data.sources.describe(config)} has '
+          f'{len(held_out["image"])} images; the evaluation needs at least '
+          f'{validation.MIN_EVAL_EXAMPLES}: raise config.data.'
+          'holdout_fraction (or list more test images in '
+          'config.data.partition_file).')
+    _check_attributes(list(self.cfg.attributes),
+                      held_out.get('attribute_names'))
     self.held_out = held_out['image']
     # A conditional model's conditions: the held-out images' own, and for
     # the fixed prior noise each class in turn.
@@ -135,10 +148,7 @@ class Evaluator:
     if 'attributes' not in train:
       return {}
     known = train['attribute_names']
-    unknown = [n for n in names if n not in known]
-    if unknown:
-      raise ValueError(f'config.eval.attributes names {unknown}, which the '
-                       f'data does not have; it has {known}.')
+    _check_attributes(names, known)
     columns = [known.index(n) for n in names]
     train_conditions = (data.conditions.from_example(
         train, self.config.model.num_conditions)
@@ -191,7 +201,7 @@ class Evaluator:
     codes = self.infer.prior(num, _FID_SEED)
     conditions = self._held_out_conditions(np.arange(num) %
                                            len(self.held_out))
-    chunk = quality.chunk_size(self.config)
+    chunk = fid_protocol.chunk_size(self.config)
     features = np.concatenate([
         self._quality.extract(self.infer.decode(
             state, codes[i:i + chunk],
@@ -247,123 +257,3 @@ class Evaluator:
     logging.info('eval at step %d: %s', step, ' '.join(
         f'{k}={v:.4g}' for k, v in sorted(scalars.items())))
     return {k: float(v) for k, v in scalars.items()}
-
-
-def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
-                        checkpoint: str | int = 'latest') -> dict[str, float]:
-  """Writes the pictures and metrics of one checkpoint of a run.
-
-  Args:
-    config: the run's configuration (eval fields may differ).
-    workdir: the run's directory.
-    checkpoint: 'latest', 'best' or a step.
-
-  Returns:
-    The scalar metrics; everything is written to
-    `workdir/evaluation/step_<step>/` (eval_metrics.json and PNG files).
-  """
-  validation.validate(config)
-  config = data.with_conditions(config)
-  mesh = parallel.make_mesh()
-  state, step = checkpoint_lib.restore_run(config, workdir, checkpoint, mesh)
-  out = str(files.path(workdir) / 'evaluation' / f'step_{step}')
-  writer = writers.MetricWriter(out, enabled=jax.process_index() == 0)
-  try:
-    evaluator = Evaluator(config, out, mesh, writer,
-                          str(files.path(workdir) / writers.METRICS_FILE),
-                          keep_pictures=False)
-    results = evaluator.run(state, step)
-  finally:
-    writer.close()
-  logging.info('Wrote the evaluation of step %d to %s', step, out)
-  return results
-
-
-def sample_checkpoint(config: ml_collections.ConfigDict, workdir: str,
-                      checkpoint: str | int = 'latest', num: int = 64,
-                      seed: int = 0, formats: Sequence[str] = ('grid',),
-                      output_dir: str | None = None) -> str:
-  """Decodes `num` prior samples of a checkpoint into files.
-
-  Args:
-    config: the run's configuration.
-    workdir: the run's directory.
-    checkpoint: 'latest', 'best' or a step.
-    num: how many samples.
-    seed: the prior noise's seed (`quality.SAMPLE_SEED`, 13, gives the
-      samples an evaluation's FID scores, for `num=config.eval.
-      num_fid_samples`).
-    formats: from `sample_files.FORMATS` ('grid': a PNG grid and a float
-      .npy; 'png': a folder of PNG files; 'npz': uint8 under 'arr_0') or
-      'all'.
-    output_dir: where the files go (default: `workdir/samples`).
-
-  A conditional model draws `num` samples of each class (or attribute), one
-  row of the grid per class.
-
-  Returns:
-    The path of the grid PNG, else of the .npz, else of the PNG folder:
-    `<output_dir>/step_<step>_seed_<seed>[.png|.npz|/]`.
-  """
-  validation.validate(config)
-  if num < 1:
-    raise errors.UserError(f'--num_samples={num}: ask for at least 1.')
-  try:
-    formats = sample_files.parse_formats(formats)
-  except ValueError as e:
-    raise errors.UserError(f'--sample_format: {e}') from None
-  config = data.with_conditions(config)
-  mesh = parallel.make_mesh()
-  state, step = checkpoint_lib.restore_run(config, workdir, checkpoint, mesh)
-  infer = inference.Inference(config, mesh, config.eval.batch_size)
-  columns, conditions = None, None
-  if config.model.conditional:  # `num` of each class, a row per class
-    classes = config.model.num_conditions
-    columns, conditions = num, np.repeat(np.arange(classes), num)
-    num *= classes
-  codes = infer.prior(num, seed)
-  out = output_dir or str(files.path(workdir) / 'samples')
-  out_files = (sample_files.SampleFiles(out, f'step_{step}_seed_{seed}',
-                                        formats, columns)
-               if jax.process_index() == 0 else None)
-  chunk = quality.chunk_size(config)
-  for start in range(0, num, chunk):  # every process decodes; one writes
-    samples = infer.decode(
-        state, codes[start:start + chunk],
-        None if conditions is None else conditions[start:start + chunk])
-    if out_files is not None:
-      out_files.add(samples)
-  if out_files is None:
-    return ''
-  written = out_files.close()
-  logging.info('Wrote %d samples of step %d: %s', num, step,
-               ', '.join(written))
-  for fmt in ('grid', 'npz', 'png'):
-    if fmt in formats:
-      return str({'grid': out_files.path('.png'),
-                  'npz': out_files.path('.npz'),
-                  'png': out_files.folder}[fmt])
-
-
-def export_checkpoint(config: ml_collections.ConfigDict, workdir: str,
-                      checkpoint: str | int = 'latest',
-                      output_dir: str | None = None) -> str:
-  """Writes one checkpoint's networks and the model config to one file.
-
-  Args:
-    config: the run's configuration.
-    workdir: the run's directory.
-    checkpoint: 'latest', 'best' or a step.
-    output_dir: where the file goes (default: `workdir/export`).
-
-  Returns:
-    The path, `<output_dir>/model_step_<step>.msgpack` (see `export.load`).
-  """
-  validation.validate(config)
-  state, step = checkpoint_lib.restore_run(config, workdir, checkpoint)
-  path = str(files.path(output_dir or files.path(workdir) / 'export') /
-             f'model_step_{step}.msgpack')
-  if jax.process_index() == 0:
-    export.save(path, config, state, step)
-  logging.info('Exported the networks of step %d to %s', step, path)
-  return path

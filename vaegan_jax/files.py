@@ -11,6 +11,7 @@ or not at all, so there the object is written directly.
 import importlib.util
 import io
 import os
+import socket
 from typing import Any
 
 from etils import epath
@@ -65,7 +66,9 @@ def write_bytes(target: Any, data: bytes) -> None:
   if not is_local(target):
     target.write_bytes(data)
     return
-  tmp = target.parent / f'{target.name}.tmp-{os.getpid()}'
+  # Named per host and process: processes sharing a directory (the digits
+  # classifier's cache, say) may write the same file at once.
+  tmp = target.parent / f'{target.name}.tmp-{socket.gethostname()}-{os.getpid()}'
   try:
     tmp.write_bytes(data)
     tmp.replace(target)

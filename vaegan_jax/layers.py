@@ -290,9 +290,8 @@ class ConvTranspose2x(nn.Module):
     x, kernel = nn.dtypes.promote_dtype(x, kernel, dtype=self.dtype)
     y = conv_transpose_2x(x, kernel, self.impl)
     if self.use_bias:
-      bias = self.param('bias', nn.initializers.zeros, (self.features,),
-                        jnp.float32)
-      y = y + bias.astype(y.dtype)
+      y += self.param('bias', nn.initializers.zeros, (self.features,),
+                      jnp.float32).astype(y.dtype)
     return y
 
 

@@ -108,3 +108,19 @@ def with_sharding(abstract_state: TrainState, sharding) -> TrainState:
   return jax.tree.map(
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
       abstract_state)
+
+
+def array_shapes(tree: PyTree) -> dict[str, tuple[int, ...]]:
+  """The shape of every array of `tree`, by its path ('params/encoder/...')."""
+  leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+  return {'/'.join(str(getattr(k, 'name', getattr(k, 'key', getattr(
+      k, 'idx', k)))) for k in path): tuple(x.shape) for path, x in leaves}
+
+
+def shape_differences(saved: PyTree, wanted: PyTree, saved_name: str,
+                      wanted_name: str) -> list[str]:
+  """'path: <saved_name> (shape), <wanted_name> (shape)' for every array
+  whose shape differs between two trees (or that only one has)."""
+  old, new = array_shapes(saved), array_shapes(wanted)
+  return [f'{k}: {saved_name} {old.get(k)}, {wanted_name} {new.get(k)}'
+          for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]

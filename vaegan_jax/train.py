@@ -6,9 +6,12 @@ evaluation, at the end and when SIGTERM or Ctrl-C arrives, and stops at the
 first non-finite loss or gradient norm without saving it. The loop owns
 every decision to stop: the last step, a signal, a non-finite value, and a
 posterior collapse (`config.eval.stop_on_collapse`).
+
+One run trains in a workdir at a time (`workdir.RunLock`); a damaged newest
+checkpoint is set aside and the run resumes from the one before it
+(`checkpoint`); a full disk stops the run with one `errors.StorageError`.
 """
 
-import time
 from typing import Any
 
 import jax
@@ -25,6 +28,7 @@ from vaegan_jax import errors
 from vaegan_jax import evaluate
 from vaegan_jax import parallel
 from vaegan_jax import preemption
+from vaegan_jax import progress as progress_lib
 from vaegan_jax import profiling
 from vaegan_jax import state as state_lib
 from vaegan_jax import step as step_lib
@@ -32,6 +36,7 @@ from vaegan_jax import validation
 from vaegan_jax import warm_start
 from vaegan_jax import workdir as workdir_lib
 from vaegan_jax import writers
+from vaegan_jax.metrics import quality
 
 # What a non-finite metric means, for the NaN guard's message.
 WATCHED = {
@@ -57,19 +62,38 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   Returns:
     The final train state.
   """
-  # Config: checked whole, and the data found, before anything is written.
+  # Config: checked whole, and the files it names found, before anything
+  # is written.
   validation.validate(config)
   data.check(config)
+  quality.check_files(config)
   config = data.with_conditions(architectures.with_architecture(config))
   mesh = parallel.make_mesh()
+  # Workdir: one run at a time (process 0 holds the lock).
+  with errors.storage_errors(workdir, 'The checkpoints already saved are '
+                            'kept; fix the filesystem, then run the same '
+                            'command to resume.'):
+    with workdir_lib.RunLock(workdir):
+      return _run(config, workdir, mesh)
 
-  # Workdir: resume from its latest checkpoint, or start afresh.
-  changes = workdir_lib.config_changes(workdir_lib.read_config_dict(workdir),
-                                       config)
+
+def _run(config, workdir, mesh):
+  """The run, once the workdir is this process's."""
+  # Workdir: resume from its newest good checkpoint, or start afresh.
+  try:
+    previous = workdir_lib.read_config_dict(workdir)
+  except errors.WorkdirError as e:
+    logging.warning('%s', e)
+    previous = None
+  changes = workdir_lib.config_changes(previous, config)
   ckpt = checkpoint_lib.Checkpointer(
       workdir, keep=config.train.keep_checkpoints,
       best_metric=config.eval.best_metric or None)
-  state, data_state = _initial_state(config, ckpt, mesh, changes)
+  try:
+    state, data_state = _initial_state(config, ckpt, mesh, changes)
+  except BaseException:
+    ckpt.close()
+    raise
   if jax.process_index() == 0:
     workdir_lib.write_config(workdir, config)
   if changes and data_state is not None:
@@ -86,10 +110,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   # Step, writer and evaluator.
   train_step = parallel.jit_train_step(step_lib.make_train_step(config), mesh)
   writer = writers.MetricWriter(workdir, enabled=jax.process_index() == 0)
-  evaluator = evaluate.Evaluator(config, workdir, mesh, writer)
+  failed = True
   try:
+    evaluator = evaluate.Evaluator(config, workdir, mesh, writer)
     state = _loop(config, state, train_iter, train_step, ckpt, writer,
                   evaluator)
+    failed = False
   except errors.NonFiniteError as e:
     ckpt.wait()
     last = ckpt.latest_step()
@@ -101,23 +127,42 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
         f'(config.optim.lr) or check the data.') from None
   finally:
     train_iter.close()
-    ckpt.close()
-    writer.close()
+    _close(ckpt, writer, failed)
   return state
 
 
+def _close(ckpt, writer, failed: bool) -> None:
+  """Closes the checkpointer, then the writer. The first error is the one
+  to report: after a failure, theirs are only logged."""
+  first = None
+  for close in (ckpt.close, writer.close):
+    try:
+      close()
+    except Exception as e:  # pylint: disable=broad-except
+      if failed or first is not None:
+        logging.warning('Closing after the failure: %s: %s',
+                        type(e).__name__, e)
+      else:
+        first = e
+  if first is not None:
+    raise first
+
+
 def _initial_state(config, ckpt, mesh, changes):
-  """The latest checkpoint's state and data position, or a fresh state."""
+  """The newest good checkpoint's state and data position, or a fresh
+  state."""
   abstract = state_lib.with_sharding(state_lib.abstract_train_state(config),
                                      parallel.replicated(mesh))
-  step = ckpt.latest_step()
-  if step is not None:
-    logging.info('Resuming from the checkpoint at step %d%s.', step,
-                 ' (config.init_from is used only by a new run)'
-                 if config.init_from else '')
+  if ckpt.latest_step() is not None:
     hint = ('Changed since the run was started:\n  ' + '\n  '.join(changes)
             + '\n') if changes else ''
-    return ckpt.restore(step, abstract, hint)
+    restored = ckpt.restore_newest(abstract, hint)
+    if restored is not None:
+      state, data_state, step = restored
+      logging.info('Resuming from the checkpoint at step %d%s.', step,
+                   ' (config.init_from is used only by a new run)'
+                   if config.init_from else '')
+      return state, data_state
   init_rng = jax.random.fold_in(jax.random.key(config.seed), 0)
   state = parallel.replicate(state_lib.create_train_state(config, init_rng),
                              mesh)
@@ -134,7 +179,7 @@ def _loop(config, state, train_iter, train_step, ckpt, writer, evaluator):
   if step >= cfg.num_steps:
     logging.info('Step %d already reached config.train.num_steps=%d.',
                  step, cfg.num_steps)
-  progress = Progress(step, cfg.num_steps, cfg.batch_size)
+  progress = progress_lib.Progress(step, cfg.num_steps, cfg.batch_size)
   collapse = CollapseWatch(config.eval)
   profiler = profiling.StepProfiler(writer.workdir, step, cfg.profile_steps)
   pending, first_pending = [], step + 1
@@ -157,17 +202,24 @@ def _loop(config, state, train_iter, train_step, ckpt, writer, evaluator):
         check_finite(pending, first_pending)
         if log:
           text, perf = progress.line(step)
-          scalars = average(pending)
+          scalars = progress_lib.average(pending)
           logging.info('%s | %s', text, ' '.join(
               f'{k}={scalars[k]:.4g}' for k in sorted(WATCHED)))
           writer.write_scalars(step, {**scalars, **perf})
           pending, first_pending = [], step + 1
-      eval_metrics = evaluator.run(state, step) if evaluate_now else None
+      eval_metrics = None
+      if evaluate_now:
+        try:
+          eval_metrics = evaluator.run(state, step)
+        except Exception:
+          # Whatever broke the evaluation, the training is not lost.
+          logging.error('The evaluation at step %d failed; saving the '
+                        'checkpoint of step %d before stopping.', step, step)
+          _save(step, state, train_iter, ckpt, None)
+          ckpt.wait()
+          raise
       if save:
-        if not bool(_all_finite(state)):
-          raise errors.NonFiniteError(
-              f'The state at step {step} is not finite; not saving it.')
-        ckpt.save(step, state, train_iter.get_state(), eval_metrics)
+        _save(step, state, train_iter, ckpt, eval_metrics)
       collapsed = eval_metrics is not None and collapse.update(
           step, eval_metrics['kl'])
       if interrupted or collapsed:
@@ -179,6 +231,13 @@ def _loop(config, state, train_iter, train_step, ckpt, writer, evaluator):
                         step, why, ckpt.directory)
         break
   return state
+
+
+def _save(step, state, train_iter, ckpt, eval_metrics):
+  if not bool(_all_finite(state)):
+    raise errors.NonFiniteError(
+        f'The state at step {step} is not finite; not saving it.')
+  ckpt.save(step, state, train_iter.get_state(), eval_metrics)
 
 
 class CollapseWatch:
@@ -201,26 +260,6 @@ class CollapseWatch:
     return bool(self.cfg.stop_on_collapse)
 
 
-class Progress:
-  """Steps/s, images/s and ETA between log lines."""
-
-  def __init__(self, step: int, total: int, batch_size: int):
-    self.total, self.batch_size = total, batch_size
-    self._step, self._time = step, time.time()
-
-  def line(self, step: int) -> tuple[str, dict[str, float]]:
-    now = time.time()
-    rate = (step - self._step) / max(now - self._time, 1e-9)
-    self._step, self._time = step, now
-    eta = (self.total - step) / max(rate, 1e-9)
-    text = (f'step {step}/{self.total} | {rate:.2f} steps/s | '
-            f'{rate * self.batch_size:.0f} img/s | ETA '
-            f'{int(eta // 3600)}:{int(eta % 3600 // 60):02d}:'
-            f'{int(eta % 60):02d}')
-    return text, {'perf/steps_per_sec': rate,
-                  'perf/images_per_sec': rate * self.batch_size}
-
-
 def check_finite(pending: list[dict[str, Any]], first_step: int) -> None:
   """Raises NonFiniteError naming the first step and the terms that broke."""
   for i, metrics in enumerate(pending):
@@ -230,15 +269,6 @@ def check_finite(pending: list[dict[str, Any]], first_step: int) -> None:
       what = '; '.join(f'{k}={metrics[k]} ({WATCHED[k]})' for k in bad)
       raise errors.NonFiniteError(
           f'Non-finite values at step {first_step + i}: {what}.')
-
-
-def average(pending: list[dict[str, Any]]) -> dict[str, float]:
-  """Means over the log interval, and counts of skipped updates in it."""
-  out = {k: float(np.mean([m[k] for m in pending])) for k in pending[0]}
-  for key in [k for k in pending[0] if k.startswith('updated/')]:
-    net = key.split('/', 1)[1]
-    out[f'skipped/{net}'] = float(sum(1 - m[key] for m in pending))
-  return out
 
 
 def _on_any_host(flag: bool) -> bool:

@@ -13,8 +13,8 @@ its workdir and the parameters of one of its checkpoints.
 import ml_collections
 import numpy as np
 
-from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import inference
+from vaegan_jax import restore
 from vaegan_jax import state as state_lib
 from vaegan_jax import workdir as workdir_lib
 
@@ -108,5 +108,5 @@ def load(workdir: str, checkpoint: str | int = 'latest') -> TrainedModel:
     The model.
   """
   config = workdir_lib.read_config(workdir)
-  state, step = checkpoint_lib.restore_run(config, workdir, checkpoint)
+  state, step = restore.restore_run(config, workdir, checkpoint)
   return TrainedModel(config, state, step)

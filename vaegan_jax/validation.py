@@ -20,10 +20,16 @@ from vaegan_jax import models
 from vaegan_jax import objectives
 from vaegan_jax import optim
 from vaegan_jax.data import preprocess
-from vaegan_jax.metrics import inception
+from vaegan_jax.metrics import fid_protocol
+from vaegan_jax.metrics import inception_weights
 from vaegan_jax.metrics import quality
 
 DTYPES = ('float32', 'bfloat16', 'float16')
+# Held-out images an evaluation needs: 4 interpolated pairs.
+MIN_EVAL_EXAMPLES = 8
+# The evaluation metrics for which lower is better, that can pick the best
+# checkpoint (`evaluate.Evaluator.metrics`).
+BEST_METRICS = ('fid', 'recon_mse')
 
 Check = Callable[[Any], bool]
 
@@ -123,10 +129,10 @@ FIELDS: dict[str, tuple[Check, str]] = {
     'train.profile_steps': at_least(0),
     'eval.every': at_least(0),
     'eval.batch_size': at_least(1),
-    'eval.num_examples': at_least(1),
+    'eval.num_examples': at_least(MIN_EVAL_EXAMPLES),
     'eval.fid_features': one_of(quality.KINDS),
     'eval.num_fid_samples': at_least(quality.MIN_SAMPLES),
-    'eval.fid_reference': one_of(quality.REFERENCES),
+    'eval.fid_reference': one_of(fid_protocol.REFERENCES),
     'eval.interpolation_steps': at_least(2),
     'eval.iwae_samples': at_least(0),
     'eval.iwae_examples': at_least(1),
@@ -139,6 +145,9 @@ OPTIONAL: dict[str, tuple[Check, str]] = {
     'init_from': ((lambda v: isinstance(v, str) and bool(v)),
                   'the path of a run\'s workdir or checkpoint'),
     'data.prepare_threads': at_least(1),
+    'eval.best_metric': ((lambda v: v == '' or v in BEST_METRICS),
+                         "'' (the latest checkpoints only) or a metric "
+                         f'for which lower is better, one of {BEST_METRICS}'),
     **{f'optim.{net}.lr': positive() for net in models.NETWORKS},
     **{f'model.{field}': at_least(1) for field in (
         'latent_dim', 'encoder_dense', 'decoder_base_width',
@@ -225,7 +234,7 @@ def _eval_problems(config: ml_collections.ConfigDict) -> list[str]:
   if kind == 'inception' and not config.eval.inception_weights:
     return ["config.eval.fid_features='inception' needs "
             'config.eval.inception_weights. ' +
-            inception.missing_weights_message(inception.WEIGHTS_FILE)]
+            inception_weights.missing_weights_message(inception_weights.WEIGHTS_FILE)]
   return []
 
 

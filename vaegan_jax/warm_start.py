@@ -9,15 +9,15 @@ optimizer state, the step and the data order. A workdir with checkpoints of
 its own resumes from them instead (`train._initial_state`).
 """
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import jax
 import ml_collections
 from absl import logging
 from etils import epath
 
-from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import errors
+from vaegan_jax import restore
 from vaegan_jax import state as state_lib
 from vaegan_jax import workdir as workdir_lib
 
@@ -50,25 +50,13 @@ def source(path: str) -> tuple[str, str | int]:
   return str(workdir), checkpoint
 
 
-def _flat_shapes(tree: Any, prefix: str) -> dict[str, tuple[int, ...]]:
-  leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-  return {prefix + '/' + '/'.join(str(getattr(k, 'key', k)) for k in p):
-          tuple(x.shape) for p, x in leaves}
-
-
 def _shape_differences(old: state_lib.TrainState, new: state_lib.TrainState,
                        networks: Sequence[str]) -> list[str]:
   """'array: init_from (shape), this run (shape)' for each that differs."""
-  diffs = []
-  for net in networks:
-    for collection in ('params', 'batch_stats'):
-      prefix = f'{net}/{collection}'
-      saved = _flat_shapes(getattr(old, collection)[net], prefix)
-      wanted = _flat_shapes(getattr(new, collection)[net], prefix)
-      diffs += [f'{k}: init_from {saved.get(k)}, this run {wanted.get(k)}'
-                for k in sorted(set(saved) | set(wanted))
-                if saved.get(k) != wanted.get(k)]
-  return diffs
+  pick = lambda s: {f'{net}/{c}': getattr(s, c)[net] for net in networks
+                    for c in ('params', 'batch_stats')}
+  return state_lib.shape_differences(pick(old), pick(new), 'init_from',
+                                     'this run')
 
 
 def initialise(state: state_lib.TrainState, config: ml_collections.ConfigDict,
@@ -92,8 +80,7 @@ def initialise(state: state_lib.TrainState, config: ml_collections.ConfigDict,
   workdir, checkpoint = source(config.init_from)
   source_config = workdir_lib.read_config(workdir)
   networks = tuple(config.init_networks)
-  old, step = checkpoint_lib.restore_run(source_config, workdir, checkpoint,
-                                         mesh)
+  old, step = restore.restore_run(source_config, workdir, checkpoint, mesh)
   diffs = _shape_differences(old, state, networks)
   if diffs:
     fields = [c for c in workdir_lib.config_changes(

@@ -10,6 +10,11 @@ every `sync_seconds` while training, at every evaluation and at the end. An
 event file past `_ROTATE_BYTES` is uploaded a last time and a new one begun,
 so no upload grows without bound (TensorBoard reads all files of the
 directory).
+
+`metrics.jsonl` survives a torn last line (a full disk or a kill in the
+middle of a write): the writer starts its records on a new line, and
+`read_jsonl` skips a line that is not JSON, with a warning naming the file
+and the line.
 """
 
 import io
@@ -23,6 +28,7 @@ from typing import Mapping
 
 import numpy as np
 import tensorboardX
+from absl import logging
 from etils import epath
 from PIL import Image
 from PIL import ImageDraw
@@ -72,7 +78,8 @@ class MetricWriter:
     else:
       self._local = os.fspath(self._root)
     self._tb = self._open_tensorboard()
-    self._jsonl = open(os.path.join(self._local, METRICS_FILE), 'a')
+    self._jsonl = open_for_append(
+        epath.Path(os.path.join(self._local, METRICS_FILE)))
 
   def _open_tensorboard(self) -> tensorboardX.SummaryWriter:
     suffix = f'.{self._rotations}' if self._rotations else ''
@@ -163,8 +170,10 @@ class MetricWriter:
   def close(self) -> None:
     if not self.enabled:
       return
-    self._tb.close()
-    self._jsonl.close()
+    try:
+      self._tb.close()
+    finally:
+      self._jsonl.close()
     if self._remote:
       self._tb = None
       self._sync(force=True)
@@ -179,10 +188,51 @@ def save_png(path, image: np.ndarray) -> None:
   files.write_bytes(path, buffer.getvalue())
 
 
-def read_jsonl(path) -> list[dict[str, float]]:
-  """The records of a metrics.jsonl file, in order."""
-  return [json.loads(line) for line in files.path(path).read_text(
-  ).splitlines() if line.strip()]
+def open_for_append(path: epath.Path):
+  """Opens a JSON-lines file for appending, after ending a torn last line.
+
+  Args:
+    path: the file (created if missing).
+
+  Returns:
+    The open text file; the next write starts on a line of its own.
+  """
+  torn = False
+  if path.exists() and path.stat().length:
+    with path.open('rb') as f:
+      f.seek(-1, os.SEEK_END)
+      torn = f.read(1) != b'\n'
+  f = path.open('a')
+  if torn:
+    logging.warning('%s ends in a partly written line (line %d); the next '
+                    'record starts on a new line.', path,
+                    path.read_bytes().count(b'\n') + 1)
+    f.write('\n')
+    f.flush()
+  return f
+
+
+def read_jsonl(path: str) -> list[dict[str, float]]:
+  """The records of a metrics.jsonl file, in order.
+
+  A line that is not a JSON object (torn by a full disk or a crash) is
+  skipped with a warning naming the file and the line.
+  """
+  records = []
+  with files.path(path).open() as f:
+    for number, line in enumerate(f, start=1):
+      if not line.strip():
+        continue
+      try:
+        record = json.loads(line)
+      except ValueError:
+        record = None
+      if not isinstance(record, dict):
+        logging.warning('Skipped line %d of %s: not a complete JSON record '
+                        '(%.60r).', number, path, line.strip())
+        continue
+      records.append(record)
+  return records
 
 
 def kept_name(name: str, step: int) -> str:

@@ -18,8 +18,8 @@ import os
 import ml_collections
 import numpy as np
 
-from vaegan_jax.data import preprocess
 from vaegan_jax.data import arrays
+from vaegan_jax.data import preprocess
 from vaegan_jax.errors import DataError
 
 NAME = 'bundled_mnist'

@@ -1,7 +1,8 @@
 """'folder': every image under a directory tree, e.g. CelebA's img_align_celeba.
 
 Files are found by extension (JPEG, PNG, BMP, GIF, WebP, TIFF); other files
-and hidden files and folders are ignored. Images of any size and mode are
+and hidden files and folders are ignored. Symbolic links are followed, each
+directory and file once (`find_images`). Images of any size and mode are
 converted (`preprocess`) and decoded once into the cache (`cache`); files that
 cannot be decoded are skipped, counted and reported.
 
@@ -17,17 +18,16 @@ file name:
 """
 
 import os
-import warnings
 
 import ml_collections
 import numpy as np
 from absl import logging
 from PIL import Image, ImageOps
 
-from vaegan_jax import files
+from vaegan_jax.data import annotations
+from vaegan_jax.data import arrays
 from vaegan_jax.data import cache
 from vaegan_jax.data import preprocess
-from vaegan_jax.data import arrays
 from vaegan_jax.errors import DataError
 
 NAME = 'folder'
@@ -56,6 +56,13 @@ def root(config: ml_collections.ConfigDict) -> str:
 def find_images(path: str) -> tuple[list[str], list[int]]:
   """The image files under `path`, sorted, and their sizes in bytes.
 
+  Symbolic links are followed, each directory and each file at most once:
+  a directory reached again (a loop, or a second link to it) is not walked
+  again, and of the paths reaching one file only the first (in sorted
+  order) is kept, so no image appears twice (or in both splits). A broken
+  or looping link to an image is kept, with size -1, to be reported
+  unreadable like other files that cannot be decoded.
+
   Args:
     path: the root directory.
 
@@ -66,8 +73,10 @@ def find_images(path: str) -> tuple[list[str], list[int]]:
     DataError: the tree holds no files, or no image files.
   """
   found, others = [], {}
+  visited = {os.path.realpath(path)}
   for parent, dirs, names in os.walk(path, followlinks=True):
-    dirs[:] = [d for d in dirs if not d.startswith('.')]
+    dirs[:] = [d for d in sorted(dirs) if not d.startswith('.')
+               and _first_visit(os.path.join(parent, d), visited)]
     for name in names:
       if name.startswith('.'):
         continue
@@ -85,8 +94,44 @@ def find_images(path: str) -> tuple[list[str], list[int]]:
     raise DataError(
         f'No images under config.data.path={path} (found only: {kinds}); '
         f'image files end in {sorted(IMAGE_EXTENSIONS)}.')
-  found.sort()
-  return found, [os.path.getsize(os.path.join(path, f)) for f in found]
+  found = _unique_files(path, sorted(found))
+  return found, [_size(os.path.join(path, f)) for f in found]
+
+
+def _first_visit(directory: str, visited: set[str]) -> bool:
+  """Whether `directory` (resolved) is walked for the first time."""
+  real = os.path.realpath(directory)
+  if real in visited:
+    logging.info('Not walking %s again: it is %s, reached before.',
+                 directory, real)
+    return False
+  visited.add(real)
+  return True
+
+
+def _unique_files(root: str, files: list[str]) -> list[str]:
+  """`files` without the later paths to a file reached before."""
+  kept, seen, twice = [], {}, []
+  for name in files:
+    real = os.path.realpath(os.path.join(root, name))
+    if real in seen:
+      twice.append(f'{name} (= {seen[real]})')
+      continue
+    seen[real] = name
+    kept.append(name)
+  if twice:
+    logging.warning('Left out %d paths to image files already found '
+                    'through another path (symbolic links), e.g. %s.',
+                    len(twice), '; '.join(twice[:_SHOW]))
+  return kept
+
+
+def _size(path: str) -> int:
+  """The file's size; -1 for a broken or looping link."""
+  try:
+    return os.path.getsize(path)
+  except OSError:
+    return -1
 
 
 def decode(path: str, settings: preprocess.Settings) -> np.ndarray:
@@ -98,63 +143,6 @@ def decode(path: str, settings: preprocess.Settings) -> np.ndarray:
     image.load()
     image = ImageOps.exif_transpose(image)
     return preprocess.process_image(image, settings)
-
-
-def _read_lines(path: str, field: str) -> list[str]:
-  file = files.path(path)
-  if not file.is_file():
-    raise DataError(f'config.data.{field}={path} is not a file.')
-  return [line for line in file.read_text().splitlines() if line.strip()]
-
-
-def read_attributes(path: str) -> tuple[list[str], dict[str, np.ndarray]]:
-  """Parses a file in list_attr_celeba.txt's format.
-
-  Args:
-    path: the file.
-
-  Returns:
-    The attribute names, and file name -> int32 [K] of 0/1.
-  """
-  lines = _read_lines(path, 'attributes_file')
-  if len(lines) < 2 or not lines[0].strip().isdigit():
-    raise DataError(
-        f'config.data.attributes_file={path} is not in list_attr_celeba.txt '
-        'format (a count, a line of names, then `file v1 ... vK`).')
-  names = lines[1].split()
-  rows = [line.split(None, 1) + [''] for line in lines[2:]]
-  with warnings.catch_warnings():  # a bad token ends parsing, found below
-    warnings.simplefilter('ignore', DeprecationWarning)
-    values = np.fromstring(' '.join(r[1] for r in rows), np.int64, sep=' ')
-  if values.size != len(rows) * len(names) or not np.isin(values,
-                                                          (-1, 1)).all():
-    for number, row in enumerate(rows, start=3):
-      tokens = row[1].split()
-      if len(tokens) != len(names) or not set(tokens) <= {'1', '-1'}:
-        raise DataError(
-            f'config.data.attributes_file={path}, line {number}: expected a '
-            f'file name and {len(names)} values of 1 or -1.')
-  has = (values.reshape(len(rows), len(names)) > 0).astype(np.int32)
-  return names, {row[0]: has[i] for i, row in enumerate(rows)}
-
-
-def read_partition(path: str) -> dict[str, int]:
-  """Parses a file in list_eval_partition.txt's format: file -> 0, 1 or 2."""
-  table = {}
-  for number, line in enumerate(_read_lines(path, 'partition_file'), 1):
-    row = line.split()
-    if len(row) != 2 or row[1] not in ('0', '1', '2'):
-      raise DataError(f'config.data.partition_file={path}, line {number}: '
-                      'expected `file 0|1|2` (train, validation, test).')
-    table[row[0]] = int(row[1])
-  return table
-
-
-def _lookup(table: dict, relative_path: str, default=None):
-  """The entry of a file, by its relative path or else its name."""
-  if relative_path in table:
-    return table[relative_path]
-  return table.get(os.path.basename(relative_path), default)
 
 
 def _report(meta: dict, cache_dir: str) -> None:
@@ -208,8 +196,8 @@ def _split_rows(config: ml_collections.ConfigDict, files: list[str],
   if not partition_file:
     return readable[arrays.holdout_rows(
         len(readable), config.data.holdout_fraction, split)]
-  table = read_partition(partition_file)
-  parts = np.array([_lookup(table, files[i], -1) for i in readable])
+  table = annotations.read_partition(partition_file)
+  parts = np.array([annotations.lookup(table, files[i], -1) for i in readable])
   unlisted = int(np.sum(parts < 0))
   if unlisted:
     logging.warning('%d images are not in config.data.partition_file=%s and '
@@ -220,8 +208,8 @@ def _split_rows(config: ml_collections.ConfigDict, files: list[str],
 
 def _attributes(path: str, files: list[str], failed
                 ) -> tuple[list[str], np.ndarray]:
-  names, table = read_attributes(path)
-  rows = [_lookup(table, f) for f in files]
+  names, table = annotations.read_attributes(path)
+  rows = [annotations.lookup(table, f) for f in files]
   missing = sum(r is None and f not in failed for f, r in zip(files, rows))
   if missing:
     logging.warning('%d of %d images have no line in '

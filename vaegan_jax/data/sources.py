@@ -6,9 +6,9 @@ dataset (`tfds_source`).
 
 import ml_collections
 
+from vaegan_jax.data import arrays
 from vaegan_jax.data import bundled
 from vaegan_jax.data import folder
-from vaegan_jax.data import arrays
 from vaegan_jax.data import tfds_source
 
 

@@ -14,8 +14,8 @@ from typing import Collection
 
 import ml_collections
 
-from vaegan_jax.experiments.definitions import EXPERIMENTS
 from vaegan_jax.experiments.definitions import Experiment
+from vaegan_jax.experiments.definitions import EXPERIMENTS
 from vaegan_jax.experiments.definitions import Run
 
 

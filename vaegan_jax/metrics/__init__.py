@@ -21,11 +21,17 @@ from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import frechet
 from vaegan_jax.metrics import inception
 from vaegan_jax.metrics import precision_recall
-from vaegan_jax.metrics.extractors import FEATURE_KINDS
-from vaegan_jax.metrics.extractors import FeatureFn
 from vaegan_jax.metrics.extractors import digits_extractor
 from vaegan_jax.metrics.extractors import feature_extractor
+from vaegan_jax.metrics.extractors import FEATURE_KINDS
+from vaegan_jax.metrics.extractors import FeatureFn
 from vaegan_jax.metrics.extractors import inception_extractor
 from vaegan_jax.metrics.extractors import quantize
-from vaegan_jax.metrics.quality import SampleQuality
 from vaegan_jax.metrics.quality import sample_quality
+from vaegan_jax.metrics.quality import SampleQuality
+
+__all__ = [
+    'FEATURE_KINDS', 'FeatureFn', 'SampleQuality', 'digits_classifier',
+    'digits_extractor', 'feature_extractor', 'frechet', 'inception',
+    'inception_extractor', 'precision_recall', 'quantize', 'sample_quality',
+]

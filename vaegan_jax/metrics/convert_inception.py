@@ -21,7 +21,7 @@ import numpy as np
 from etils import epath
 
 from vaegan_jax import files
-from vaegan_jax.metrics import inception
+from vaegan_jax.metrics import inception_weights
 from vaegan_jax.metrics import pth
 
 # sha256 prefix of pytorch-fid's file (the suffix of its name).
@@ -66,19 +66,19 @@ def convert_state_dict(state_dict: dict[str, np.ndarray]
     module, _, layer = module.rpartition('.')
     if f'{layer}.{tail}' not in _RENAMES:
       raise ValueError(f'Unexpected entry {name!r} in the state dict: is this '
-                       f'pytorch-fid\'s {inception.TORCH_WEIGHTS_FILE}?')
+                       f'pytorch-fid\'s {inception_weights.TORCH_WEIGHTS_FILE}?')
     collection, leaf = _RENAMES[f'{layer}.{tail}']
     value = np.asarray(value, np.float32)
     if leaf.endswith('kernel'):
       value = value.transpose(2, 3, 1, 0)  # [out, in, H, W] -> [H, W, in, out]
     flat['/'.join([collection, *module.split('.'), leaf])] = value
-  inception.check_variables(flat, 'The converted state dict')
+  inception_weights.check_variables(flat, 'The converted state dict')
   return flat
 
 
 def _check_hash(path: str) -> None:
   """Warns when pytorch-fid's file name does not match its content."""
-  if inception.TORCH_WEIGHTS_FILE not in path:
+  if inception_weights.TORCH_WEIGHTS_FILE not in path:
     return
   digest = hashlib.sha256(epath.Path(path).read_bytes()).hexdigest()
   if not digest.startswith(KNOWN_SHA256_PREFIX):

@@ -3,8 +3,9 @@
 Inception features mean little for MNIST-like digits, and its weights may
 not be at hand; the common substitute is a digit classifier's penultimate
 features. This one is trained once on the project's training split (well
-under a minute on a 2-core CPU) and cached in a file whose name hashes the
-training settings and the data, so later runs load it in a moment.
+under a minute on a 2-core CPU) and cached (`classifier_cache`) in a file
+whose name hashes the training settings and the data, so later runs load it
+in a moment.
 
 The network: two 3x3 convolutions with ReLU, each followed by a 2x2 max
 pool, a dense layer with ReLU whose outputs are the features, and a dense
@@ -15,10 +16,6 @@ all steps in one `lax.scan`.
 """
 
 import dataclasses
-import hashlib
-import io
-import json
-import time
 from typing import Any, Sequence
 
 import flax.linen as nn
@@ -26,12 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from absl import logging
 
-from vaegan_jax import files
 
-# Bump when the network or the training changes, to invalidate old caches.
-FORMAT_VERSION = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +110,7 @@ def _shift(images: jax.Array, key: jax.Array, max_shift: int) -> jax.Array:
   return jax.vmap(crop)(padded, offsets)
 
 
-def _check_images(images: np.ndarray) -> np.ndarray:
+def check_images(images: np.ndarray) -> np.ndarray:
   images = np.asarray(images, np.float32)
   if images.ndim != 4 or images.shape[1:] != (28, 28, 1):
     raise ValueError(f'The digits classifier takes [N, 28, 28, 1] images in '
@@ -145,7 +138,7 @@ def train(images: np.ndarray, labels: np.ndarray,
   Returns:
     The trained parameters.
   """
-  images, labels = _check_images(images), np.asarray(labels, np.int32)
+  images, labels = check_images(images), np.asarray(labels, np.int32)
   model = _model(settings)
   optimizer = optax.adam(optax.cosine_decay_schedule(
       settings.learning_rate, settings.num_steps))
@@ -204,109 +197,9 @@ def accuracy(params: Any, images: np.ndarray, labels: np.ndarray,
   Returns:
     The accuracy in [0, 1].
   """
-  images = _check_images(images)
+  images = check_images(images)
   logits_fn = jax.jit(lambda p, x: _model(settings).apply({'params': p}, x)[0])
   predictions = np.concatenate([
       np.argmax(logits_fn(params, images[i:i + batch_size]), axis=-1)
       for i in range(0, len(images), batch_size)])
   return float(np.mean(predictions == np.asarray(labels)))
-
-
-def cache_key(settings: Settings, *arrays: np.ndarray) -> str:
-  """A short hash naming one trained classifier.
-
-  Args:
-    settings: the training settings.
-    *arrays: the data it is trained and measured on.
-
-  Returns:
-    16 hex digits of the SHA-256 of FORMAT_VERSION, the settings and the
-    arrays' dtypes, shapes and bytes.
-  """
-  digest = hashlib.sha256()
-  digest.update(json.dumps(
-      [FORMAT_VERSION, dataclasses.asdict(settings)], sort_keys=True).encode())
-  for array in arrays:
-    array = np.asarray(array)
-    digest.update(f'{array.dtype.kind}{array.shape}'.encode())
-    digest.update(np.ascontiguousarray(array).tobytes())
-  return digest.hexdigest()[:16]
-
-
-def save(path: str, classifier: Classifier) -> None:
-  """Writes a classifier to an .npz file, atomically.
-
-  Args:
-    path: the file to write.
-    classifier: its parameters, settings and held-out accuracy are saved.
-  """
-  flat = {'/'.join(k.key for k in p): np.asarray(v) for p, v in
-          jax.tree_util.tree_flatten_with_path(classifier.params)[0]}
-  settings = json.dumps(dataclasses.asdict(classifier.settings))
-  # Atomic: readers never see a half-written file.
-  files.save_npz(path, __settings__=settings,
-                 __held_out_accuracy__=classifier.held_out_accuracy,
-                 **{'params/' + k: v for k, v in flat.items()})
-
-
-def load(path: str) -> Classifier:
-  """Reads a classifier written by `save`.
-
-  Args:
-    path: the .npz file.
-
-  Returns:
-    The classifier, its parameters as numpy arrays.
-  """
-  with np.load(io.BytesIO(files.path(path).read_bytes())) as data:
-    settings = json.loads(str(data['__settings__']))
-    settings['widths'] = tuple(settings['widths'])
-    params: dict[str, Any] = {}
-    for name in data.files:
-      if name.startswith('params/'):
-        *parents, leaf = name.split('/')[1:]
-        node = params
-        for parent in parents:
-          node = node.setdefault(parent, {})
-        node[leaf] = data[name]
-    return Classifier(params, Settings(**settings),
-                      float(data['__held_out_accuracy__']), path)
-
-
-def load_or_train(train_images: np.ndarray, train_labels: np.ndarray,
-                  held_out_images: np.ndarray, held_out_labels: np.ndarray,
-                  cache_dir: str, settings: Settings = Settings()
-                  ) -> Classifier:
-  """Loads the cached classifier for this data and settings, or trains it.
-
-  Args:
-    train_images: float32 [N, 28, 28, 1] in [-1, 1], the training split.
-    train_labels: int [N] digit labels.
-    held_out_images: float32 [M, 28, 28, 1], held out to measure accuracy.
-    held_out_labels: int [M].
-    cache_dir: directory of the cache files (created if missing); the
-      file name hashes the settings and all four arrays.
-    settings: network size and training schedule.
-
-  Returns:
-    The classifier, with its accuracy on the held-out images.
-  """
-  train_images = _check_images(train_images)
-  held_out_images = _check_images(held_out_images)
-  key = cache_key(settings, train_images, train_labels, held_out_images,
-                  held_out_labels)
-  path = str(files.path(cache_dir) / f'digits_classifier_{key}.npz')
-  if files.path(path).exists():
-    classifier = load(path)
-    logging.info('Loaded the digits classifier from %s (held-out accuracy '
-                 '%.4f).', path, classifier.held_out_accuracy)
-    return classifier
-  start = time.time()
-  params = train(train_images, train_labels, settings)
-  acc = accuracy(params, held_out_images, held_out_labels, settings)
-  classifier = Classifier(params, settings, acc, path)
-  save(path, classifier)
-  logging.info('Trained the digits classifier in %.1fs: held-out accuracy '
-               '%.4f on %d images; saved to %s.', time.time() - start, acc,
-               len(held_out_labels), path)
-  return classifier

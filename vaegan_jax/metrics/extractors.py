@@ -16,6 +16,7 @@ from vaegan_jax import parallel
 from vaegan_jax.data import preprocess
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import inception
+from vaegan_jax.metrics import inception_weights
 
 FEATURE_KINDS = ('inception', 'digits')
 FeatureFn = Callable[[np.ndarray], np.ndarray]
@@ -32,7 +33,7 @@ def _linear_head(kernel: np.ndarray, bias: np.ndarray) -> ClassifierHead:
 def inception_head(weights_path: str) -> ClassifierHead | None:
   """The FID Inception's 1008-way classifier on its pool3 features, or None
   if the weights file was converted without it."""
-  params = inception.load_variables(weights_path)['params']
+  params = inception_weights.load_variables(weights_path)['params']
   if 'fc' not in params:
     return None
   return _linear_head(params['fc']['kernel'], params['fc']['bias'])
@@ -85,7 +86,7 @@ def inception_extractor(weights_path: str, batch_size: int = 64,
     float32 [N, 2048].
   """
   return _extractor(inception.features_fn(),
-                    inception.load_variables(weights_path), batch_size, mesh)
+                    inception_weights.load_variables(weights_path), batch_size, mesh)
 
 
 def digits_extractor(classifier: digits_classifier.Classifier,
@@ -94,7 +95,7 @@ def digits_extractor(classifier: digits_classifier.Classifier,
   """Penultimate features of the digits classifier.
 
   Args:
-    classifier: from `digits_classifier.load_or_train`.
+    classifier: from `classifier_cache.load_or_train`.
     batch_size: images per forward pass.
     mesh: the devices to split each batch over (default: all).
 
@@ -127,13 +128,13 @@ def feature_extractor(kind: str, *, weights_path: str | None = None,
   if kind == 'inception':
     if weights_path is None:
       raise ValueError("feature_extractor('inception') needs weights_path: "
-                       + inception.missing_weights_message(
-                           inception.WEIGHTS_FILE))
+                       + inception_weights.missing_weights_message(
+                           inception_weights.WEIGHTS_FILE))
     return inception_extractor(weights_path, mesh=mesh, **size)
   if kind == 'digits':
     if classifier is None:
       raise ValueError("feature_extractor('digits') needs a classifier from "
-                       'digits_classifier.load_or_train(...).')
+                       'classifier_cache.load_or_train(...).')
     return digits_extractor(classifier, mesh=mesh, **size)
   raise ValueError(f'Unknown feature kind {kind!r}; choose one of '
                    f'{FEATURE_KINDS}.')

@@ -7,33 +7,23 @@ padding; a max pool in the last block). Module and parameter names follow
 the PyTorch state dict (`Mixed_5b/branch1x1/conv/kernel`), so that
 `convert_inception` maps pytorch-fid's weights one to one.
 
+The weights file, its reading and checking, are in `inception_weights`.
+
 Images go in as float32 [N, H, W, C] in [-1, 1] (C = 1 or 3); `preprocess`
 repeats grayscale to RGB and resizes bilinearly to 299x299 without
 antialiasing, as `torch.nn.functional.interpolate(..., 'bilinear',
 align_corners=False)` does in pytorch-fid. The network expects [-1, 1].
 """
 
-import functools
-import io
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
-
-from vaegan_jax import files
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
 NUM_CLASSES = 1008  # the TF graph's classifier (for the Inception Score)
-# Its variables: optional in a weights file (older converted files lack it).
-CLASSIFIER_SHAPES = {'params/fc/kernel': (FEATURE_DIM, NUM_CLASSES),
-                     'params/fc/bias': (NUM_CLASSES,)}
-WEIGHTS_FILE = 'inception_fid.npz'
-TORCH_WEIGHTS_FILE = 'pt_inception-2015-12-05-6726825d.pth'
-TORCH_WEIGHTS_URL = ('https://github.com/mseitzer/pytorch-fid/releases/'
-                     'download/fid_weights/' + TORCH_WEIGHTS_FILE)
 
 Precision = Any
 
@@ -212,101 +202,6 @@ def preprocess(images: jax.Array) -> jax.Array:
   # Bilinear interpolation is affine-invariant, so resizing in [-1, 1] equals
   # pytorch-fid's resizing in [0, 1] followed by x -> 2x - 1.
   return jax.image.resize(images, shape, 'bilinear', antialias=False)
-
-
-@functools.cache
-def variable_shapes() -> dict[str, tuple[int, ...]]:
-  """The shape of every variable of the network, by flat name.
-
-  Returns:
-    {'params/Mixed_5b/branch1x1/conv/kernel': shape, ...}, the
-    'batch_stats' collection included.
-  """
-  abstract = jax.eval_shape(
-      FIDInceptionV3().init, jax.random.key(0),
-      jax.ShapeDtypeStruct((1, INPUT_SIZE, INPUT_SIZE, 3), jnp.float32))
-  flat = jax.tree_util.tree_flatten_with_path(abstract)[0]
-  return {'/'.join(k.key for k in path): leaf.shape for path, leaf in flat}
-
-
-def check_variables(flat: dict[str, np.ndarray], source: str) -> None:
-  """Checks that flat weights fit the network: names and shapes.
-
-  The classifier (`CLASSIFIER_SHAPES`) may be there or not; the pool3
-  network must be whole.
-
-  Args:
-    flat: {'params/.../kernel': array, ...}.
-    source: where they came from, for the error message.
-
-  Raises:
-    ValueError: naming the missing, unexpected and misshapen entries.
-  """
-  expected = {**variable_shapes(), **CLASSIFIER_SHAPES}
-  missing = sorted(set(expected) - set(flat) - set(CLASSIFIER_SHAPES))
-  unexpected = sorted(set(flat) - set(expected))
-  wrong = sorted(k for k in set(expected) & set(flat)
-                 if tuple(flat[k].shape) != tuple(expected[k]))
-  if missing or unexpected or wrong:
-    raise ValueError(
-        f'{source} does not hold the FID Inception weights: '
-        f'{len(missing)} missing (e.g. {missing[:3]}), {len(unexpected)} '
-        f'unexpected (e.g. {unexpected[:3]}), {len(wrong)} of the wrong shape '
-        f'(e.g. {wrong[:3]}). Convert {TORCH_WEIGHTS_FILE} with '
-        f'`python -m vaegan_jax.metrics.convert_inception`.')
-
-
-def unflatten(flat: dict[str, np.ndarray]) -> dict[str, Any]:
-  """Nests flat weights by their '/'-separated names.
-
-  Args:
-    flat: e.g. {'a/b/c': x}.
-
-  Returns:
-    e.g. {'a': {'b': {'c': x}}}.
-  """
-  tree: dict[str, Any] = {}
-  for key, value in flat.items():
-    *parents, leaf = key.split('/')
-    node = tree
-    for name in parents:
-      node = node.setdefault(name, {})
-    node[leaf] = value
-  return tree
-
-
-def missing_weights_message(path: str) -> str:
-  """What to do when the converted weights are not at `path`.
-
-  Args:
-    path: where they were looked for.
-
-  Returns:
-    The message: where to download pytorch-fid's file and how to convert it.
-  """
-  return (
-      f'FID Inception weights not found at {path!r}. Download pytorch-fid\'s '
-      f'{TORCH_WEIGHTS_FILE} from {TORCH_WEIGHTS_URL} and convert it once '
-      f'(no torch needed): `python -m vaegan_jax.metrics.convert_inception '
-      f'{TORCH_WEIGHTS_FILE} {WEIGHTS_FILE}`; then pass that .npz path.')
-
-
-def load_variables(path: str) -> dict[str, Any]:
-  """Loads the converted FID Inception weights from an .npz file.
-
-  Args:
-    path: the file written by `convert_inception`.
-
-  Returns:
-    {'params': ..., 'batch_stats': ...} for `FIDInceptionV3().apply`; with
-    `params['fc']` when the file holds the classifier.
-  """
-  if not files.path(path).exists():
-    raise FileNotFoundError(missing_weights_message(path))
-  with np.load(io.BytesIO(files.path(path).read_bytes())) as data:
-    flat = {k: np.asarray(data[k], np.float32) for k in data.files}
-  check_variables(flat, repr(path))
-  return unflatten(flat)
 
 
 def features_fn(precision: Precision = jax.lax.Precision.HIGHEST):

@@ -9,33 +9,28 @@ images, the network, the pixels (8-bit) and the resize.
 """
 
 import os
-from typing import Any, Callable
 
 import jax
 import ml_collections
 import numpy as np
 from absl import logging
+from etils import epath
 
 from vaegan_jax import data
 from vaegan_jax import errors
 from vaegan_jax import files
 from vaegan_jax import parallel
-from vaegan_jax.data import sources
+from vaegan_jax.metrics import classifier_cache
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import extractors
+from vaegan_jax.metrics import fid_protocol
 from vaegan_jax.metrics import frechet
 from vaegan_jax.metrics import inception
 from vaegan_jax.metrics import inception_score
+from vaegan_jax.metrics import inception_weights
 from vaegan_jax.metrics import precision_recall
 
 KINDS = ('inception', 'digits', 'auto', 'none')
-# The real images FID compares with: the held-out ones the evaluation reads,
-# or the whole training split.
-REFERENCES = ('eval', 'train')
-# The prior noise of the samples an evaluation scores (`--mode=sample
-# --seed=13` writes the same images), and the subset of a large reference
-# that precision and recall use.
-SAMPLE_SEED, _REFERENCE_SEED = 13, 0
 # Precision and recall need more samples than their neighbourhood size.
 MIN_SAMPLES = precision_recall.DEFAULT_K + 1
 DEFAULT_CLASSIFIER_DIR = os.path.join('~', '.cache', 'vaegan_jax')
@@ -62,6 +57,49 @@ def resolve_kind(config: ml_collections.ConfigDict) -> str:
   return 'inception' if config.eval.inception_weights else 'none'
 
 
+def classifier_dir(config: ml_collections.ConfigDict) -> epath.Path:
+  """Where the digits classifier of `config` is cached."""
+  return files.path(config.eval.classifier_dir or DEFAULT_CLASSIFIER_DIR)
+
+
+def check_files(config: ml_collections.ConfigDict) -> None:
+  """Checks in seconds the files the evaluation will need, so that a bad
+  one stops the run before training, not at the first evaluation.
+
+  'inception': the weights file is read whole and checked; 'digits': the
+  classifier's cache directory must be a directory this process can write
+  (a damaged cached classifier is retrained, see
+  `classifier_cache.load_or_train`).
+
+  Args:
+    config: the run's configuration (`config.eval`, `config.data`).
+
+  Raises:
+    errors.UserError: naming the file and what to do.
+  """
+  kind = resolve_kind(config)
+  if kind == 'inception':
+    try:
+      inception_weights.load_variables(config.eval.inception_weights)
+    except errors.UserError as e:
+      raise type(e)(f'config.eval.inception_weights: {e}') from None
+  elif kind == 'digits':
+    directory = classifier_dir(config)
+    where = (f'config.eval.classifier_dir={directory} (the digits '
+             'classifier\'s cache)')
+    if directory.exists() and not directory.is_dir():
+      raise errors.ConfigError(f'{where} is a file; give a directory.')
+    try:
+      directory.mkdir(parents=True, exist_ok=True)
+      probe = directory / f'.write-test-{os.getpid()}'
+      probe.write_text('')
+      probe.unlink()
+    except OSError as e:
+      raise errors.ConfigError(
+          f'{where} cannot be written ({e.strerror or e}); give a writable '
+          'directory.') from None
+
+
 def digits_classifier_of(config: ml_collections.ConfigDict
                          ) -> digits_classifier.Classifier:
   """The cached classifier of this run's data, trained if not yet cached."""
@@ -71,9 +109,8 @@ def digits_classifier_of(config: ml_collections.ConfigDict
         "config.eval.fid_features='digits' trains a classifier and needs "
         "labelled digits; this data has no labels: set "
         "--config.eval.fid_features=none.")
-  cache_dir = str(files.path(config.eval.classifier_dir
-                             or DEFAULT_CLASSIFIER_DIR))
-  classifier = digits_classifier.load_or_train(
+  cache_dir = str(classifier_dir(config))
+  classifier = classifier_cache.load_or_train(
       train['image'], train['label'], held_out['image'], held_out['label'],
       cache_dir, CLASSIFIER_SETTINGS)
   logging.info('Digits classifier %s: held-out accuracy %.4f.',
@@ -100,11 +137,6 @@ def sample_quality(real_features: np.ndarray, fake_features: np.ndarray,
   result.update(precision_recall.precision_recall(real_features,
                                                   fake_features, k))
   return result
-
-
-def count_name(num: int) -> str:
-  """10000 -> '10k', 50000 -> '50k', 256 -> '256' (FID-50k as papers say)."""
-  return f'{num // 1000}k' if num % 1000 == 0 else str(num)
 
 
 class SampleQuality:
@@ -165,11 +197,11 @@ class SampleQuality:
       if self.classify is None:
         logging.info('%s holds no 1008-way classifier: no Inception Score '
                      '(convert the weights again to have it).', path)
-    read, count = _reference_images(config, held_out_images)
-    self.real_statistics, self.real_features = reference_features(
+    read, count = fid_protocol.reference_images(config, held_out_images)
+    self.real_statistics, self.real_features = fid_protocol.reference_features(
         self.extract, read, count, config.eval.num_fid_samples,
-        chunk=chunk_size(config))
-    self.protocol = fid_protocol(config, self.kind, network, count,
+        chunk=fid_protocol.chunk_size(config))
+    self.protocol = fid_protocol.protocol(config, self.kind, network, count,
                                  len(self.real_features))
     logging.info('FID protocol: %s', self.protocol['name'])
 
@@ -199,98 +231,3 @@ class SampleQuality:
     if self.extract is None:
       return {}
     return self.score(self.extract(generated_images))
-
-
-def _reference_images(config: ml_collections.ConfigDict,
-                      held_out_images: np.ndarray | None
-                      ) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
-  """(read(rows) -> images, count) of `config.eval.fid_reference`."""
-  reference = config.eval.fid_reference
-  if reference == 'eval' and held_out_images is not None:
-    return held_out_images.__getitem__, len(held_out_images)
-  source = sources.get(config, reference, annotations=False)
-  count = len(source) if reference == 'train' else min(
-      len(source), config.eval.num_examples)
-  return (lambda rows: source[rows]['image']), count
-
-
-def chunk_size(config: ml_collections.ConfigDict) -> int:
-  """Images read or generated at a time for FID: a multiple of the eval
-  batch, about 2,000 images."""
-  batch = config.eval.batch_size
-  return batch * max(1, 2048 // batch)
-
-
-def reference_features(extract: extractors.FeatureFn,
-                       read: Callable[[np.ndarray], np.ndarray], count: int,
-                       max_kept: int, chunk: int = 2048,
-                       seed: int = _REFERENCE_SEED
-                       ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-  """The statistics of `count` real images' features, read in chunks.
-
-  Args:
-    extract: the feature function.
-    read: rows (int array) -> their images (uint8 or float in [-1, 1]).
-    count: how many images, rows 0..count-1.
-    max_kept: how many rows' features to keep (a fixed random subset when
-      there are more).
-    chunk: rows read and extracted at a time.
-    seed: fixes the subset.
-
-  Returns:
-    ((mu, sigma) of all `count` rows' features, [min(count, max_kept), D]
-    features of the kept rows).
-  """
-  kept = np.arange(count)
-  if count > max_kept:
-    kept = np.sort(np.random.default_rng(seed).choice(count, max_kept,
-                                                      replace=False))
-  stats, kept_features = frechet.RunningStatistics(), []
-  for start in range(0, count, chunk):
-    rows = np.arange(start, min(start + chunk, count))
-    features = extract(read(rows))
-    stats.add(features)
-    kept_features.append(features[np.isin(rows, kept)])
-  return stats.result(), np.concatenate(kept_features)
-
-
-def fid_protocol(config: ml_collections.ConfigDict, kind: str, network: str,
-                 reference_size: int, precision_recall_size: int
-                 ) -> dict[str, Any]:
-  """What an FID of this run is, for the record beside the number.
-
-  Args:
-    config: the run's configuration.
-    kind: 'inception' or 'digits'.
-    network: the feature network, in words.
-    reference_size: the real images the reference Gaussian is fitted to.
-    precision_recall_size: the real images precision and recall use.
-
-  Returns:
-    {'name': e.g. 'FID-50k vs train (60000 images), inception', 'samples',
-    'sample_seed', 'reference' ('eval' or 'train'), 'reference_data',
-    'reference_size', 'features', 'network', 'pixels', 'resize',
-    'precision_recall_k', 'precision_recall_reference_size'}.
-  """
-  samples, reference = config.eval.num_fid_samples, config.eval.fid_reference
-  if kind == 'inception':
-    resize = (f'bilinear to {inception.INPUT_SIZE}x{inception.INPUT_SIZE}, '
-              'no antialiasing, grayscale repeated to RGB (pytorch-fid; '
-              "clean-fid's mode='legacy_pytorch')")
-  else:
-    resize = 'none (28x28 grayscale)'
-  return {
-      'name': (f'FID-{count_name(samples)} vs {reference} '
-               f'({reference_size} images), {kind}'),
-      'samples': samples,
-      'sample_seed': SAMPLE_SEED,
-      'reference': reference,
-      'reference_data': f'{sources.describe(config)}, {reference} split',
-      'reference_size': reference_size,
-      'features': kind,
-      'network': network,
-      'pixels': 'uint8, as saved PNGs (samples rounded to 256 levels)',
-      'resize': resize,
-      'precision_recall_k': precision_recall.DEFAULT_K,
-      'precision_recall_reference_size': precision_recall_size,
-  }
