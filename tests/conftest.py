@@ -8,7 +8,9 @@
 - A persistent compilation cache, so that the many small configs the tests
   build compile once per machine when rerun.
 - `@pytest.mark.slow` on subprocess runs, FID and the `larsen64` networks:
-  `pytest -m "not slow"` is the fast tier.
+  `pytest -m "not slow"` is the fast tier. The slow tests are collected
+  first, so that with `-n auto` (pytest-xdist) the longest ones start
+  while the short ones fill the other workers.
 """
 
 import os
@@ -31,3 +33,8 @@ def pytest_configure(config):
   config.addinivalue_line(
       'markers', 'slow: subprocess runs, FID and larsen64 (deselect with '
       '-m "not slow")')
+
+
+def pytest_collection_modifyitems(config, items):
+  del config  # Unused.
+  items.sort(key=lambda item: item.get_closest_marker('slow') is None)

@@ -189,6 +189,32 @@ def test_a_checkpoint_without_manifest_still_restores(run):
   assert step == 3 and not (run / 'checkpoints' / 'damaged').exists()
 
 
+def test_a_checkpoint_from_before_the_replay_field_still_restores(tmp_path):
+  # Checkpoints written before TrainState had `replay` (no manifest either):
+  # the state's other fields, saved as orbax saved them then.
+  state = state_lib.create_train_state(_config(), jax.random.key(0))
+  old = {k: getattr(state, k)
+         for k in ('step', 'params', 'batch_stats', 'opt_state')}
+  ckpt = checkpoint_lib.Checkpointer(str(tmp_path / 'run'))
+  ckpt.manager.save(5, args=checkpoint_lib.ocp.args.Composite(
+      state=checkpoint_lib.ocp.args.StandardSave(old),
+      data=checkpoint_lib.ocp.args.JsonSave({'position': 7})))
+  ckpt.manager.wait_until_finished()
+  restored, data_state, step = ckpt.restore_newest(_abstract())
+  ckpt.close()
+  assert step == 5 and data_state == {'position': 7}
+  assert restored.replay is None
+  chex.assert_trees_all_equal(jax.device_get(restored.params),
+                              jax.device_get(state.params))
+  assert not (tmp_path / 'run' / 'checkpoints' / 'damaged').exists()
+  # With the replay buffer on, the same checkpoint is a clear mismatch.
+  replaying = state_lib.abstract_train_state(_config(loss__replay_size=64))
+  ckpt = checkpoint_lib.Checkpointer(str(tmp_path / 'run'), read_only=True)
+  with pytest.raises(errors.CheckpointMismatch, match='replay'):
+    ckpt.restore(5, replaying)
+  ckpt.close()
+
+
 def test_an_intact_checkpoint_that_fails_to_restore_is_a_bug_not_damage(
     run, monkeypatch):
   ckpt = checkpoint_lib.Checkpointer(str(run))
