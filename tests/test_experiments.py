@@ -76,13 +76,20 @@ def test_translation_shifts_like_training_and_scores_known_models():
     moved += (0, 0) not in shifts
   assert moved > 24
   identity = translation.translation_errors(lambda x: x, images, 0.1)
-  assert identity == {'mse': 0.0, 'mse_translated': 0.0}
+  assert identity == {'mse': 0.0, 'mse_translated': 0.0,
+                      'sharpness_translated': 1.0}
   # A black reconstruction errs by the ink of its input.
   black = translation.translation_errors(lambda x: np.full_like(x, -1.0),
                                          images, 0.1)
   ink = lambda x: float(np.mean(((x + 1) / 2) ** 2))
   assert black['mse'] == pytest.approx(ink(images), rel=1e-6)
   assert black['mse_translated'] == pytest.approx(ink(shifted), rel=1e-6)
+  assert black['sharpness_translated'] == 0.0
+  # Blur (a 3x3 box filter) keeps the ink and loses the edges.
+  padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode='edge')
+  box = sum(padded[:, i:i + 28, j:j + 28] for i in range(3)
+            for j in range(3)) / 9
+  assert translation.sharpness(box) < 0.8 * translation.sharpness(images)
 
 
 def test_a_run_is_finished_when_it_reached_its_steps_or_failed(tmp_path):

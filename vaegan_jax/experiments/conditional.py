@@ -1,6 +1,8 @@
 """A conditional model's classes: samples of each, and how the digits
 classifier labels them."""
 
+import functools
+
 import numpy as np
 
 import vaegan_jax
@@ -16,6 +18,7 @@ SAMPLES_PER_CLASS = 1000
 SHOWN_PER_CLASS = 10
 
 
+@functools.lru_cache(maxsize=None)
 def class_accuracy(workdir: str, per_class: int = SAMPLES_PER_CLASS,
                    seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
   """How the digits classifier labels a conditional run's samples.

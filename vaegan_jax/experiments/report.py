@@ -20,6 +20,7 @@ from vaegan_jax.experiments import definitions
 from vaegan_jax.experiments import figures
 from vaegan_jax.experiments import runner
 from vaegan_jax.experiments import translation
+from vaegan_jax.experiments import verdicts
 from vaegan_jax.metrics import quality
 
 NOTES_FILE = 'notes.md'
@@ -194,28 +195,30 @@ def _translation_section(results, workdir) -> str:
   encoders = [r for r in results if r.reconstructs]
   if not encoders:
     return ''
-  images = _held_out(encoders[0].config, None)
+  images = _held_out(encoders[0].config, TRANSLATED)
   fraction = definitions.TRANSLATE
   shifted = translation.translate(images, fraction)
-  rows, figure = [], [('held-out', images[:TRANSLATED]),
-                      ('translated', shifted[:TRANSLATED])]
+  rows, figure = [], [('held-out', images), ('translated', shifted)]
   for r in encoders:
-    model = vaegan_jax.load(r.directory)
-    errors = translation.translation_errors(model.reconstruct, images,
-                                            fraction)
+    errors = translation.run_errors(r.directory, fraction)
     rows.append([r.run.label, _number(errors['mse'], 4),
                  _number(errors['mse_translated'], 4),
-                 _number(errors['mse_translated'] / errors['mse'], 2)])
-    figure.append((r.run.label, model.reconstruct(shifted[:TRANSLATED])))
+                 _number(errors['mse_translated'] / errors['mse'], 2),
+                 _number(errors['sharpness_translated'], 2)])
+    model = vaegan_jax.load(r.directory)
+    figure.append((r.run.label, model.reconstruct(shifted)))
   figures.rows_figure(figure, files.path(workdir) / 'translation.png')
   header = ('model', 'MSE, held-out', f'MSE, translated ±{fraction:.0%}',
-            'ratio')
+            'ratio', 'sharpness, translated')
   return '\n'.join([
       '## Translated held-out digits', '', _table(header, rows), '',
-      f'All {len(images)} held-out digits, as they are and shifted by up to '
+      f'All held-out digits, as they are and shifted by up to '
       f'±{fraction:.0%} along each axis (the training augmentation, seed '
       f'{translation.SEED}); pixel MSE of each reconstruction against its '
-      f'own input, pixels in [0, 1].', '',
+      f'own input, pixels in [0, 1]. Sharpness is the mean difference of '
+      f'neighbouring pixels of the reconstructions of the shifted digits '
+      f'over that of the shifted digits themselves (1: as sharp as the '
+      f'input; lower: blurrier).', '',
       '![translated digits and reconstructions](translation.png)', '',
       'Held-out digits, the same shifted, and each model\'s reconstruction '
       'of the shifted ones.'])
@@ -239,8 +242,10 @@ def write(experiment: definitions.Experiment, workdir: str,
   """
   results = runner.collect(workdir, experiment)
   done = [r for r in results if r.finished]
-  parts = [f'# {experiment.title}', '', f'**Claim.** {experiment.claim}', '',
-           experiment.description, '',
+  parts = [f'# {experiment.title}', '', f'**Claim.** {experiment.claim}', '']
+  if done and experiment.name in verdicts.VERDICTS:
+    parts += [f'**Here.** {verdicts.VERDICTS[experiment.name](done)}', '']
+  parts += [experiment.description, '',
            f'Written {datetime.date.today().isoformat()}'
            + (f' by `{command}`' if command else '') + '.']
   if any(r.config is not None for r in results):
