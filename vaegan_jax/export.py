@@ -22,18 +22,10 @@ from flax import serialization
 
 from vaegan_jax import architectures
 from vaegan_jax import models
+from vaegan_jax import workdir
 
 FORMAT = 'vaegan_jax.export'
 VERSION = 1
-
-
-def _tuples(value: Any) -> Any:
-  """JSON lists back to the tuples the configs use."""
-  if isinstance(value, dict):
-    return {k: _tuples(v) for k, v in value.items()}
-  if isinstance(value, list):
-    return tuple(_tuples(v) for v in value)
-  return value
 
 
 def save(path: str, config: ml_collections.ConfigDict, state: Any,
@@ -81,5 +73,5 @@ def load(path: str) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
   if not isinstance(blob, dict) or blob.get('format') != FORMAT:
     raise ValueError(f'{path} is not a model exported by vaegan_jax '
                      '(python main.py --mode=export).')
-  config = ml_collections.ConfigDict(_tuples(json.loads(blob['config'])))
+  config = workdir.config_from_dict(json.loads(blob['config']))
   return config, blob['variables']

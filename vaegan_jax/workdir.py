@@ -86,6 +86,11 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
     raise errors.WorkdirError(
         f'{files.path(workdir) / CONFIG_FILE} does not exist: {workdir} is '
         'not the workdir of a vaegan_jax run.')
+  return config_from_dict(config)
+
+
+def config_from_dict(config: dict[str, Any]) -> ml_collections.ConfigDict:
+  """A config from its JSON form (`as_dict`), its lists tuples again."""
   return ml_collections.ConfigDict(_tuples(config))
 
 
