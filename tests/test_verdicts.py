@@ -9,15 +9,17 @@ from vaegan_jax.experiments import runner
 from vaegan_jax.experiments import verdicts
 
 
-def _results(experiment, metrics, **config_of):
-  """Finished-looking results of `experiment`'s runs with these metrics."""
+def _results(experiment, metrics, losses=None):
+  """Finished-looking results of `experiment`'s runs with these metrics (and
+  a training log ending at these losses)."""
   out = []
   for run in experiment.runs:
-    config = ml_collections.ConfigDict({'loss': {'blend_lambda': run.overrides.get(
-        'loss.blend_lambda', 0.0)}})
+    config = ml_collections.ConfigDict({
+        'loss': {'blend_lambda': run.overrides.get('loss.blend_lambda', 0.0)},
+        'optim': {'name': run.overrides.get('optim.name', 'adam')}})
+    records = [{'step': 100, **(losses or {}).get(run.name, {})}]
     out.append(runner.Result(run, f'/runs/{run.name}', config,
-                             metrics[run.name], {'sessions': []},
-                             config_of.get('records', [])))
+                             metrics[run.name], {'sessions': []}, records))
   return out
 
 
@@ -64,13 +66,22 @@ def test_collapse_counts_the_remedies_that_raise_recall_and_lower_fid():
   assert text.startswith('The claim holds here for every remedy')
 
 
-def test_lr_counts_adams_wins():
+def test_lr_is_stable_when_no_loss_changes_by_half_across_rates():
   metrics = {r.name: {'fid': 50.0} for r in definitions.LR.runs}
-  metrics['adam_3e-4'] = {'fid': 20.0}
   metrics['rmsprop_6e-4'] = {'fid': 10.0}
-  text = verdicts.lr(_results(definitions.LR, metrics))
-  assert 'RMSprop, 6e-4 (FID 10.0)' in text
-  assert 'Adam beats RMSprop at 1 of the 3' in text
+  losses = {r.name: {'loss/gan_g': 2.0, 'loss/kl': 20.0, 'loss/gan_d': 0.2}
+            for r in definitions.LR.runs}
+  losses['adam_6e-4'] = {**losses['adam_6e-4'], 'loss/kl': 29.0}
+  text = verdicts.lr(_results(definitions.LR, metrics, losses))
+  assert text.startswith('The claim holds here')
+  assert 'Adam loss/kl, a factor 1.45' in text
+  assert "RMSprop, 6e-4's (10.0)" in text
+  assert 'the losses are within a factor 1.5 (widest: loss/kl at 6e-4, 1.45)' in text
+  losses['rmsprop_1.5e-4'] = {**losses['rmsprop_1.5e-4'], 'loss/gan_d': 0.1}
+  text = verdicts.lr(_results(definitions.LR, metrics, losses))
+  assert text.startswith('The claim does not hold here')
+  assert 'RMSprop loss/gan_d, a factor 2.00' in text
+  assert 'NOT within a factor 1.5 (widest: loss/gan_d at 1.5e-4, 2.00)' in text
 
 
 def test_conditional_holds_at_the_threshold(monkeypatch):
