@@ -161,11 +161,13 @@ def collapse(results: Results) -> str:
     verdict = 'both better' if better else 'not both better'
     parts.append(f'{r.run.label}: recall {m["recall"]:.3f}, FID '
                  f'{m["fid"]:.1f} ({verdict})')
-  which = ('every remedy' if helped == len(parts)
-           else f'{helped} of the {len(parts)} settings')
-  return (f'{_holds(helped == len(parts))} for {which}. Without either: '
-          f'recall {base["recall"]:.3f}, FID {base["fid"]:.1f}; '
-          + '; '.join(parts) + '.')
+  if helped == len(parts):
+    head = 'The claim holds here for every remedy'
+  else:
+    head = (f'The claim does not hold here for every setting: it holds for '
+            f'{helped} of the {len(parts)}')
+  return (f'{head}. Without either: recall {base["recall"]:.3f}, FID '
+          f'{base["fid"]:.1f}; ' + '; '.join(parts) + '.')
 
 
 VERDICTS: dict[str, Callable[[Results], str]] = {
