@@ -80,6 +80,7 @@ def run(tmp_path_factory):
   return workdir
 
 
+@pytest.mark.slow  # a whole training run
 def test_a_conditional_run_samples_each_class(run):
   model = vaegan_jax.load(run)
   assert model.config.model.num_conditions == 10

@@ -268,6 +268,7 @@ def run_dir(tmp_path_factory):
   return path
 
 
+@pytest.mark.slow  # a whole training run
 def test_resume_with_other_shapes_names_the_arrays_and_changes(run_dir):
   config = helpers.tiny_config(train__num_steps=6, model__latent_dim=4,
                                eval__every=0)

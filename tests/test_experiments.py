@@ -135,6 +135,7 @@ def _table_row(report, label):
               if line.startswith(f'| {label} |'))
 
 
+@pytest.mark.slow  # a whole training run
 def test_a_tiny_experiment_writes_its_report(tiny_workdir):
   workdir, _ = tiny_workdir
   with open(os.path.join(workdir, 'report.md')) as f:
@@ -155,6 +156,7 @@ def test_a_tiny_experiment_writes_its_report(tiny_workdir):
   assert timing['step'] == 2 and timing['sessions'][0]['seconds'] > 0
 
 
+@pytest.mark.slow  # a whole training run
 def test_rerunning_skips_finished_runs(tiny_workdir, monkeypatch):
   workdir, config = tiny_workdir
   def no_training(*args):

@@ -45,6 +45,7 @@ def _restore(workdir, config, step=None):
   return state, data_state
 
 
+@pytest.mark.slow  # a whole training run
 def test_resume_is_exact(tmp_path, caplog):
   straight = train.train_and_evaluate(_config(6), str(tmp_path / 'a'))
   train.train_and_evaluate(_config(3), str(tmp_path / 'b'))
@@ -66,6 +67,7 @@ def test_resume_is_exact(tmp_path, caplog):
   assert len(list((tmp_path / 'b' / 'config_history').iterdir())) == 1
 
 
+@pytest.mark.slow  # a whole training run
 def test_workdir_contents(tmp_path):
   config = _config(4)
   config.eval.every = 2
@@ -83,6 +85,7 @@ def test_workdir_contents(tmp_path):
   assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['2', '3', '4']
 
 
+@pytest.mark.slow  # a whole training run
 def test_nan_guard_keeps_the_last_good_checkpoint(tmp_path):
   train.train_and_evaluate(_config(3), str(tmp_path))
   absurd = _config(9, optim__lr=1e38)
@@ -94,6 +97,7 @@ def test_nan_guard_keeps_the_last_good_checkpoint(tmp_path):
   chex.assert_tree_all_finite(state)
 
 
+@pytest.mark.slow  # a whole training run
 def test_interrupted_save_leaves_a_readable_checkpoint(tmp_path):
   config = _config(3)
   train.train_and_evaluate(config, str(tmp_path))
@@ -164,6 +168,7 @@ def test_skipped_updates_are_counted_per_log_interval():
   np.testing.assert_allclose(averaged['updated/decoder'], 2 / 3)
 
 
+@pytest.mark.slow  # a whole training run
 def test_warm_start_takes_the_chosen_networks_then_resumes_its_own(
     tmp_path, caplog):
   caplog.set_level(logging.INFO)
@@ -196,6 +201,7 @@ def test_warm_start_takes_the_chosen_networks_then_resumes_its_own(
   assert int(train.train_and_evaluate(config, str(tmp_path / 'gan')).step) == 2
 
 
+@pytest.mark.slow  # a whole training run
 def test_profile_steps_write_a_trace(tmp_path):
   config = _config(5)
   config.train.profile_steps = 1
