@@ -19,7 +19,6 @@ writing become one `errors.StorageError` naming the step and the reason.
 """
 
 import contextlib
-import dataclasses
 from typing import Any, Iterator, Mapping
 
 import jax
@@ -42,23 +41,6 @@ _TMP_SUFFIX = '.orbax-checkpoint-tmp'
 
 def sentence(error: Exception) -> str:
   return str(error)[:1].upper() + str(error)[1:]
-
-
-def _fields_saved(saved: PyTree, abstract_state: PyTree) -> PyTree:
-  """What to restore of `abstract_state`: all of it, or, for a checkpoint
-  written before a TrainState field existed (`replay`), the fields it has.
-
-  A field the checkpoint lacks is left None, as this run has it (the option
-  it holds is off); `check_compatible` has refused any other difference.
-  """
-  if not (dataclasses.is_dataclass(abstract_state) and
-          isinstance(saved, Mapping)):
-    return abstract_state
-  fields = [f.name for f in dataclasses.fields(abstract_state)]
-  if all(name in saved for name in fields):
-    return abstract_state
-  return {name: getattr(abstract_state, name) for name in fields
-          if name in saved or getattr(abstract_state, name) is not None}
 
 
 class DamagedCheckpoint(Exception):
@@ -232,8 +214,8 @@ class Checkpointer:
       raise DamagedCheckpoint(step, problems)
     try:
       self.check_compatible(step, abstract_state, hint)
-      target = _fields_saved(self.manager.item_metadata(step)['state'].tree,
-                             abstract_state)
+      target = state_lib.fields_saved(
+          self.manager.item_metadata(step)['state'].tree, abstract_state)
       restored = self.manager.restore(step, args=ocp.args.Composite(
           state=ocp.args.StandardRestore(target),
           data=ocp.args.JsonRestore()))

@@ -1,7 +1,8 @@
 """The training state: the three networks' parameters side by side."""
 
+import dataclasses
 import functools
-from typing import Any
+from typing import Any, Mapping
 
 import flax
 import jax
@@ -124,3 +125,20 @@ def shape_differences(saved: PyTree, wanted: PyTree, saved_name: str,
   old, new = array_shapes(saved), array_shapes(wanted)
   return [f'{k}: {saved_name} {old.get(k)}, {wanted_name} {new.get(k)}'
           for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+
+
+def fields_saved(saved: PyTree, abstract_state: PyTree) -> PyTree:
+  """What to restore of `abstract_state`: all of it, or, for a checkpoint
+  written before a TrainState field existed (`replay`), the fields it has.
+
+  A field the checkpoint lacks is left None, as this run has it (the option
+  it holds is off); `check_compatible` has refused any other difference.
+  """
+  if not (dataclasses.is_dataclass(abstract_state) and
+          isinstance(saved, Mapping)):
+    return abstract_state
+  fields = [f.name for f in dataclasses.fields(abstract_state)]
+  if all(name in saved for name in fields):
+    return abstract_state
+  return {name: getattr(abstract_state, name) for name in fields
+          if name in saved or getattr(abstract_state, name) is not None}
