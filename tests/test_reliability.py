@@ -25,6 +25,7 @@ from vaegan_jax import errors
 from vaegan_jax import evaluate
 from vaegan_jax import integrity
 from vaegan_jax import modes
+from vaegan_jax import restore
 from vaegan_jax import state as state_lib
 from vaegan_jax import train
 from vaegan_jax import workdir as workdir_lib
@@ -179,6 +180,15 @@ def test_every_checkpoint_damaged_is_one_clear_error(run):
   ckpt.close()
   assert sorted(os.listdir(run / 'checkpoints' / 'damaged')) == ['1', '2',
                                                                   '3']
+
+
+def test_a_damaged_chosen_checkpoint_names_the_others(run):
+  _zero(run / 'checkpoints' / '2')
+  with pytest.raises(errors.CheckpointDamaged,
+                     match=r'Checkpoint 2 is damaged: .*Choose another with '
+                     r'--checkpoint= \(steps \[1, 2, 3\]\)'):
+    restore.restore_run(_config(), str(run), checkpoint=2)
+  assert (run / 'checkpoints' / '2').is_dir()  # a reader moves nothing
 
 
 def test_a_checkpoint_without_manifest_still_restores(run):

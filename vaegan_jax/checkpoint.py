@@ -39,20 +39,6 @@ DAMAGED_DIR = 'damaged'
 _TMP_SUFFIX = '.orbax-checkpoint-tmp'
 
 
-def sentence(error: Exception) -> str:
-  return str(error)[:1].upper() + str(error)[1:]
-
-
-class DamagedCheckpoint(Exception):
-  """A checkpoint whose files are not as they were saved."""
-
-  def __init__(self, step: int, problems: list[str]):
-    shown = '; '.join(problems[:3]) + (
-        f'; and {len(problems) - 3} more' if len(problems) > 3 else '')
-    super().__init__(f'checkpoint {step} is damaged: {shown}')
-    self.step = step
-
-
 class Checkpointer:
   """Saves and restores {'state': TrainState, 'data': iterator state}.
 
@@ -205,13 +191,13 @@ class Checkpointer:
       (state, data iterator state).
 
     Raises:
-      DamagedCheckpoint: its files differ from its manifest, or it has none
-        and orbax cannot read it.
+      integrity.DamagedCheckpoint: its files differ from its manifest, or it
+        has none and orbax cannot read it.
       errors.CheckpointMismatch: its arrays do not fit `abstract_state`.
     """
     problems = integrity.verify(self.step_directory(step))
     if problems:
-      raise DamagedCheckpoint(step, problems)
+      raise integrity.DamagedCheckpoint(step, problems)
     try:
       self.check_compatible(step, abstract_state, hint)
       target = state_lib.fields_saved(
@@ -225,7 +211,7 @@ class Checkpointer:
       if problems == []:  # its files are as saved: not damage, a bug
         raise
       first = str(e).strip().splitlines()[0] if str(e).strip() else ''
-      raise DamagedCheckpoint(step, [
+      raise integrity.DamagedCheckpoint(step, [
           f'orbax cannot read it ({type(e).__name__}: {first[:300]})']
       ) from e
     logging.info('Restored checkpoint %d from %s', step, self.directory)
@@ -255,7 +241,7 @@ class Checkpointer:
     for step in sorted(self.manager.all_steps(), reverse=True):
       try:
         state, data_state = self.restore(step, abstract_state, hint)
-      except DamagedCheckpoint as e:
+      except integrity.DamagedCheckpoint as e:
         damaged.append(e)
         self._set_aside(e)
         continue
@@ -273,11 +259,11 @@ class Checkpointer:
         f'Every checkpoint in {self.directory} is damaged: '
         + '; '.join(str(e) for e in damaged) + '.' + where)
 
-  def _set_aside(self, damage: DamagedCheckpoint) -> None:
+  def _set_aside(self, damage: integrity.DamagedCheckpoint) -> None:
     """Moves a damaged step out of orbax's sight (or only says so)."""
     if self.read_only:
       logging.error('%s. Skipping it (it is left where it is).',
-                    sentence(damage))
+                    errors.sentence(damage))
       return
     source = self.step_directory(damage.step)
     target = epath.Path(self.directory) / DAMAGED_DIR / str(damage.step)
@@ -292,7 +278,7 @@ class Checkpointer:
       multihost_utils.sync_global_devices(f'vaegan_set_aside_{damage.step}')
     self.manager.reload()
     logging.error('%s. Moved it to %s (nothing is deleted); falling back to '
-                  'the checkpoint before it.', sentence(damage),
+                  'the checkpoint before it.', errors.sentence(damage),
                   target)
 
   def close(self) -> None:

@@ -96,3 +96,8 @@ def storage_errors(workdir: str, advice: str) -> Iterator[None]:
     detail = str(e).strip().splitlines()[0][:300] if str(e).strip() else ''
     raise StorageError(f'Could not write to {workdir}: {reason} ({detail}). '
                        f'{advice}') from e
+
+
+def sentence(error: Exception) -> str:
+  """An error's message as a sentence: its first letter capitalised."""
+  return str(error)[:1].upper() + str(error)[1:]

@@ -113,3 +113,13 @@ def verify(directory: epath.Path | str) -> list[str] | None:
     elif _digest(file) != expected['sha256']:
       problems.append(f'{name} has changed (SHA-256 differs)')
   return problems
+
+
+class DamagedCheckpoint(Exception):
+  """A checkpoint whose files are not as they were saved."""
+
+  def __init__(self, step: int, problems: list[str]):
+    shown = '; '.join(problems[:3]) + (
+        f'; and {len(problems) - 3} more' if len(problems) > 3 else '')
+    super().__init__(f'checkpoint {step} is damaged: {shown}')
+    self.step = step

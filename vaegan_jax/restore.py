@@ -11,6 +11,7 @@ from etils import epath
 
 from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import errors
+from vaegan_jax import integrity
 from vaegan_jax import parallel
 from vaegan_jax import state as state_lib
 
@@ -72,9 +73,9 @@ def restore_run(config: ml_collections.ConfigDict, workdir: str,
           f'{sorted(steps)}); use --checkpoint=latest, best or one of those.')
     try:
       state, _ = ckpt.restore(step, abstract)
-    except checkpoint_lib.DamagedCheckpoint as e:
+    except integrity.DamagedCheckpoint as e:
       raise errors.CheckpointDamaged(
-          f'{checkpoint_lib.sentence(e)}. Choose another with --checkpoint= (steps '
+          f'{errors.sentence(e)}. Choose another with --checkpoint= (steps '
           f'{sorted(steps)}).') from None
   finally:
     ckpt.close()
