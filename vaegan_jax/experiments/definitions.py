@@ -107,6 +107,11 @@ ABLATION = Experiment(
         for lam in (0.0, 0.25, 0.5, 0.75, 1.0)),
     defaults=_defaults(600))
 
+# The lr experiment's grid: (name, title) of each optimiser, (label, value)
+# of each learning rate; its runs are named '<optimiser>_<label>'.
+LR_OPTIMISERS = (('adam', 'Adam'), ('rmsprop', 'RMSprop'))
+LR_RATES = (('1.5e-4', 1.5e-4), ('3e-4', 3e-4), ('6e-4', 6e-4))
+
 LR = Experiment(
     name='lr',
     title='Adam and RMSprop at three learning rates',
@@ -126,9 +131,7 @@ LR = Experiment(
         'discriminator\'s loss (loss/gan_d).'),
     runs=tuple(Run(f'{name}_{label}', f'{title}, {label}', _objective(
         'vaegan', **{'optim.name': name, 'optim.lr': lr}))
-               for name, title in (('adam', 'Adam'), ('rmsprop', 'RMSprop'))
-               for label, lr in (('1.5e-4', 1.5e-4), ('3e-4', 3e-4),
-                                 ('6e-4', 6e-4))),
+               for name, title in LR_OPTIMISERS for label, lr in LR_RATES),
     defaults=_defaults(600),
     sections=('losses',))
 

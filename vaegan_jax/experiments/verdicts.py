@@ -67,28 +67,35 @@ def ablation(results: Results) -> str:
           f'runs: `compare` has it, at the same steps.')
 
 
+def _ratio(values: Sequence[float | None]) -> float | None:
+  """Largest over smallest, if every value is there and positive."""
+  if any(v is None or v <= 0 for v in values):
+    return None
+  return max(values) / min(values)
+
+
 def lr(results: Results) -> str:
-  spreads = {}
-  for name, title in (('adam', 'Adam'), ('rmsprop', 'RMSprop')):
-    runs = [r for r in results if r.config.optim.name == name]
-    for key in LR_LOSSES:
-      values = [r.final(key) for r in runs]
-      if len(values) == 3 and all(v is not None and v > 0 for v in values):
-        spreads[f'{title} {key}'] = max(values) / min(values)
+  by_name = {r.run.name: r for r in results}
+
+  def final(optimiser: str, rate: str, key: str) -> float | None:
+    run = by_name.get(f'{optimiser}_{rate}')
+    return run.final(key) if run else None
+
+  rates = [label for label, _ in definitions.LR_RATES]
+  spreads = {f'{title} {key}': _ratio([final(name, r, key) for r in rates])
+             for name, title in definitions.LR_OPTIMISERS for key in LR_LOSSES}
+  (adam, _), (rmsprop, _) = definitions.LR_OPTIMISERS
+  pairs = {f'{key} at {r}': _ratio([final(adam, r, key),
+                                    final(rmsprop, r, key)])
+           for r in rates for key in LR_LOSSES}
+  spreads = {k: v for k, v in spreads.items() if v is not None}
+  pairs = {k: v for k, v in pairs.items() if v is not None}
   if not spreads:
     return 'No optimiser has all three learning rates finished.'
   widest = max(spreads, key=spreads.get)
   fid = _fid(results)
   best = min(fid, key=fid.get) if fid else None
-  label = next((r.run.label for r in results if r.run.name == best), 'n/a')
-  pairs = {}
-  by_name = {r.run.name: r for r in results}
-  for rate in ('1.5e-4', '3e-4', '6e-4'):
-    adam, rmsprop = by_name.get(f'adam_{rate}'), by_name.get(f'rmsprop_{rate}')
-    for key in LR_LOSSES if adam and rmsprop else ():
-      a, b = adam.final(key), rmsprop.final(key)
-      if a and b and a > 0 and b > 0:
-        pairs[f'{key} at {rate}'] = max(a, b) / min(a, b)
+  label = by_name[best].run.label if best else 'n/a'
   optimisers = ''
   if pairs:
     apart = max(pairs, key=pairs.get)
@@ -98,7 +105,7 @@ def lr(results: Results) -> str:
                   f'{STABLE_RATIO:g} (widest: {apart}, {pairs[apart]:.2f}), so '
                   f'"no significant difference" '
                   f'{"holds" if same else "does not hold"} here too.')
-  return (f'{_holds(max(spreads.values()) <= STABLE_RATIO)} ("stable": no '
+  return (f'{_holds(spreads[widest] <= STABLE_RATIO)} ("stable": no '
           f'final loss changes by more than a factor {STABLE_RATIO:g} across '
           f'the three learning rates; the seed\'s own table changes by 1.21 '
           f'at most): the widest change is {widest}, a factor '
