@@ -7,9 +7,10 @@ For each case (network and batch size) this builds the project's train step
 interleaved, one step of each in turn, in the same process on the same
 device: compile time separately, then the median of `--steps` steps after
 `--warmup` steps. It reports images/s, the ratio to PyTorch eager, the
-step's FLOPs (XLA's cost analysis; for PyTorch its FLOP counter), achieved
-FLOP/s and MFU against the device's peak, memory, and the input pipeline's
-images/s beside the step's.
+step's FLOPs (XLA's cost analysis of the step as compiled for the CPU,
+whatever the device: `jax_step_flops`; for PyTorch its FLOP counter),
+achieved FLOP/s and MFU against the device's peak, memory, and the input
+pipeline's images/s beside the step's.
 
   python -m benchmarks.benchmark                         # all cases
   python -m benchmarks.benchmark --cases=digits:64 --steps=5
@@ -82,6 +83,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                  choices=['project', 'xla_default'],
                  help="'project': parallel.compiler_options(); 'xla_default': "
                  "XLA's own defaults")
+  p.add_argument('--flops', default='cpu', choices=['cpu', 'lowered', 'none'],
+                 help="the JAX step's FLOPs (jax_step_flops): 'cpu', XLA's "
+                 'cost analysis of the step compiled for the CPU (on a GPU, '
+                 "a further compilation per case); 'lowered', of the "
+                 'unoptimised step (no compilation; counts the backward pass '
+                 "XLA merges twice, +15%% for larsen64); 'none'")
   p.add_argument('--max_contention', type=float, default=0.1,
                  help='re-time a step during which other processes took more '
                  'than this share of the CPUs (shared machines; 1: never)')
@@ -196,8 +203,76 @@ def _random_images(config) -> np.ndarray:
   return np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
 
 
-def jax_runner(config, xla_options: str) -> Runner:
-  """The project's jitted train step on a fixed batch of random images."""
+def step_shapes(config) -> tuple[Any, Any, Any]:
+  """The shapes and dtypes of the step's (state, batch, rng)."""
+  shape = (config.train.batch_size, *state_lib.image_shape(config))
+  return jax.eval_shape(lambda: (
+      state_lib.create_train_state(config, jax.random.key(0)),
+      {'image': jnp.zeros(shape, jnp.float32)}, jax.random.key(1)))
+
+
+def jax_step_flops(config, how: str = 'cpu', devices: int = 1,
+                   compiled=None) -> float:
+  """FLOPs per device of one step, by XLA's cost analysis.
+
+  On a GPU, XLA's compiled module holds the convolutions as cuDNN custom
+  calls, which its cost analysis counts as no FLOPs (an H200 run reported 20
+  GFLOP for the `larsen64` step at batch 64, bfloat16, against 971 counted
+  on the CPU): the count is that of the same step compiled for one CPU
+  device, where every convolution is a `convolution` op. The unoptimised
+  (lowered) module is no substitute: XLA merges the backward pass that
+  `step.gradients` pulls back for two networks (common-subexpression
+  elimination), and the lowered module counts it twice (+15.5% for
+  `larsen64`: 1,118 against 968 GFLOP at batch 64, float32).
+
+  Args:
+    config: the case's configuration.
+    how: 'cpu': XLA:CPU's count of the compiled step (`compiled`'s own when
+      it was compiled for the CPU, else a further compilation, of some
+      seconds); 'lowered': of the unoptimised step, on the CPU (no
+      compilation; counts the merged backward pass twice); 'none'.
+    devices: the number of devices the step runs on (a count on the CPU,
+      of the whole batch on one device, is divided by it).
+    compiled: the step as compiled for its own devices, if at hand.
+
+  Returns:
+    The FLOPs, NaN for 'none' or when the CPU cannot count them.
+  """
+  def flops(cost) -> float:
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return float((cost or {}).get('flops', 'nan'))
+
+  if how == 'none':
+    return float('nan')
+  if (how == 'cpu' and compiled is not None
+      and jax.devices()[0].platform == 'cpu'):
+    return flops(compiled.cost_analysis())
+  try:
+    mesh = parallel.make_mesh(jax.devices('cpu')[:1])
+    lowered = parallel.jit_train_step(
+        step_lib.make_train_step(config), mesh).lower(*step_shapes(config))
+    cost = (lowered.cost_analysis() if how == 'lowered'
+            else lowered.compile().cost_analysis())
+  except Exception as e:  # pylint: disable=broad-except
+    print(f'  JAX FLOP count on the CPU failed: {_describe(e)}', flush=True)
+    return float('nan')
+  return flops(cost) / devices
+
+
+def flop_figures(flops: float, seconds: float, peak: float
+                 ) -> dict[str, float]:
+  """A row's FLOP columns: FLOPs per step, FLOP/s at `seconds` a step, MFU."""
+  return {'gflop': flops / 1e9, 'gflops_per_s': flops / seconds / 1e9,
+          'mfu': flops / seconds / peak}
+
+
+def _describe(error: BaseException) -> str:
+  return f'{type(error).__name__}: {str(error).strip()}'.splitlines()[0][:300]
+
+
+def jax_runner(config, xla_options: str, flops: str = 'cpu') -> Runner:
+  """The project's jitted train step on a fixed batch of random images;
+  `flops` as `jax_step_flops`'s `how`."""
   mesh = parallel.make_mesh()
   validation.validate(config)
   state = parallel.replicate(
@@ -211,8 +286,11 @@ def jax_runner(config, xla_options: str) -> Runner:
   start = time.perf_counter()
   compiled = lowered.compile()
   compile_s = time.perf_counter() - start
-  cost = compiled.cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  start = time.perf_counter()
+  counted = jax_step_flops(config, flops, mesh.devices.size, compiled)
+  if jax.devices()[0].platform != 'cpu' and flops != 'none':
+    print(f'  jax: FLOPs counted on the CPU ({flops}) in '
+          f'{time.perf_counter() - start:.1f} s', flush=True)
   mem = compiled.memory_analysis()
   buffers = float('nan') if mem is None else (
       mem.argument_size_in_bytes + mem.output_size_in_bytes
@@ -228,8 +306,7 @@ def jax_runner(config, xla_options: str) -> Runner:
     peak = (jax.devices()[0].memory_stats() or {}).get('peak_bytes_in_use')
     return text + (f'; device peak {peak / 2 ** 30:.2f} GiB' if peak else '')
 
-  return Runner('jax', step, compile_s, float(cost.get('flops', 'nan')),
-                memory)
+  return Runner('jax', step, compile_s, counted, memory)
 
 
 def torch_runners(config, variants: list[str], args, device: str
@@ -494,8 +571,7 @@ def summarise(case: str, runners: list[Runner], peak: float,
         'median_s': t, 'min_s': min(r.times), 'max_s': max(r.times),
         'steps': len(r.times), 'images_per_s': batch_size / t,
         'vs_torch_eager': paired(r, eager), 'vs_jax': paired(r, runners[0]),
-        'gflop': r.flops / 1e9,
-        'gflops_per_s': r.flops / t / 1e9, 'mfu': r.flops / t / peak,
+        **flop_figures(r.flops, t, peak),
         'others_cpu': statistics.median(r.contention), 'retried': r.retried,
         'memory': r.memory(),
     })
@@ -533,7 +609,7 @@ def time_case(config, case: str, variants: list[str], args, device: str,
     A row per implementation timed (`summarise`); a PyTorch variant whose
     first step failed has a row with its 'error' instead of timings.
   """
-  runners = [jax_runner(config, args.xla_options)]
+  runners = [jax_runner(config, args.xla_options, args.flops)]
   if variants:
     runners += torch_runners(config, variants, args, device)
   failed = time_interleaved(runners, args.steps, args.warmup,
@@ -592,7 +668,8 @@ def main(argv=None) -> None:
             f'{rate / step_rate:.0f}x the JAX step\'s {step_rate:.1f}')
     print(f'process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20:.2f} GiB')
   print('\n/eager: median over the interleaved steps of (step time / PyTorch '
-        'eager step time); GFLOP: XLA cost analysis (jax), PyTorch FLOP '
+        'eager step time); GFLOP: XLA\'s cost analysis (jax, '
+        f'--flops={args.flops}: jax_step_flops), PyTorch FLOP '
         'counter (torch); others: median share of the CPUs other processes '
         'took during a timed step.')
   if args.json:

@@ -15,8 +15,10 @@ end; the remaining sections are skipped with a message when time runs out:
    JPEGs, CelebA crop, 64x64; cached reads at each batch size);
 2. steps: the `larsen64` train step at batch 64, 256 and 1024, bfloat16 and
    float32, against the PyTorch reference in eager mode on the same card,
-   timed interleaved (`benchmark.time_case`): step time, images/s, FLOPs and
-   MFU; an out-of-memory case is reported and the next one runs;
+   timed interleaved (`benchmark.time_case`): step time, images/s; then,
+   once every case is timed, the JAX step's FLOPs (XLA's count of the step
+   compiled for the CPU) and MFU; an out-of-memory case is reported and the
+   next one runs;
 3. train: 2,000 steps of `configs/celeba.py` on the synthetic folder by
    `main.py`, evaluation at the end only, FID off unless
    `--inception_weights` is given; the time per step is the median of the
@@ -280,7 +282,7 @@ def steps_child(plan: dict[str, Any], result: str, deadline: float,
       f'--steps={plan["steps"]}', f'--warmup={plan["warmup"]}',
       f'--torch={variant if usable else "none"}',
       f'--torch_compile_backend={plan["torch_compile_backend"]}',
-      f'--max_contention={plan["max_contention"]}'])
+      f'--max_contention={plan["max_contention"]}', '--flops=none'])
   dtypes = plan['dtypes' if variant == 'eager' else 'compile_dtypes']
   peaks = {}
   for dtype in dtypes:
@@ -321,6 +323,43 @@ def steps_child(plan: dict[str, Any], result: str, deadline: float,
       write_json(result, out)
       benchmark.print_rows(rows)
       _free_memory()
+  if variant == 'eager':  # the compile section's JAX rows repeat these
+    count_flops(plan, out, result, deadline, peaks)
+
+
+def count_flops(plan: dict[str, Any], out: dict[str, Any], result: str,
+                deadline: float, peaks: dict[str, float]) -> None:
+  """The JAX rows' FLOPs, FLOP/s and MFU, once every case is timed.
+
+  `benchmark.jax_step_flops` compiles each case's step for the CPU (XLA's
+  GPU cost analysis does not count cuDNN's convolutions), some seconds a
+  case, so the timings come first; a count that would not end before the
+  deadline is left out with a message.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  from benchmarks import benchmark  # pylint: disable=g-import-not-at-top
+  longest = 0.0
+  for row in out['rows']:
+    if row['impl'] != 'jax' or 'error' in row:
+      continue
+    case, dtype = row['case'], row['dtype']
+    if time.time() + max(longest * 1.5, 15.0) > deadline:
+      out['skipped'].append({'case': case, 'dtype': dtype, 'why': (
+          f'JAX FLOP count: time budget, {deadline - time.time():.0f} s '
+          'left')})
+      say(f'{case} {dtype}: {out["skipped"][-1]["why"]}')
+      write_json(result, out)
+      continue
+    start = time.time()
+    config = benchmark.make_config(plan['arch'], int(case.split(':')[1]),
+                                   dtype)
+    flops = benchmark.jax_step_flops(config, 'cpu', jax.device_count())
+    longest = max(longest, time.time() - start)
+    row.update(benchmark.flop_figures(flops, row['median_s'], peaks[dtype]))
+    say(f'{case} {dtype}: JAX step {row["gflop"]:.1f} GFLOP '
+        f'({row["gflops_per_s"] * 1e-3:.1f} TFLOP/s, MFU {row["mfu"]:.1%}; '
+        f'counted on the CPU in {time.time() - start:.0f} s)')
+    write_json(result, out)
 
 
 def child_main(args: argparse.Namespace) -> None:
