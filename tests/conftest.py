@@ -2,9 +2,10 @@
 
 - One CPU device in the test process: only the tests about devices run
   (in subprocesses, `helpers.run_on_devices`) on several simulated ones.
-- XLA's CPU backend without its LLVM optimisation passes: the tests'
-  networks are tiny, so compiling dominates, and this halves it (same
-  results, slower code). Subprocesses inherit it.
+- XLA's CPU backend without its LLVM optimisation passes and without its
+  fusion emitters: the tests' networks are tiny, so compiling dominates,
+  and these cut it to about a fifth (same results, slower code).
+  Subprocesses inherit them.
 - A persistent compilation cache, so that the many small configs the tests
   build compile once per machine when rerun.
 - `@pytest.mark.slow` on subprocess runs, FID and the `larsen64` networks:
@@ -16,7 +17,8 @@
 import os
 
 os.environ['XLA_FLAGS'] = ' '.join(filter(None, [
-    os.environ.get('XLA_FLAGS'), '--xla_backend_optimization_level=0']))
+    os.environ.get('XLA_FLAGS'), '--xla_backend_optimization_level=0',
+    '--xla_cpu_use_fusion_emitters=false']))
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 CACHE_DIR = os.path.join(os.path.dirname(__file__), os.pardir, '.pytest_cache',
                          'jax_compilation_cache')

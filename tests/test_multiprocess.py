@@ -130,5 +130,8 @@ def test_two_processes_train_evaluate_resume_and_sample(tmp_path):
   one, two = _losses(tmp_path / 'one' / 'metrics.jsonl'), _losses(
       workdir / 'metrics.jsonl')
   assert sorted(one) == sorted(two) == [1, 2, 3, 4]
+  # Two processes sum the batch in another order than one: after three
+  # updates the losses differ by up to 2.3e-4 (relative) under the tests'
+  # XLA flags, while steps on other images differ by over 10%.
   np.testing.assert_allclose([two[s] for s in one], [one[s] for s in one],
-                             rtol=1e-4, atol=1e-6)
+                             rtol=1e-3, atol=1e-6)

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 
 import chex
 import jax
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 from etils import epath
 from PIL import Image
+from tensorboardX import event_file_writer
 
 import vaegan_jax
 from tests import helpers
@@ -287,6 +289,24 @@ def test_metrics_writer_starts_a_new_line_after_a_torn_one(tmp_path, caplog):
     records = writers.read_jsonl(str(path))
   assert [r['step'] for r in records] == [1, 3]
   assert f'Skipped line 2 of {path}' in caplog.text
+
+
+def test_a_metrics_writer_that_cannot_flush_still_stops_its_thread(
+    tmp_path, monkeypatch):
+  # On a full disk TensorBoard's last flush fails; its writer thread, left
+  # running, would print a traceback as the process exits.
+  writer = writers.MetricWriter(str(tmp_path))
+  writer.write_scalars(1, {'loss': 1.0})
+  threads = set(threading.enumerate()) - {threading.current_thread()}
+
+  def full_disk(self):
+    raise OSError(errno.ENOSPC, 'No space left on device')
+
+  monkeypatch.setattr(event_file_writer.EventFileWriter, 'flush', full_disk)
+  with pytest.raises(OSError, match='No space left'):
+    writer.close()
+  assert [t for t in threads if t.is_alive()
+          and isinstance(t, event_file_writer._EventLoggerThread)] == []
 
 
 # --------------------------------------------------------------------------

@@ -171,13 +171,27 @@ class MetricWriter:
     if not self.enabled:
       return
     try:
-      self._tb.close()
+      _close_tensorboard(self._tb)
     finally:
       self._jsonl.close()
     if self._remote:
       self._tb = None
       self._sync(force=True)
       shutil.rmtree(self._local, ignore_errors=True)
+
+
+def _close_tensorboard(writer: tensorboardX.SummaryWriter) -> None:
+  """Closes `writer`; when its last flush fails (a full disk), still stops
+  its writer threads, which tensorboardX leaves running then and which would
+  print a traceback as the process exits."""
+  try:
+    writer.close()
+  except Exception:
+    for file_writer in (writer.all_writers or {}).values():
+      worker = getattr(file_writer.event_writer, '_worker', None)
+      if worker is not None and worker.is_alive():
+        worker.stop()
+    raise
 
 
 def save_png(path, image: np.ndarray) -> None:
