@@ -86,6 +86,7 @@ def weights_path(torch_net, tmp_path_factory):
   return str(npz)
 
 
+@pytest.mark.slow  # compiles the whole network
 def test_pool3_features_match_pytorch_fid(torch_net, weights_path, images):
   # pytorch-fid's input: 8-bit images (PNG files) divided by 255.
   pixels = images_lib.to_uint8(images)
@@ -177,6 +178,7 @@ def test_converted_classifier_gives_torch_logits(torch_net, weights_path,
                              atol=1e-5 * scale)
 
 
+@pytest.mark.slow  # compiles the whole network
 def test_weights_without_the_classifier_still_load(weights_path, images,
                                                    tmp_path):
   with np.load(weights_path) as data:

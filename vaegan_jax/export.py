@@ -21,6 +21,7 @@ from etils import epath
 from flax import serialization
 
 from vaegan_jax import architectures
+from vaegan_jax import files
 from vaegan_jax import models
 from vaegan_jax import workdir
 
@@ -49,11 +50,7 @@ def save(path: str, config: ml_collections.ConfigDict, state: Any,
           sort_keys=True),
       'variables': jax.tree.map(np.asarray, jax.device_get(variables)),
   }
-  target = epath.Path(path)
-  target.parent.mkdir(parents=True, exist_ok=True)
-  tmp = target.parent / (target.name + '.tmp')
-  tmp.write_bytes(serialization.msgpack_serialize(blob))
-  tmp.replace(target)
+  files.write_bytes(path, serialization.msgpack_serialize(blob))
 
 
 def load(path: str) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:

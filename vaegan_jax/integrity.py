@@ -16,6 +16,8 @@ import json
 
 from etils import epath
 
+from vaegan_jax import files as files_lib
+
 MANIFEST = 'vaegan_manifest.json'
 VERSION = 1
 # orbax rewrites this JSON file as it commits the checkpoint, after the
@@ -72,10 +74,8 @@ def write_manifest(directory: epath.Path | str) -> None:
   files = {_relative(p, directory): {'size': p.stat().length,
                                      'sha256': _digest(p)}
            for p in _files(directory)}
-  tmp = directory / (MANIFEST + '.tmp')
-  tmp.write_text(json.dumps({'version': VERSION, 'files': files}, indent=0,
-                            sort_keys=True))
-  tmp.rename(directory / MANIFEST)
+  files_lib.write_text(directory / MANIFEST, json.dumps(
+      {'version': VERSION, 'files': files}, indent=0, sort_keys=True))
 
 
 def has_manifest(directory: epath.Path | str) -> bool:

@@ -20,6 +20,7 @@ import numpy as np
 from etils import epath
 from PIL import Image
 
+from vaegan_jax import files
 from vaegan_jax import images as images_lib
 from vaegan_jax import writers
 
@@ -114,10 +115,7 @@ class SampleFiles:
       pixels = np.concatenate(self._uint8)
       if pixels.shape[-1] == 1:
         pixels = np.repeat(pixels, 3, axis=-1)
-      tmp = self.path('.tmp.npz')
-      with tmp.open('wb') as f:
-        np.savez(f, arr_0=pixels)
-      tmp.replace(self.path('.npz'))
+      files.save_npz(self.path('.npz'), arr_0=pixels)
       written.append(str(self.path('.npz')))
     self._floats, self._uint8 = [], []
     return written
