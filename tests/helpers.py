@@ -1,8 +1,10 @@
 """Small shared pieces of the tests."""
 
+import contextlib
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import jax
 import numpy as np
@@ -10,6 +12,10 @@ import numpy as np
 from configs import test as test_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# XLA's defaults for the options that conftest.py turns off to compile fast.
+OPTIMISED = {'xla_backend_optimization_level': 3,
+             'xla_cpu_use_fusion_emitters': True}
 
 
 def tiny_config(**overrides):
@@ -19,6 +25,22 @@ def tiny_config(**overrides):
     section, field = key.split('__')
     config[section][field] = value
   return config
+
+
+@contextlib.contextmanager
+def optimised_compilation():
+  """`jax.jit` with XLA's optimisations inside the block, for code whose run
+  time, not its compile time, dominates (the digits classifier's training:
+  about 40 s without them, 9 s with, on 2 cores)."""
+  jit = jax.jit
+
+  def optimised(*args, **kwargs):
+    kwargs['compiler_options'] = {**OPTIMISED,
+                                  **(kwargs.get('compiler_options') or {})}
+    return jit(*args, **kwargs)
+
+  with mock.patch.object(jax, 'jit', optimised):
+    yield
 
 
 def random_images(config, batch_size, seed=0):

@@ -9,6 +9,7 @@ import jax
 import numpy as np
 import pytest
 
+from tests import helpers
 from vaegan_jax import metrics
 from vaegan_jax import parallel
 from vaegan_jax.data import bundled
@@ -44,7 +45,8 @@ def cache_dir(tmp_path_factory):
 @pytest.fixture(scope='module')
 def trained(digits, cache_dir):
   start = time.time()
-  classifier = classifier_cache.load_or_train(*digits, cache_dir=cache_dir)
+  with helpers.optimised_compilation():
+    classifier = classifier_cache.load_or_train(*digits, cache_dir=cache_dir)
   return classifier, time.time() - start
 
 
