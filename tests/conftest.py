@@ -4,8 +4,10 @@
   (in subprocesses, `helpers.run_on_devices`) on several simulated ones.
 - XLA's CPU backend without its LLVM optimisation passes and without its
   fusion emitters: the tests' networks are tiny, so compiling dominates,
-  and these cut it to about a fifth (same results, slower code).
-  Subprocesses inherit them.
+  and these cut it to about a quarter (the step's gradients: 5.3 s to
+  1.2 s; the same results up to rounding, slower code). Subprocesses
+  inherit them; `helpers.optimised_compilation` undoes them for the few
+  blocks whose run time dominates.
 - A persistent compilation cache, so that the many small configs the tests
   build compile once per machine when rerun.
 - `@pytest.mark.slow` on subprocess runs, FID and the `larsen64` networks:
