@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's GPU figures in one command: at most 8 minutes on one
-# H100/H200 (--budget), JSON and markdown tables into --out.
+# H100/H200 (--budget; batch 1024 needs about --budget=1200), JSON and
+# markdown tables into --out.
 #
 #   benchmarks/gpu.sh [--out=DIR] [--budget=SECONDS] [--dry-run] [--help]
 #
