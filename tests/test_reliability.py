@@ -25,6 +25,7 @@ from vaegan_jax import checkpoint as checkpoint_lib
 from vaegan_jax import data
 from vaegan_jax import errors
 from vaegan_jax import evaluate
+from vaegan_jax import files
 from vaegan_jax import integrity
 from vaegan_jax import modes
 from vaegan_jax import restore
@@ -290,6 +291,18 @@ def test_metrics_writer_starts_a_new_line_after_a_torn_one(tmp_path, caplog):
   assert [r['step'] for r in records] == [1, 3]
   assert f'Skipped line 2 of {path}' in caplog.text
 
+
+
+def test_a_write_that_fails_midway_keeps_the_file_there(tmp_path):
+  target = tmp_path / 'cache' / 'arrays.npz'
+  files.save_npz(target, x=np.arange(3))
+  with pytest.raises(RuntimeError, match='midway'):
+    with files.writing(target) as f:
+      f.write(b'partial')
+      raise RuntimeError('midway')
+  with np.load(target) as kept:
+    np.testing.assert_array_equal(kept['x'], np.arange(3))
+  assert os.listdir(target.parent) == ['arrays.npz']  # no temporary left
 
 def test_a_metrics_writer_that_cannot_flush_still_stops_its_thread(
     tmp_path, monkeypatch):

@@ -8,11 +8,12 @@ name and renamed when complete; an upload to an object store appears whole
 or not at all, so there the object is written directly.
 """
 
+import contextlib
 import importlib.util
 import io
 import os
 import socket
-from typing import Any
+from typing import Any, BinaryIO, Iterator
 
 from etils import epath
 
@@ -61,16 +62,31 @@ def absolute(value: Any) -> str:
 
 def write_bytes(target: Any, data: bytes) -> None:
   """Writes `data` to `target` atomically (its parent is created)."""
+  with writing(target) as f:
+    f.write(data)
+
+
+@contextlib.contextmanager
+def writing(target: Any) -> Iterator[BinaryIO]:
+  """A binary file for the block to write, which appears at `target` whole
+  when the block ends without an error (its parent is created).
+
+  A local file is streamed to a temporary name and renamed; an upload is
+  written in one call after the block, so that an error leaves no object.
+  """
   target = path(target)
   target.parent.mkdir(parents=True, exist_ok=True)
   if not is_local(target):
-    target.write_bytes(data)
+    buffer = io.BytesIO()
+    yield buffer
+    target.write_bytes(buffer.getvalue())
     return
   # Named per host and process: processes sharing a directory (the digits
   # classifier's cache, say) may write the same file at once.
   tmp = target.parent / f'{target.name}.tmp-{socket.gethostname()}-{os.getpid()}'
   try:
-    tmp.write_bytes(data)
+    with tmp.open('wb') as f:
+      yield f
     tmp.replace(target)
   finally:
     if tmp.exists():
@@ -85,6 +101,5 @@ def write_text(target: Any, text: str) -> None:
 def save_npz(target: Any, **arrays: Any) -> None:
   """np.savez of `arrays` to `target`, atomically."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  buffer = io.BytesIO()
-  np.savez(buffer, **arrays)
-  write_bytes(target, buffer.getvalue())
+  with writing(target) as f:
+    np.savez(f, **arrays)
