@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks import gpu  # for describe_error: standard-library imports only
 from vaegan_jax import architectures
 from vaegan_jax import forward as forward_lib
 from vaegan_jax import models
@@ -254,7 +255,8 @@ def jax_step_flops(config, how: str = 'cpu', devices: int = 1,
     cost = (lowered.cost_analysis() if how == 'lowered'
             else lowered.compile().cost_analysis())
   except Exception as e:  # pylint: disable=broad-except
-    print(f'  JAX FLOP count on the CPU failed: {_describe(e)}', flush=True)
+    print(f'  JAX FLOP count on the CPU failed: {gpu.describe_error(e)}',
+          flush=True)
     return float('nan')
   return flops(cost) / devices
 
@@ -264,10 +266,6 @@ def flop_figures(flops: float, seconds: float, peak: float
   """A row's FLOP columns: FLOPs per step, FLOP/s at `seconds` a step, MFU."""
   return {'gflop': flops / 1e9, 'gflops_per_s': flops / seconds / 1e9,
           'mfu': flops / seconds / peak}
-
-
-def _describe(error: BaseException) -> str:
-  return f'{type(error).__name__}: {str(error).strip()}'.splitlines()[0][:300]
 
 
 def jax_runner(config, xla_options: str, flops: str = 'cpu') -> Runner:
