@@ -210,9 +210,8 @@ class Checkpointer:
     except Exception as e:  # pylint: disable=broad-except
       if problems == []:  # its files are as saved: not damage, a bug
         raise
-      first = str(e).strip().splitlines()[0] if str(e).strip() else ''
       raise integrity.DamagedCheckpoint(step, [
-          f'orbax cannot read it ({type(e).__name__}: {first[:300]})']
+          f'orbax cannot read it ({type(e).__name__}: {errors.first_line(e)})']
       ) from e
     logging.info('Restored checkpoint %d from %s', step, self.directory)
     state = restored['state']

@@ -93,11 +93,17 @@ def storage_errors(workdir: str, advice: str) -> Iterator[None]:
     reason = storage_reason(e)
     if reason is None or isinstance(e, UserError):
       raise
-    detail = str(e).strip().splitlines()[0][:300] if str(e).strip() else ''
-    raise StorageError(f'Could not write to {workdir}: {reason} ({detail}). '
+    raise StorageError(f'Could not write to {workdir}: {reason} '
+                       f'({first_line(e)}). '
                        f'{advice}') from e
 
 
 def sentence(error: Exception) -> str:
   """An error's message as a sentence: its first letter capitalised."""
   return str(error)[:1].upper() + str(error)[1:]
+
+
+def first_line(error: Exception, limit: int = 300) -> str:
+  """The first line of an error's message, at most `limit` characters."""
+  text = str(error).strip()
+  return text.splitlines()[0][:limit] if text else ''
