@@ -50,7 +50,7 @@ def trained(digits, cache_dir):
   return classifier, time.time() - start
 
 
-@pytest.mark.slow  # trains the classifier to full accuracy (20 s)
+@pytest.mark.slow  # trains the classifier to full accuracy (about 10 s)
 def test_held_out_accuracy_is_at_least_97_percent(trained, digits):
   classifier, seconds = trained
   print(f'digits classifier: held-out accuracy '
@@ -60,7 +60,7 @@ def test_held_out_accuracy_is_at_least_97_percent(trained, digits):
       classifier.params, digits[2], digits[3], classifier.settings)
 
 
-@pytest.mark.slow  # trains the classifier to full accuracy (20 s)
+@pytest.mark.slow  # trains the classifier to full accuracy (about 10 s)
 def test_cache_loads_the_same_classifier_quickly(trained, digits, cache_dir):
   classifier, _ = trained
   start = time.time()
@@ -94,7 +94,7 @@ def test_conv3x3_is_a_same_padded_convolution():
                              rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.slow  # trains the classifier to full accuracy (20 s)
+@pytest.mark.slow  # trains the classifier to full accuracy (about 10 s)
 def test_features_are_batched_and_sharded_consistently(trained, digits):
   classifier, _ = trained
   images = digits[2][:150]
@@ -111,7 +111,7 @@ def test_features_are_batched_and_sharded_consistently(trained, digits):
   np.testing.assert_allclose(sharded, direct, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.slow  # trains the classifier to full accuracy (20 s)
+@pytest.mark.slow  # trains the classifier to full accuracy (about 10 s)
 def test_digits_fid_precision_recall_rank_real_above_degraded(trained,
                                                               digits):
   classifier, _ = trained
