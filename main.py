@@ -4,7 +4,7 @@
 
 All logic lives in the importable `vaegan_jax` library; this file reads the
 flags, sets up multi-host JAX when asked, and calls
-`vaegan_jax.train.train_and_evaluate`.
+`vaegan_jax.run.train.train_and_evaluate`.
 """
 
 import os
@@ -15,7 +15,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from vaegan_jax import cli
+from vaegan_jax.run import cli
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Path to a config file (configs/*.py); override fields '
@@ -74,8 +74,8 @@ def main(argv):
   # wait for JAX.
   import jax  # pylint: disable=g-import-not-at-top
   from vaegan_jax import errors  # pylint: disable=g-import-not-at-top
-  from vaegan_jax import modes  # pylint: disable=g-import-not-at-top
-  from vaegan_jax import train  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.run import modes  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.run import train  # pylint: disable=g-import-not-at-top
   if _DISTRIBUTED.value:
     jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
                                _PROCESS_ID.value)

@@ -38,14 +38,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks import gpu  # for describe_error: standard-library imports only
-from vaegan_jax import architectures
-from vaegan_jax import forward as forward_lib
-from vaegan_jax import models
-from vaegan_jax import objectives
+from vaegan_jax.model import architectures
+from vaegan_jax.model import forward as forward_lib
+from vaegan_jax.model import networks
+from vaegan_jax.model import objectives
 from vaegan_jax import parallel
-from vaegan_jax import state as state_lib
-from vaegan_jax import step as step_lib
-from vaegan_jax import validation
+from vaegan_jax.model import state as state_lib
+from vaegan_jax.model import step as step_lib
+from vaegan_jax.run import validation
 
 CONFIGS = {'larsen64': 'configs.default', 'digits': 'configs.mnist',
            'tiny': 'configs.test'}
@@ -499,7 +499,7 @@ def check_against_torch(config, device: str) -> dict[str, float]:
   images = _random_images(config)
   rng = jax.random.key(3)
   objective = config.loss.objective
-  forward = forward_lib.make_forward(config, models.build(config), objective)
+  forward = forward_lib.make_forward(config, networks.build(config), objective)
   weights = objectives.weights(config, objective)
   grads, terms, _ = jax.jit(
       lambda params: step_lib.gradients(

@@ -4,7 +4,7 @@ Writes `--images` random 218x178 JPEGs (the size of CelebA's aligned
 images), then times with the CelebA preprocessing (148x148 crop, 64x64):
 
 1. first preparation: `data.prepare`, decoding, cropping and resizing every
-   image into the uint8 cache on all cores (what `python -m vaegan_jax.data`
+   image into the uint8 cache on all cores (what `python -m vaegan_jax.run.prepare_data`
    and a first training run do);
 2. cached reads: `data.train_iterator` batches (shuffled, augmented, float32
    in [-1, 1]), median of `--repeats` runs of `--batches` batches.

@@ -1,4 +1,4 @@
-"""The VAE-GAN step of `vaegan_jax.step`, written plainly in PyTorch.
+"""The VAE-GAN step of `vaegan_jax.model.step`, written plainly in PyTorch.
 
 Used only by `benchmarks/benchmark.py` as the reference to time against: the
 same three networks (same widths, kernels, padding, BatchNorm momentum and
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vaegan_jax import architectures
+from vaegan_jax.model import architectures
 
 
 def _bn2d(width: int, config: ml_collections.ConfigDict) -> nn.BatchNorm2d:

@@ -2,7 +2,7 @@
 
 Other configs import this one and change a few fields. The network widths
 (`config.model` fields left at None) are those of `config.model.arch` in the
-one table of `vaegan_jax/architectures.py` (`ARCHITECTURES`); set a field to change
+one table of `vaegan_jax/model/architectures.py` (`ARCHITECTURES`); set a field to change
 it. A run's config.json holds the resolved values.
 """
 

@@ -3,7 +3,7 @@ warnings."""
 
 import logging
 
-from vaegan_jax import cli
+from vaegan_jax.run import cli
 
 
 def _record(level, path):
@@ -16,5 +16,5 @@ def test_library_info_is_dropped_and_warnings_kept():
   assert not quiet.filter(_record(logging.INFO, orbax))
   assert not quiet.filter(_record(logging.INFO, '/venv/jax/_src/xla_bridge.py'))
   assert quiet.filter(_record(logging.WARNING, orbax))
-  assert quiet.filter(_record(logging.INFO, '/src/vaegan_jax/train.py'))
+  assert quiet.filter(_record(logging.INFO, '/src/vaegan_jax/run/train.py'))
   assert quiet.filter(_record(logging.INFO, '/src/main.py'))

@@ -37,14 +37,14 @@ from tensorboardX.proto import event_pb2
 import vaegan_jax
 from tests import helpers
 from vaegan_jax import files
-from vaegan_jax import modes
-from vaegan_jax import train
-from vaegan_jax import writers
+from vaegan_jax.run import modes
+from vaegan_jax.run import train
+from vaegan_jax.output import writers
 from vaegan_jax.data import cache
 from vaegan_jax.data import folder
-from vaegan_jax.experiments import definitions
-from vaegan_jax.experiments import report
-from vaegan_jax.experiments import runner
+from experiments import definitions
+from experiments import report
+from experiments import runner
 from vaegan_jax.metrics import classifier_cache
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import inception_weights

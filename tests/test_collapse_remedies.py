@@ -7,11 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from tests import helpers
-from vaegan_jax import checkpoint as checkpoint_lib
-from vaegan_jax import models
-from vaegan_jax import replay
-from vaegan_jax import state as state_lib
-from vaegan_jax import step as step_lib
+from vaegan_jax.store import checkpoint as checkpoint_lib
+from vaegan_jax.model import networks
+from vaegan_jax.model import replay
+from vaegan_jax.model import state as state_lib
+from vaegan_jax.model import step as step_lib
 
 RNG = jax.random.key(3)
 
@@ -20,7 +20,7 @@ def test_minibatch_std_channel_is_the_spread_of_each_group():
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.normal(size=(8, 3, 3, 2)), jnp.float32)
   copies = jnp.repeat(x[:1], 4, axis=0)
-  out = models._with_minibatch_std(jnp.concatenate([copies, x[4:]]))
+  out = networks._with_minibatch_std(jnp.concatenate([copies, x[4:]]))
   chex.assert_shape(out, (8, 3, 3, 3))
   np.testing.assert_array_equal(out[..., :2], jnp.concatenate([copies,
                                                               x[4:]]))
@@ -37,9 +37,9 @@ def test_minibatch_std_changes_only_what_follows_dis_l():
   dense_in = lambda c: state_lib.abstract_train_state(c).params[
       'discriminator']['Dense_0']['kernel'].shape[0]
   assert dense_in(with_std) == dense_in(config) + 7 * 7  # one more channel
-  variables = models.build(with_std).discriminator.init(
+  variables = networks.build(with_std).discriminator.init(
       jax.random.key(0), x, train=False)
-  logits, features = models.build(with_std).discriminator.apply(
+  logits, features = networks.build(with_std).discriminator.apply(
       variables, x, train=False)
   chex.assert_shape(logits, (8,))
   chex.assert_shape(features, (8, 7, 7, 16))

@@ -14,10 +14,10 @@ from PIL import Image
 import vaegan_jax
 from tests import helpers
 from vaegan_jax import data
-from vaegan_jax import models
-from vaegan_jax import modes
-from vaegan_jax import state as state_lib
-from vaegan_jax import train
+from vaegan_jax.model import networks
+from vaegan_jax.run import modes
+from vaegan_jax.model import state as state_lib
+from vaegan_jax.run import train
 
 
 def _config(**overrides):
@@ -60,7 +60,7 @@ def test_a_folders_attributes_are_the_conditions(tmp_path):
 
 def test_every_network_uses_the_condition():
   config = _config(model__num_conditions=10)
-  nets = models.build(config)
+  nets = networks.build(config)
   state = state_lib.create_train_state(config, jax.random.key(0))
   v = lambda net: {'params': state.params[net],
                    'batch_stats': state.batch_stats[net]}

@@ -22,28 +22,28 @@ import vaegan_jax
 from configs import celeba
 from configs import mnist
 from tests import helpers
-from vaegan_jax import cli
+from vaegan_jax.run import cli
 from vaegan_jax import data
 from vaegan_jax import errors
-from vaegan_jax import evaluate
-from vaegan_jax import export
-from vaegan_jax import inference
-from vaegan_jax import losses
-from vaegan_jax import modes
+from vaegan_jax.run import evaluate
+from vaegan_jax.store import export
+from vaegan_jax.model import inference
+from vaegan_jax.model import losses
+from vaegan_jax.run import modes
 from vaegan_jax import parallel
-from vaegan_jax import sample_files
-from vaegan_jax import state as state_lib
-from vaegan_jax import step as step_lib
-from vaegan_jax import train
-from vaegan_jax import validation
-from vaegan_jax import writers
-from vaegan_jax.experiments import definitions
-from vaegan_jax.experiments import runner
-from vaegan_jax.metrics import convert_inception
+from vaegan_jax.output import sample_files
+from vaegan_jax.model import state as state_lib
+from vaegan_jax.model import step as step_lib
+from vaegan_jax.run import train
+from vaegan_jax.run import validation
+from vaegan_jax.output import writers
+from experiments import definitions
+from experiments import runner
+from tools import convert_inception
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import frechet
 from vaegan_jax.metrics import inception_weights
-from vaegan_jax.metrics import pth
+from tools import pth
 from vaegan_jax.metrics import quality
 
 # --------------------------------------------------------------------------
@@ -471,7 +471,7 @@ COMMAND_CASES = [
      'batchsize'),
     (['main.py', '--config=configs/test.py', '--config.train.log_every=0'],
      'config.train.log_every=0 must be an integer >= 1'),
-    (['-m', 'vaegan_jax.data', '--config=configs/celeba.py',
+    (['-m', 'vaegan_jax.run.prepare_data', '--config=configs/celeba.py',
       '--config.data.name=folder', '--config.data.path=/no/such/dir'],
      'config.data.path=/no/such/dir does not exist'),
 ]

@@ -14,16 +14,16 @@ from PIL import Image
 
 import vaegan_jax
 from tests import helpers
-from vaegan_jax import checkpoint as checkpoint_lib
+from vaegan_jax.store import checkpoint as checkpoint_lib
 from vaegan_jax import data
-from vaegan_jax import images as images_lib
-from vaegan_jax import inference
+from vaegan_jax.data import images as images_lib
+from vaegan_jax.model import inference
 from vaegan_jax import metrics
-from vaegan_jax import modes
-from vaegan_jax import plots
-from vaegan_jax import state as state_lib
-from vaegan_jax import train
-from vaegan_jax import writers
+from vaegan_jax.run import modes
+from vaegan_jax.output import plots
+from vaegan_jax.model import state as state_lib
+from vaegan_jax.run import train
+from vaegan_jax.output import writers
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import fid_protocol
 from vaegan_jax.metrics import held_out
@@ -193,9 +193,10 @@ def test_export_decodes_without_the_trainer(workdir, tmp_path):
 import sys
 sys.modules['orbax'] = None
 import numpy as np
-from vaegan_jax import export, models
+from vaegan_jax.store import export
+from vaegan_jax.model import networks
 config, variables = export.load({path!r})
-decoder = models.build(config).decoder
+decoder = networks.build(config).decoder
 images = decoder.apply(variables['decoder'], np.load({str(tmp_path / 'codes.npy')!r}), train=False)
 np.save({str(tmp_path / 'images.npy')!r}, np.asarray(images))
 assert not any(m.startswith('orbax') and sys.modules[m] for m in sys.modules)

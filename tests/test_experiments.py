@@ -10,11 +10,11 @@ import pytest
 from configs import mnist
 from tests import helpers
 from vaegan_jax import data
-from vaegan_jax import experiments
-from vaegan_jax import validation
-from vaegan_jax.experiments import definitions
-from vaegan_jax.experiments import runner
-from vaegan_jax.experiments import translation
+import experiments
+from vaegan_jax.run import validation
+from experiments import definitions
+from experiments import runner
+from experiments import translation
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import quality
 
@@ -125,7 +125,7 @@ def tiny_workdir(tmp_path_factory):
     mp.setattr(quality, 'CLASSIFIER_SETTINGS',
                digits_classifier.Settings(num_steps=50))
     path = experiments.run(TINY, config, workdir, runs=['vae', 'vaegan'],
-                           command='python -m vaegan_jax.experiments tiny')
+                           command='python -m experiments tiny')
   assert path == os.path.join(workdir, 'report.md')
   return workdir, config
 
@@ -169,7 +169,7 @@ def test_rerunning_skips_finished_runs(tiny_workdir, monkeypatch):
 
 @pytest.mark.slow
 def test_the_conditional_section_reads_each_class(tmp_path, monkeypatch):
-  from vaegan_jax.experiments import conditional  # pylint: disable=g-import-not-at-top
+  from experiments import conditional  # pylint: disable=g-import-not-at-top
   from vaegan_jax.metrics import digits_classifier  # pylint: disable=g-import-not-at-top
   from vaegan_jax.metrics import quality  # pylint: disable=g-import-not-at-top
   monkeypatch.setattr(quality, 'CLASSIFIER_SETTINGS',

@@ -15,13 +15,13 @@ import pytest
 torch = pytest.importorskip('torch')
 F = torch.nn.functional
 
-from vaegan_jax import images as images_lib  # pylint: disable=g-import-not-at-top
+from vaegan_jax.data import images as images_lib  # pylint: disable=g-import-not-at-top
 from vaegan_jax import metrics
-from vaegan_jax.metrics import convert_inception
+from tools import convert_inception
 from vaegan_jax.metrics import extractors
 from vaegan_jax.metrics import inception
 from vaegan_jax.metrics import inception_weights
-from vaegan_jax.metrics import pth
+from tools import pth
 from tests import helpers
 from tests import torch_fid_inception
 
@@ -198,7 +198,7 @@ def test_converter_needs_no_torch(torch_net, tmp_path):
   pth_path, npz_path = tmp_path / 'w.pth', tmp_path / 'w.npz'
   torch.save(torch_net.state_dict(), pth_path)
   code = ('import sys; sys.modules["torch"] = None\n'  # import torch fails
-          'from vaegan_jax.metrics import convert_inception\n'
+          'from tools import convert_inception\n'
           f'sys.exit(convert_inception.main(["c", "{pth_path}", '
           f'"{npz_path}"]))')
   proc = subprocess.run([sys.executable, '-c', code], cwd=helpers.ROOT,

@@ -7,10 +7,10 @@ import pytest
 from scipy import stats
 
 from tests import helpers
-from vaegan_jax import losses
-from vaegan_jax import models
+from vaegan_jax.model import losses
+from vaegan_jax.model import networks
 from vaegan_jax import parallel
-from vaegan_jax import state as state_lib
+from vaegan_jax.model import state as state_lib
 from vaegan_jax.metrics import iwae
 
 
@@ -38,7 +38,7 @@ def model(request):
 def _variables(state):
   return {net: {'params': state.params[net],
                 'batch_stats': state.batch_stats[net]}
-          for net in models.NETWORKS}
+          for net in networks.NETWORKS}
 
 
 def test_one_sample_is_the_single_sample_elbo(model):
@@ -47,7 +47,7 @@ def test_one_sample_is_the_single_sample_elbo(model):
   got = jax.jit(iwae.make_bound_fn(config))(_variables(state),
                                             (images, eps))
   # Independently: log p(x|z) + log p(z) - log q(z|x) at z = mean + σ·eps.
-  nets = models.build(config)
+  nets = networks.build(config)
   v = _variables(state)
   mean, logvar = nets.encoder.apply(v['encoder'], images, train=False)
   mean, std = np.asarray(mean), np.exp(0.5 * np.asarray(logvar))
@@ -73,7 +73,7 @@ def test_one_sample_averages_to_the_analytic_elbo():
   got = jax.jit(iwae.make_bound_fn(config))(
       _variables(state), (np.repeat(image, draws, 0), eps))
   # E_q[log p(x|z)] by the same draws minus the closed-form KL.
-  nets = models.build(config)
+  nets = networks.build(config)
   v = _variables(state)
   mean, logvar = nets.encoder.apply(v['encoder'], image, train=False)
   z = mean + jnp.exp(0.5 * logvar) * eps[:, 0]

@@ -20,9 +20,9 @@ import pytest
 from jax import lax
 
 from configs import default
-from vaegan_jax import layers
-from vaegan_jax import models
-from vaegan_jax import state as state_lib
+from vaegan_jax.model import layers
+from vaegan_jax.model import networks
+from vaegan_jax.model import state as state_lib
 
 NHWC = ('NHWC', 'HWIO', 'NHWC')
 
@@ -203,5 +203,5 @@ def test_decoder_implementations_agree():
        'batch_stats': state.batch_stats['decoder']}
   z = jax.random.normal(jax.random.key(1), (2, 128))
   out = lambda cfg: jax.jit(functools.partial(
-      models.build(cfg).decoder.apply, train=False))(v, z)
+      networks.build(cfg).decoder.apply, train=False))(v, z)
   chex.assert_trees_all_close(out(config), out(lax_config), atol=1e-5)

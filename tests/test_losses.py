@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vaegan_jax import losses
+from vaegan_jax.model import losses
 
 
 def test_kl_matches_the_closed_form_per_dimension():

@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from tests import helpers
-from vaegan_jax import state as state_lib
-from vaegan_jax import step as step_lib
+from vaegan_jax.model import state as state_lib
+from vaegan_jax.model import step as step_lib
 
 RNG = jax.random.key(1)
 

@@ -12,9 +12,9 @@ import pytest
 
 from configs import default
 from tests import helpers
-from vaegan_jax import layers
-from vaegan_jax import models
-from vaegan_jax import state as state_lib
+from vaegan_jax.model import layers
+from vaegan_jax.model import networks
+from vaegan_jax.model import state as state_lib
 
 LARSEN64_PARAMS = {
     'encoder': (5 * 5 * 3 * 64 + 2 * 64          # conv 64, BatchNorm
@@ -51,7 +51,7 @@ def test_larsen64_parameter_counts():
 @pytest.mark.parametrize('batch', [1, 5, 64])
 def test_larsen64_shapes(batch):
   config = default.get_config()
-  nets = models.build(config)
+  nets = networks.build(config)
   state = state_lib.abstract_train_state(config)
   variables = lambda net: {'params': state.params[net],
                            'batch_stats': state.batch_stats[net]}
@@ -79,7 +79,7 @@ def test_digits_shapes_and_range(size, batch):
                 'decoder_widths', 'decoder_base_width',
                 'discriminator_widths', 'discriminator_dense'):
     config.model[field] = None
-  nets = models.build(config)
+  nets = networks.build(config)
   state = state_lib.create_train_state(config, jax.random.key(0))
   x = jnp.asarray(helpers.random_images(config, batch))
 
@@ -103,7 +103,7 @@ def test_digits_shapes_and_range(size, batch):
 
 
 def _discriminator(config):
-  nets = models.build(config)
+  nets = networks.build(config)
   state = state_lib.create_train_state(config, jax.random.key(1))
   x = jnp.asarray(helpers.random_images(config, 4))
   return nets.discriminator, state.params['discriminator'], x
@@ -154,7 +154,7 @@ def test_larsen_init_is_uniform_fan_in():
 
 def test_batchnorm_keeps_ninety_percent_of_the_running_mean():
   config = helpers.tiny_config()
-  nets = models.build(config)
+  nets = networks.build(config)
   x = jnp.asarray(helpers.random_images(config, 8)) + 0.5
   variables = nets.discriminator.init(jax.random.key(0), x, train=False)
   _, mutated = jax.jit(functools.partial(
@@ -169,7 +169,7 @@ def test_batchnorm_keeps_ninety_percent_of_the_running_mean():
 
 def test_spectral_norm_gives_a_largest_singular_value_near_one():
   config = helpers.tiny_config(model__spectral_norm=True)
-  dis = models.build(config).discriminator
+  dis = networks.build(config).discriminator
   x = jnp.asarray(helpers.random_images(config, 4))
   variables = dis.init(jax.random.key(0), x, train=False)
   # Kernels far from unit norm, so the normalisation has work to do.

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from tests import helpers
-from vaegan_jax import train
-from vaegan_jax import writers
+from vaegan_jax.run import train
+from vaegan_jax.output import writers
 
 # A short schedule for the digits classifier: this checks the wiring across
 # processes, not the classifier.
@@ -32,7 +32,8 @@ _MODES = (_SHORT_CLASSIFIER + 'import json, sys\n'
           'from absl import logging\n'
           'logging.use_absl_handler()\n'
           'logging.set_verbosity(logging.INFO)\n'
-          'from vaegan_jax import modes, train\n'
+          'from vaegan_jax.run import modes\n'
+          'from vaegan_jax.run import train\n'
           'from configs import test\n'
           'address, count, index, workdir, overrides = sys.argv[1:6]\n'
           'jax.distributed.initialize(address, int(count), int(index))\n'

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from tests import helpers
-from vaegan_jax import train
+from vaegan_jax.run import train
 
 NOTEBOOK = os.path.join(helpers.ROOT, 'examples', 'explore.ipynb')
 

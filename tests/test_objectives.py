@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import pytest
 
 from tests import helpers
-from vaegan_jax import objectives
+from vaegan_jax.model import objectives
 
 
 def _rows(config, objective, step=0):

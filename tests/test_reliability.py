@@ -21,18 +21,18 @@ from tensorboardX import event_file_writer
 
 import vaegan_jax
 from tests import helpers
-from vaegan_jax import checkpoint as checkpoint_lib
+from vaegan_jax.store import checkpoint as checkpoint_lib
 from vaegan_jax import data
 from vaegan_jax import errors
-from vaegan_jax import evaluate
+from vaegan_jax.run import evaluate
 from vaegan_jax import files
-from vaegan_jax import integrity
-from vaegan_jax import modes
-from vaegan_jax import restore
-from vaegan_jax import state as state_lib
-from vaegan_jax import train
-from vaegan_jax import workdir as workdir_lib
-from vaegan_jax import writers
+from vaegan_jax.store import integrity
+from vaegan_jax.run import modes
+from vaegan_jax.store import restore
+from vaegan_jax.model import state as state_lib
+from vaegan_jax.run import train
+from vaegan_jax.store import workdir as workdir_lib
+from vaegan_jax.output import writers
 from vaegan_jax.data import folder
 from vaegan_jax.metrics import classifier_cache
 from vaegan_jax.metrics import digits_classifier
@@ -327,7 +327,7 @@ def test_a_metrics_writer_that_cannot_flush_still_stops_its_thread(
 # --------------------------------------------------------------------------
 
 _HOLD_LOCK = ('import sys, time\n'
-              'from vaegan_jax import workdir\n'
+              'from vaegan_jax.store import workdir\n'
               'lock = workdir.RunLock(sys.argv[1]).__enter__()\n'
               'print("locked", flush=True)\n'
               'time.sleep(600)\n')

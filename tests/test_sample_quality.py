@@ -11,7 +11,7 @@ from PIL import Image
 from tests import helpers
 from vaegan_jax import data
 from vaegan_jax import metrics
-from vaegan_jax import sample_files
+from vaegan_jax.output import sample_files
 from vaegan_jax.metrics import classifier_cache
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import extractors

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from tests import helpers
-from vaegan_jax import checkpoint as checkpoint_lib
+from vaegan_jax.store import checkpoint as checkpoint_lib
 from vaegan_jax import errors
 from vaegan_jax import parallel
-from vaegan_jax import progress
-from vaegan_jax import state as state_lib
-from vaegan_jax import train
-from vaegan_jax import warm_start
+from vaegan_jax.run import progress
+from vaegan_jax.model import state as state_lib
+from vaegan_jax.run import train
+from vaegan_jax.store import warm_start
 
 ROOT = helpers.ROOT
 

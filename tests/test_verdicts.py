@@ -4,9 +4,9 @@ import ml_collections
 import numpy as np
 import pytest
 
-from vaegan_jax.experiments import definitions
-from vaegan_jax.experiments import runner
-from vaegan_jax.experiments import verdicts
+from experiments import definitions
+from experiments import runner
+from experiments import verdicts
 
 
 def _results(experiment, metrics, losses=None):

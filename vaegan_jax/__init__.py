@@ -2,7 +2,7 @@
 
 `vaegan_jax.load(workdir)` returns a trained model
 (`vaegan_jax.trained_model.TrainedModel`);
-`vaegan_jax.train.train_and_evaluate(config, workdir)` trains one.
+`vaegan_jax.run.train.train_and_evaluate(config, workdir)` trains one.
 """
 
 __version__ = '0.1.0'

@@ -13,10 +13,10 @@ its workdir and the parameters of one of its checkpoints.
 import ml_collections
 import numpy as np
 
-from vaegan_jax import inference
-from vaegan_jax import restore
-from vaegan_jax import state as state_lib
-from vaegan_jax import workdir as workdir_lib
+from vaegan_jax.model import inference
+from vaegan_jax.store import restore
+from vaegan_jax.model import state as state_lib
+from vaegan_jax.store import workdir as workdir_lib
 
 
 class TrainedModel:

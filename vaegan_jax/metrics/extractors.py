@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 from jax.sharding import Mesh
 
-from vaegan_jax import images as images_lib
+from vaegan_jax.data import images as images_lib
 from vaegan_jax import parallel
 from vaegan_jax.data import preprocess
 from vaegan_jax.metrics import digits_classifier

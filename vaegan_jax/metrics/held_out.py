@@ -3,7 +3,7 @@ reconstructions, the posterior's KL per latent dimension, active units."""
 
 import numpy as np
 
-from vaegan_jax import losses
+from vaegan_jax.model import losses
 
 
 def pixel_errors(images: np.ndarray, recon: np.ndarray) -> dict[str, float]:

@@ -72,7 +72,7 @@ def check_variables(flat: dict[str, np.ndarray], source: str) -> None:
         f'{len(missing)} missing (e.g. {missing[:3]}), {len(unexpected)} '
         f'unexpected (e.g. {unexpected[:3]}), {len(wrong)} of the wrong shape '
         f'(e.g. {wrong[:3]}). Convert {TORCH_WEIGHTS_FILE} with '
-        f'`python -m vaegan_jax.metrics.convert_inception`.')
+        f'`python -m tools.convert_inception`.')
 
 
 def unflatten(flat: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -106,7 +106,7 @@ def missing_weights_message(path: str) -> str:
   return (
       f'FID Inception weights not found at {path!r}. Download pytorch-fid\'s '
       f'{TORCH_WEIGHTS_FILE} from {TORCH_WEIGHTS_URL} and convert it once '
-      f'(no torch needed): `python -m vaegan_jax.metrics.convert_inception '
+      f'(no torch needed): `python -m tools.convert_inception '
       f'{TORCH_WEIGHTS_FILE} {WEIGHTS_FILE}`; then pass that .npz path.')
 
 
@@ -114,7 +114,7 @@ def _bad_file(path, why: str) -> errors.BadFileError:
   return errors.BadFileError(
       f'{path} is not the converted FID Inception weights: {why}. Convert '
       f'pytorch-fid\'s {TORCH_WEIGHTS_FILE} once with `python -m '
-      f'vaegan_jax.metrics.convert_inception {TORCH_WEIGHTS_FILE} '
+      f'tools.convert_inception {TORCH_WEIGHTS_FILE} '
       f'{WEIGHTS_FILE}` and pass that .npz file.')
 
 

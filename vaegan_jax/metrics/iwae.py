@@ -20,10 +20,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from vaegan_jax import architectures
-from vaegan_jax import models
+from vaegan_jax.model import architectures
+from vaegan_jax.model import networks
 from vaegan_jax import parallel
-from vaegan_jax import state as state_lib
+from vaegan_jax.model import state as state_lib
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -73,7 +73,7 @@ def make_bound_fn(config: ml_collections.ConfigDict):
   `variables` is {network: {'params', 'batch_stats'}}; eps [B, k, D] are
   standard normal draws (k importance samples per image).
   """
-  nets = models.build(config)
+  nets = networks.build(config)
   space = likelihood_space(config)
   l1 = config.loss.recon == 'l1'
   conditional = config.model.conditional
@@ -133,6 +133,6 @@ class IWAE:
         jax.random.key(seed), (len(images), self.k, self.latent_dim)))
     variables = {net: {'params': state.params[net],
                        'batch_stats': state.batch_stats[net]}
-                 for net in models.NETWORKS}
+                 for net in networks.NETWORKS}
     rows = (images, eps, conditions) if self.conditional else (images, eps)
     return self._apply(variables, rows)

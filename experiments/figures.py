@@ -7,10 +7,10 @@ import numpy as np
 from PIL import Image
 
 from vaegan_jax import files
-from vaegan_jax import images as images_lib
-from vaegan_jax import plots
-from vaegan_jax import writers
-from vaegan_jax.experiments import runner
+from vaegan_jax.data import images as images_lib
+from vaegan_jax.output import plots
+from vaegan_jax.output import writers
+from experiments import runner
 
 # The training-log scalars of the 'losses' figure and table, with titles.
 LOSSES = (('loss/gan_g', 'GAN loss (decoder)'), ('loss/kl', 'prior loss (KL)'),

@@ -21,8 +21,8 @@ from etils import epath
 from PIL import Image
 
 from vaegan_jax import files
-from vaegan_jax import images as images_lib
-from vaegan_jax import writers
+from vaegan_jax.data import images as images_lib
+from vaegan_jax.output import writers
 
 FORMATS = ('grid', 'png', 'npz')
 ALL = 'all'

@@ -12,11 +12,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from vaegan_jax import architectures
-from vaegan_jax import losses
-from vaegan_jax import models
-from vaegan_jax import objectives
-from vaegan_jax import replay as replay_lib
+from vaegan_jax.model import architectures
+from vaegan_jax.model import losses
+from vaegan_jax.model import networks
+from vaegan_jax.model import objectives
+from vaegan_jax.model import replay as replay_lib
 
 # The decoder's parameters a second time, for its passes as the GAN's
 # generator (on Z_p ~ p(Z), and on Z when the discriminator also judges
@@ -27,14 +27,14 @@ FORWARD_METRICS = ('d/real', 'd/recon', 'd/prior', 'bce/real', 'bce/fake',
                    'posterior/logvar')
 
 
-def make_forward(config: ml_collections.ConfigDict, nets: models.Networks,
+def make_forward(config: ml_collections.ConfigDict, nets: networks.Networks,
                  objective: str) -> Callable[..., tuple[dict[str, jax.Array],
                                                         Any]]:
   """The forward pass of one step: every loss term as a function of params.
 
   Args:
     config: the run's configuration.
-    nets: the modules of `models.build(config)`.
+    nets: the modules of `networks.build(config)`.
     objective: one phase ('vae' runs no discriminator, 'gan' no encoder;
       'vaegan' reconstructs Dis_l, 'vae' and 'blend' pixels).
 

@@ -21,21 +21,21 @@ import numpy as np
 from absl import logging
 from jax.experimental import multihost_utils
 
-from vaegan_jax import architectures
-from vaegan_jax import checkpoint as checkpoint_lib
+from vaegan_jax.model import architectures
+from vaegan_jax.store import checkpoint as checkpoint_lib
 from vaegan_jax import data
 from vaegan_jax import errors
-from vaegan_jax import evaluate
+from vaegan_jax.run import evaluate
 from vaegan_jax import parallel
-from vaegan_jax import preemption
-from vaegan_jax import progress as progress_lib
-from vaegan_jax import profiling
-from vaegan_jax import state as state_lib
-from vaegan_jax import step as step_lib
-from vaegan_jax import validation
-from vaegan_jax import warm_start
-from vaegan_jax import workdir as workdir_lib
-from vaegan_jax import writers
+from vaegan_jax.run import preemption
+from vaegan_jax.run import progress as progress_lib
+from vaegan_jax.run import profiling
+from vaegan_jax.model import state as state_lib
+from vaegan_jax.model import step as step_lib
+from vaegan_jax.run import validation
+from vaegan_jax.store import warm_start
+from vaegan_jax.store import workdir as workdir_lib
+from vaegan_jax.output import writers
 from vaegan_jax.metrics import quality
 
 # What a non-finite metric means, for the NaN guard's message.

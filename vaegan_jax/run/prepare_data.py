@@ -1,6 +1,6 @@
 """Prepares a run's data ahead of training, then checks it.
 
-    python -m vaegan_jax.data --config=configs/celeba.py \\
+    python -m vaegan_jax.run.prepare_data --config=configs/celeba.py \\
         --config.data.name=folder \\
         --config.data.path=/data/celeba/img_align_celeba
 
@@ -15,7 +15,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from vaegan_jax import cli
+from vaegan_jax.run import cli
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Path to a config file (configs/*.py); override fields '
@@ -30,7 +30,7 @@ def main(argv):
   # wait for JAX.
   from vaegan_jax import data  # pylint: disable=g-import-not-at-top
   from vaegan_jax import errors  # pylint: disable=g-import-not-at-top
-  from vaegan_jax import validation  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.run import validation  # pylint: disable=g-import-not-at-top
   try:
     validation.validate(_CONFIG.value)
     data.prepare(_CONFIG.value)

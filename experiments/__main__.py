@@ -1,9 +1,9 @@
 """Trains an experiment's runs and writes its report.
 
-    python -m vaegan_jax.experiments compare --workdir=workdirs/compare
-    python -m vaegan_jax.experiments lr --config.train.num_steps=5000
-    python -m vaegan_jax.experiments ablation --runs=lambda_0.0,lambda_1.0
-    python -m vaegan_jax.experiments compare --report_only
+    python -m experiments compare --workdir=workdirs/compare
+    python -m experiments lr --config.train.num_steps=5000
+    python -m experiments ablation --runs=lambda_0.0,lambda_1.0
+    python -m experiments compare --report_only
 
 Experiments: compare, ablation, lr, translation, feature_layer. Every run is
 --config (configs/mnist.py) with its overrides, the experiment's defaults for
@@ -20,8 +20,8 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from vaegan_jax import cli
-from vaegan_jax.experiments import definitions
+from vaegan_jax.run import cli
+from experiments import definitions
 
 
 
@@ -51,17 +51,17 @@ def _usage() -> str:
 def main(argv):
   if len(argv) != 2 or argv[1] not in definitions.EXPERIMENTS:
     raise app.UsageError('Name one experiment: python -m '
-                         'vaegan_jax.experiments <experiment> [flags]\n'
+                         'experiments <experiment> [flags]\n'
                          + _usage())
   cli.setup_logging()
   # Imported here so that --help and flag errors do not wait for JAX.
   from vaegan_jax import errors  # pylint: disable=g-import-not-at-top
-  from vaegan_jax import experiments  # pylint: disable=g-import-not-at-top
-  from vaegan_jax.experiments import report  # pylint: disable=g-import-not-at-top
-  from vaegan_jax.experiments import runner  # pylint: disable=g-import-not-at-top
+  import experiments  # pylint: disable=g-import-not-at-top
+  from experiments import report  # pylint: disable=g-import-not-at-top
+  from experiments import runner  # pylint: disable=g-import-not-at-top
   experiment = definitions.EXPERIMENTS[argv[1]]
   workdir = _WORKDIR.value or f'workdirs/{experiment.name}'
-  command = ' '.join(['python -m vaegan_jax.experiments']
+  command = ' '.join(['python -m experiments']
                      + [shlex.quote(a) for a in sys.argv[1:]])
   overridden = config_flags.get_override_values(flags.FLAGS['config'])
   config = runner.experiment_config(experiment, _CONFIG.value,

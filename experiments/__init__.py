@@ -1,6 +1,6 @@
 """Experiments on the model family, each training its runs and writing a report.
 
-    python -m vaegan_jax.experiments compare --workdir=workdirs/compare
+    python -m experiments compare --workdir=workdirs/compare
 
 trains the runs an experiment needs (each a `train.train_and_evaluate` call
 in `<workdir>/runs/<name>/`, resumed if unfinished, skipped if finished) and
@@ -14,9 +14,9 @@ from typing import Collection
 
 import ml_collections
 
-from vaegan_jax.experiments.definitions import Experiment
-from vaegan_jax.experiments.definitions import EXPERIMENTS
-from vaegan_jax.experiments.definitions import Run
+from experiments.definitions import Experiment
+from experiments.definitions import EXPERIMENTS
+from experiments.definitions import Run
 
 
 def run(experiment: Experiment, config: ml_collections.ConfigDict,
@@ -40,8 +40,8 @@ def run(experiment: Experiment, config: ml_collections.ConfigDict,
   # Imported here, not at the top: the command line imports this package,
   # and its --help and flag errors should not wait for JAX.
   from absl import logging  # pylint: disable=g-import-not-at-top
-  from vaegan_jax.experiments import report  # pylint: disable=g-import-not-at-top
-  from vaegan_jax.experiments import runner  # pylint: disable=g-import-not-at-top
+  from experiments import report  # pylint: disable=g-import-not-at-top
+  from experiments import runner  # pylint: disable=g-import-not-at-top
   for r in runner.select(experiment, runs):
     logging.info('Run %s of %s.', r.name, experiment.name)
     directory = runner.run_dir(workdir, r)

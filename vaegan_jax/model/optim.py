@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from vaegan_jax import models
+from vaegan_jax.model import networks
 
 Schedule = Callable[[jax.Array], jax.Array]
 
@@ -81,9 +81,9 @@ def build(config: ml_collections.ConfigDict
 
   Returns:
     ({network: transformation}, {network: schedule}) keyed by
-    `models.NETWORKS`.
+    `networks.NETWORKS`.
   """
   tx = transform(config.optim)
-  return ({net: tx for net in models.NETWORKS},
+  return ({net: tx for net in networks.NETWORKS},
           {net: schedule(config.optim, learning_rate(config.optim, net))
-           for net in models.NETWORKS})
+           for net in networks.NETWORKS})

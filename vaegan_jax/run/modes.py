@@ -17,15 +17,15 @@ from absl import logging
 
 from vaegan_jax import data
 from vaegan_jax import errors
-from vaegan_jax import evaluate
-from vaegan_jax import export
+from vaegan_jax.run import evaluate
+from vaegan_jax.store import export
 from vaegan_jax import files
-from vaegan_jax import inference
+from vaegan_jax.model import inference
 from vaegan_jax import parallel
-from vaegan_jax import restore
-from vaegan_jax import sample_files
-from vaegan_jax import validation
-from vaegan_jax import writers
+from vaegan_jax.store import restore
+from vaegan_jax.output import sample_files
+from vaegan_jax.run import validation
+from vaegan_jax.output import writers
 from vaegan_jax.metrics import fid_protocol
 from vaegan_jax.metrics import quality
 

@@ -9,11 +9,11 @@ step, restored read-only, so a run that is still training is not disturbed.
 import ml_collections
 from etils import epath
 
-from vaegan_jax import checkpoint as checkpoint_lib
+from vaegan_jax.store import checkpoint as checkpoint_lib
 from vaegan_jax import errors
-from vaegan_jax import integrity
+from vaegan_jax.store import integrity
 from vaegan_jax import parallel
-from vaegan_jax import state as state_lib
+from vaegan_jax.model import state as state_lib
 
 
 def parse_checkpoint(checkpoint: str | int) -> str | int:

@@ -10,10 +10,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from vaegan_jax.experiments import conditional
-from vaegan_jax.experiments import definitions
-from vaegan_jax.experiments import runner
-from vaegan_jax.experiments import translation
+from experiments import conditional
+from experiments import definitions
+from experiments import runner
+from experiments import translation
 
 Results = Sequence[runner.Result]
 # The share of each class's samples the digits classifier must label as

@@ -22,11 +22,11 @@ from absl import logging
 
 from vaegan_jax import errors
 from vaegan_jax import files
-from vaegan_jax import objectives
-from vaegan_jax import train
-from vaegan_jax import workdir as workdir_lib
-from vaegan_jax import writers
-from vaegan_jax.experiments import definitions
+from vaegan_jax.model import objectives
+from vaegan_jax.run import train
+from vaegan_jax.store import workdir as workdir_lib
+from vaegan_jax.output import writers
+from experiments import definitions
 
 TIMING_FILE = 'timing.json'
 

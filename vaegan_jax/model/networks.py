@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from vaegan_jax import architectures
-from vaegan_jax import layers
+from vaegan_jax.model import architectures
+from vaegan_jax.model import layers
 
 NETWORKS = ('encoder', 'decoder', 'discriminator')
 

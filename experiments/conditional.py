@@ -7,8 +7,8 @@ import numpy as np
 
 import vaegan_jax
 from vaegan_jax import files
-from vaegan_jax import images as images_lib
-from vaegan_jax import writers
+from vaegan_jax.data import images as images_lib
+from vaegan_jax.output import writers
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import extractors
 from vaegan_jax.metrics import quality

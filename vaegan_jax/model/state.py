@@ -9,10 +9,10 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from vaegan_jax import architectures
-from vaegan_jax import models
-from vaegan_jax import optim
-from vaegan_jax import replay as replay_lib
+from vaegan_jax.model import architectures
+from vaegan_jax.model import networks
+from vaegan_jax.model import optim
+from vaegan_jax.model import replay as replay_lib
 
 PyTree = Any
 
@@ -57,7 +57,7 @@ def condition_shape(config: ml_collections.ConfigDict) -> tuple[int] | None:
 
 
 def _init(config: ml_collections.ConfigDict, rng: jax.Array) -> TrainState:
-  nets = models.build(config)
+  nets = networks.build(config)
   txs, _ = optim.build(config)
   image = jnp.zeros((1, *image_shape(config)), jnp.float32)
   z = jnp.zeros((1, architectures.latent_dim(config)), jnp.float32)
@@ -66,17 +66,17 @@ def _init(config: ml_collections.ConfigDict, rng: jax.Array) -> TrainState:
   if condition_shape(config):
     kwargs['condition'] = jnp.zeros((1, *condition_shape(config)),
                                     jnp.float32)
-  keys = dict(zip(models.NETWORKS, jax.random.split(rng, 3)))
+  keys = dict(zip(networks.NETWORKS, jax.random.split(rng, 3)))
   variables = {net: nets[net].init(keys[net], inputs[net], train=False,
                                    **kwargs)
-               for net in models.NETWORKS}
+               for net in networks.NETWORKS}
   params = {net: v['params'] for net, v in variables.items()}
   return TrainState(
       step=jnp.zeros((), jnp.int32),
       params=params,
       batch_stats={net: v.get('batch_stats', {})
                    for net, v in variables.items()},
-      opt_state={net: txs[net].init(params[net]) for net in models.NETWORKS},
+      opt_state={net: txs[net].init(params[net]) for net in networks.NETWORKS},
       replay=replay_lib.init(config, image_shape(config),
                              condition_shape(config)),
   )

@@ -5,9 +5,10 @@
 BatchNorm statistics as numpy arrays, and the model's configuration as JSON.
 Reading it needs flax and this package's `models`, not orbax:
 
-    from vaegan_jax import export, models
+    from vaegan_jax.store import export
+    from vaegan_jax.model import networks
     config, variables = export.load('model_step_1000.msgpack')
-    decoder = models.build(config).decoder
+    decoder = networks.build(config).decoder
     images = decoder.apply(variables['decoder'], z, train=False)
 """
 
@@ -20,10 +21,10 @@ import numpy as np
 from etils import epath
 from flax import serialization
 
-from vaegan_jax import architectures
+from vaegan_jax.model import architectures
 from vaegan_jax import files
-from vaegan_jax import models
-from vaegan_jax import workdir
+from vaegan_jax.model import networks
+from vaegan_jax.store import workdir
 
 FORMAT = 'vaegan_jax.export'
 VERSION = 1
@@ -41,7 +42,7 @@ def save(path: str, config: ml_collections.ConfigDict, state: Any,
   """
   variables = {net: {'params': state.params[net],
                      'batch_stats': state.batch_stats[net]}
-               for net in models.NETWORKS}
+               for net in networks.NETWORKS}
   blob = {
       'format': FORMAT,
       'version': VERSION,
@@ -61,7 +62,7 @@ def load(path: str) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
 
   Returns:
     (config, variables): `variables[net]` is {'params', 'batch_stats'} for
-    `models.build(config)[net].apply(variables[net], x, train=False)`.
+    `networks.build(config)[net].apply(variables[net], x, train=False)`.
 
   Raises:
     ValueError: the file is not an export of this package.

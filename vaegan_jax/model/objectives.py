@@ -24,10 +24,10 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from vaegan_jax import losses
-from vaegan_jax import models
+from vaegan_jax.model import losses
+from vaegan_jax.model import networks
 
-NETWORKS = models.NETWORKS
+NETWORKS = networks.NETWORKS
 # 'kl' L_prior; 'llike' L_llike on Dis_l; 'pixel' the pixel reconstruction
 # error; 'gan_d', 'gan_g' the two sides of the GAN loss; 'gp' WGAN-GP's
 # gradient penalty.

@@ -17,9 +17,9 @@ from absl import logging
 from etils import epath
 
 from vaegan_jax import errors
-from vaegan_jax import restore
-from vaegan_jax import state as state_lib
-from vaegan_jax import workdir as workdir_lib
+from vaegan_jax.store import restore
+from vaegan_jax.model import state as state_lib
+from vaegan_jax.store import workdir as workdir_lib
 
 # Config fields that decide the networks' array shapes.
 _SHAPE_FIELDS = ('model.', 'data.image_size', 'data.channels')

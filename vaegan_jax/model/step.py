@@ -19,12 +19,12 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from vaegan_jax import forward as forward_lib
-from vaegan_jax import models
-from vaegan_jax import objectives
-from vaegan_jax import optim
-from vaegan_jax import replay as replay_lib
-from vaegan_jax import state as state_lib
+from vaegan_jax.model import forward as forward_lib
+from vaegan_jax.model import networks
+from vaegan_jax.model import objectives
+from vaegan_jax.model import optim
+from vaegan_jax.model import replay as replay_lib
+from vaegan_jax.model import state as state_lib
 
 AS_GENERATOR = forward_lib.AS_GENERATOR
 Batch = dict[str, jax.Array]
@@ -120,7 +120,7 @@ def make_train_step(config: ml_collections.ConfigDict
   Returns:
     The train step.
   """
-  nets = models.build(config)
+  nets = networks.build(config)
   txs, schedules = optim.build(config)
   phases = objectives.phases(config)
   forwards = {p: forward_lib.make_forward(config, nets, p) for p in {*phases, 'gan'}}

@@ -2,7 +2,7 @@ r"""Converts pytorch-fid's Inception weights to the .npz `inception` loads.
 
 Usage (no torch needed: `pth` reads the file):
 
-  python -m vaegan_jax.metrics.convert_inception \
+  python -m tools.convert_inception \
       pt_inception-2015-12-05-6726825d.pth inception_fid.npz
 
 The input is pytorch-fid's port of the TensorFlow FID Inception
@@ -22,7 +22,7 @@ from etils import epath
 
 from vaegan_jax import files
 from vaegan_jax.metrics import inception_weights
-from vaegan_jax.metrics import pth
+from tools import pth
 
 # sha256 prefix of pytorch-fid's file (the suffix of its name).
 KNOWN_SHA256_PREFIX = '6726825d'

@@ -12,13 +12,13 @@ from typing import Any, Callable
 import jax
 import ml_collections
 
-from vaegan_jax import architectures
+from vaegan_jax.model import architectures
 from vaegan_jax import errors
-from vaegan_jax import layers
-from vaegan_jax import losses
-from vaegan_jax import models
-from vaegan_jax import objectives
-from vaegan_jax import optim
+from vaegan_jax.model import layers
+from vaegan_jax.model import losses
+from vaegan_jax.model import networks
+from vaegan_jax.model import objectives
+from vaegan_jax.model import optim
 from vaegan_jax.data import preprocess
 from vaegan_jax.metrics import fid_protocol
 from vaegan_jax.metrics import inception_weights
@@ -70,8 +70,8 @@ def one_of(choices) -> tuple[Check, str]:
 FIELDS: dict[str, tuple[Check, str]] = {
     'seed': at_least(0),
     'init_networks': ((lambda v: isinstance(v, tuple) and len(v) > 0
-                       and set(v) <= set(models.NETWORKS)),
-                      f'a non-empty tuple of names from {models.NETWORKS}, '
+                       and set(v) <= set(networks.NETWORKS)),
+                      f'a non-empty tuple of names from {networks.NETWORKS}, '
                       'e.g. --config.init_networks="(\'encoder\', '
                       '\'decoder\')"'),
     'data.image_size': at_least(1),
@@ -88,7 +88,7 @@ FIELDS: dict[str, tuple[Check, str]] = {
     'model.bn_epsilon': positive(),
     'model.conv_transpose_impl': one_of(layers.CONV_TRANSPOSE_IMPLS),
     'model.dtype': one_of(DTYPES),
-    'model.dis_norm': one_of(models.DIS_NORMS),
+    'model.dis_norm': one_of(networks.DIS_NORMS),
     'model.condition_embedding': at_least(1),
     'loss.objective': one_of(objectives.OBJECTIVES),
     'loss.blend_lambda': within(0, 1),
@@ -148,7 +148,7 @@ OPTIONAL: dict[str, tuple[Check, str]] = {
     'eval.best_metric': ((lambda v: v == '' or v in BEST_METRICS),
                          "'' (the latest checkpoints only) or a metric "
                          f'for which lower is better, one of {BEST_METRICS}'),
-    **{f'optim.{net}.lr': positive() for net in models.NETWORKS},
+    **{f'optim.{net}.lr': positive() for net in networks.NETWORKS},
     **{f'model.{field}': at_least(1) for field in (
         'latent_dim', 'encoder_dense', 'decoder_base_width',
         'discriminator_dense', 'dis_feature_layer', 'num_conditions')},

@@ -29,8 +29,8 @@ from jax.experimental import multihost_utils
 
 from vaegan_jax import errors
 from vaegan_jax import files
-from vaegan_jax import integrity
-from vaegan_jax import state as state_lib
+from vaegan_jax.store import integrity
+from vaegan_jax.model import state as state_lib
 
 PyTree = Any
 DAMAGED_DIR = 'damaged'

@@ -13,10 +13,10 @@ import jax
 import ml_collections
 import numpy as np
 
-from vaegan_jax import architectures
-from vaegan_jax import models
+from vaegan_jax.model import architectures
+from vaegan_jax.model import networks
 from vaegan_jax import parallel
-from vaegan_jax import state as state_lib
+from vaegan_jax.model import state as state_lib
 
 PyTree = Any
 INTERPOLATIONS = ('linear', 'slerp')
@@ -39,7 +39,7 @@ class Inference:
   def __init__(self, config: ml_collections.ConfigDict, mesh=None,
                batch_size: int = 256):
     self.mesh = mesh or parallel.make_mesh()
-    self.nets = models.build(config)
+    self.nets = networks.build(config)
     self.latent_dim = architectures.latent_dim(config)
     self.condition_shape = state_lib.condition_shape(config)
 
@@ -52,7 +52,7 @@ class Inference:
 
     self._apply = {net: parallel.batched(functools.partial(apply, net),
                                          self.mesh, batch_size)
-                   for net in models.NETWORKS}
+                   for net in networks.NETWORKS}
 
   def _rows(self, x: np.ndarray, conditions: np.ndarray | None) -> Any:
     if self.condition_shape is None:

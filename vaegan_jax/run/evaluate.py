@@ -23,12 +23,12 @@ from absl import logging
 from vaegan_jax import data
 from vaegan_jax import errors
 from vaegan_jax import files
-from vaegan_jax import images as images_lib
-from vaegan_jax import inference
+from vaegan_jax.data import images as images_lib
+from vaegan_jax.model import inference
 from vaegan_jax import metrics
-from vaegan_jax import plots
-from vaegan_jax import validation
-from vaegan_jax import writers
+from vaegan_jax.output import plots
+from vaegan_jax.run import validation
+from vaegan_jax.output import writers
 from vaegan_jax.metrics import fid_protocol
 from vaegan_jax.metrics import held_out as held_out_metrics
 from vaegan_jax.metrics import iwae

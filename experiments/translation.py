@@ -11,7 +11,7 @@ import numpy as np
 
 import vaegan_jax
 from vaegan_jax import data
-from vaegan_jax import images as images_lib
+from vaegan_jax.data import images as images_lib
 from vaegan_jax.data import augment
 from vaegan_jax.data import preprocess
 from vaegan_jax.metrics import held_out

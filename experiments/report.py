@@ -11,16 +11,16 @@ from typing import Sequence
 import numpy as np
 
 import vaegan_jax
-from vaegan_jax import architectures
+from vaegan_jax.model import architectures
 from vaegan_jax import data
 from vaegan_jax import files
 from vaegan_jax.data import sources
-from vaegan_jax.experiments import conditional
-from vaegan_jax.experiments import definitions
-from vaegan_jax.experiments import figures
-from vaegan_jax.experiments import runner
-from vaegan_jax.experiments import translation
-from vaegan_jax.experiments import verdicts
+from experiments import conditional
+from experiments import definitions
+from experiments import figures
+from experiments import runner
+from experiments import translation
+from experiments import verdicts
 from vaegan_jax.metrics import quality
 
 NOTES_FILE = 'notes.md'

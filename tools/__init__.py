@@ -1,0 +1,1 @@
+"""Tools beside the library: the FID Inception weight converter."""

@@ -1,0 +1,1 @@
+"""What a run shows: pictures, charts, metric writers, sample files."""
