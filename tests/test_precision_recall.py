@@ -51,3 +51,57 @@ def test_blocking_does_not_change_the_result():
   blocked = pr.precision_recall(real, fake, batch_size=32)
   assert whole == blocked
   assert 0.0 < whole['precision'] < 1.0 and 0.0 < whole['recall'] < 1.0
+
+
+def _direct_density_coverage(real, fake, k):
+  """Naeem et al.'s definitions with full numpy distance matrices."""
+  real, fake = real.astype(np.float64), fake.astype(np.float64)
+  real_real = np.linalg.norm(real[:, None] - real[None], axis=-1)
+  radii = np.sort(real_real, axis=1)[:, k]  # column 0 is the point itself
+  real_fake = np.linalg.norm(real[:, None] - fake[None], axis=-1)
+  inside = real_fake < radii[:, None]  # [N real balls, M fake]
+  return {'density': inside.sum() / (k * len(fake)),
+          'coverage': inside.any(axis=1).mean()}
+
+
+@pytest.mark.parametrize('k', [2, 5])
+def test_density_coverage_match_the_definitions(k):
+  rng = np.random.default_rng(4)
+  real = rng.normal(size=(120, 5)).astype(np.float32)
+  # Crowded around a third of the real data: density above coverage.
+  fake = np.concatenate([real[:40] + 0.05 * rng.normal(size=(40, 5)),
+                         rng.normal(2.0, 1.0, size=(60, 5))]
+                        ).astype(np.float32)
+  got = pr.density_coverage(real, fake, k=k, batch_size=32)
+  expected = _direct_density_coverage(real, fake, k)
+  assert got['density'] == pytest.approx(expected['density'], rel=1e-6)
+  assert got['coverage'] == pytest.approx(expected['coverage'], rel=1e-6)
+  assert 0.1 < got['coverage'] < 0.9
+
+
+def test_density_coverage_default_k_is_five():
+  rng = np.random.default_rng(5)
+  real = rng.normal(size=(80, 3)).astype(np.float32)
+  fake = rng.normal(0.5, 1.0, size=(70, 3)).astype(np.float32)
+  assert pr.density_coverage(real, fake) == pytest.approx(
+      _direct_density_coverage(real, fake, 5))
+
+
+def test_density_coverage_of_matching_and_distant_sets():
+  rng = np.random.default_rng(6)
+  real = rng.normal(size=(1000, 4)).astype(np.float32)
+  same = pr.density_coverage(real, rng.normal(size=(1000, 4)))
+  assert same['density'] == pytest.approx(1.0, abs=0.1)
+  assert same['coverage'] > 0.95
+  far = pr.density_coverage(real, rng.normal(size=(1000, 4)) + 50.0)
+  assert far == {'density': 0.0, 'coverage': 0.0}
+
+
+def test_nearest_distances_are_zero_for_copies():
+  rng = np.random.default_rng(7)
+  train = rng.normal(size=(50, 6)).astype(np.float32)
+  queries = np.concatenate([train[:5], train[:5] + 1.0])
+  got = pr.nearest_squared_distances(queries, train, batch_size=4)
+  expected = ((queries[:, None] - train[None]) ** 2).sum(-1).min(axis=1)
+  np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+  assert np.all(got[:5] < 1e-5)
