@@ -95,6 +95,16 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.conditional = False
   config.model.num_conditions = config_dict.placeholder(int)
   config.model.condition_embedding = 32
+  # An exponential moving average of the decoder (StyleGAN's G_ema), which
+  # samples, interpolations, random walks and FID then use (0: off):
+  # ema ← decay·ema + (1 − decay)·decoder after every step, parameters and
+  # BatchNorm statistics (vaegan_jax/model/ema.py). ema_halflife_images
+  # sets the decay from a half-life in images instead, 0.5 ** (batch_size /
+  # halflife), and ema_rampup (StyleGAN2-ADA: 0.05) caps that half-life at
+  # ema_rampup × the images seen so far.
+  config.model.ema_decay = 0.0
+  config.model.ema_halflife_images = config_dict.placeholder(float)
+  config.model.ema_rampup = config_dict.placeholder(float)
 
   config.loss = ml_collections.ConfigDict()
   # 'vaegan' (Larsen et al.), 'vae' (pixel reconstruction, no
@@ -129,6 +139,21 @@ def get_config() -> ml_collections.ConfigDict:
   # of a batch of them beside the fresh ones.
   config.loss.replay_size = 0
   config.loss.replay_fraction = 0.5
+  # Differentiable augmentation (DiffAugment, Zhao et al. 2020): a
+  # comma-separated list of 'color', 'translation', 'cutout' and 'flip' (not
+  # for digits), e.g. 'color,translation,cutout' ('' : off). Every image
+  # the discriminator judges in a step gets the same random draw, and the
+  # decoder's GAN gradient flows through it. augment_llike: Dis_l of X and
+  # X~ in L_llike see the same draw too (False: the paper's L_llike, on the
+  # images as they are).
+  config.loss.augment = ''
+  config.loss.augment_llike = False
+  # R1 (Mescheder et al. 2018): the discriminator's loss adds
+  # (r1_weight / 2)·E‖∇_x D(x)‖² on real images (0: off), computed every
+  # r1_every steps and weighed r1_every times there (StyleGAN2's lazy
+  # regularisation). Not with wgan_gp, which has its own penalty.
+  config.loss.r1_weight = 0.0
+  config.loss.r1_every = 16
   config.loss.equilibrium_gating = True
   config.loss.equilibrium = 0.68
   config.loss.margin = 0.35

@@ -168,6 +168,41 @@ def gradient_penalty(critic: Callable[[jax.Array], jax.Array],
   return jnp.mean((norms - 1.0) ** 2)
 
 
+def r1_penalty(critic: Callable[[jax.Array], jax.Array],
+               real: jax.Array) -> jax.Array:
+  """R1 (Mescheder et al. 2018): E‖∇_x D(x)‖² on real images.
+
+  The discriminator's loss weighs it by γ_R1 / 2; with lazy regularisation
+  (StyleGAN2) it is computed every k-th step only and weighed k times as
+  much there (`lazy`).
+
+  Args:
+    critic: images [B, ...] -> scores [B] (logits), each depending on its
+      own image (with BatchNorm on batch statistics: the gradient of the
+      batch's summed scores).
+    real: [B, ...] real images.
+
+  Returns:
+    The penalty (scalar).
+  """
+  grads = jax.grad(lambda x: jnp.sum(critic(x)))(real)
+  return jnp.mean(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, -1))
+
+
+def lazy(penalty: Callable[[], jax.Array], step: jax.Array | int,
+         every: int) -> jax.Array:
+  """`penalty()` on every `every`-th step (step 0 included), else 0.
+
+  Under `jax.jit` the penalty is computed on those steps only
+  (`jax.lax.cond`); weigh it by `every` to keep its expected weight.
+  """
+  if every <= 1:
+    return penalty()
+  shape = jax.eval_shape(penalty)
+  return jax.lax.cond(jnp.asarray(step) % every == 0, penalty,
+                      lambda: jnp.zeros(shape.shape, shape.dtype))
+
+
 GAN_LOSSES: dict[str, GanLoss] = {
     'minimax': GanLoss(bce_discriminator, minimax_generator),
     'non_saturating': GanLoss(bce_discriminator, non_saturating_generator),
