@@ -144,14 +144,14 @@ TRANSFORMS: dict[str, Callable[[jax.Array, Draw], jax.Array]] = {
 
 
 def apply(x: jax.Array, d: Draw, names: Sequence[str]) -> jax.Array:
-  """`x` [k·n, H, W, C], k groups of n, each group transformed by `d`."""
+  """`x` transformed by the draw `d` of n transformations: row i by
+  transformation i mod n (groups of n rows, e.g. real and generated images,
+  each transformed alike; a shorter group by the first ones)."""
   n = next(iter(d.values())).shape[0] if d else x.shape[0]
-  if x.shape[0] % n:
-    raise ValueError(f'{x.shape[0]} images are not groups of the {n} drawn '
-                     'transformations.')
-  tiled = jax.tree.map(lambda v: jnp.tile(v, x.shape[0] // n), d)
+  reps = -(-x.shape[0] // n)
+  rows = jax.tree.map(lambda v: jnp.tile(v, reps)[:x.shape[0]], d)
   for name in names:
-    x = TRANSFORMS[name](x, tiled)
+    x = TRANSFORMS[name](x, rows)
   return x
 
 
@@ -160,7 +160,7 @@ def augment(x: jax.Array, key: jax.Array, names: Sequence[str],
   """DiffAugment: `x` transformed by one random draw per row of a group.
 
   Args:
-    x: [k·group, H, W, C] images in [-1, 1].
+    x: [N, H, W, C] images in [-1, 1].
     key: PRNG key of the draw.
     names: policies, applied in this order ((): `x` unchanged).
     group: rows that get different transformations; row i and row
