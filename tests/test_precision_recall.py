@@ -97,11 +97,15 @@ def test_density_coverage_of_matching_and_distant_sets():
   assert far == {'density': 0.0, 'coverage': 0.0}
 
 
-def test_nearest_distances_are_zero_for_copies():
+def test_nearest_neighbours_of_copies_and_shifted_copies():
   rng = np.random.default_rng(7)
   train = rng.normal(size=(50, 6)).astype(np.float32)
-  queries = np.concatenate([train[:5], train[:5] + 1.0])
-  got = pr.nearest_squared_distances(queries, train, batch_size=4)
-  expected = ((queries[:, None] - train[None]) ** 2).sum(-1).min(axis=1)
-  np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
-  assert np.all(got[:5] < 1e-5)
+  queries = np.concatenate([train[:5], train[:5] + 0.01,
+                            rng.normal(size=(7, 6))]).astype(np.float32)
+  indices, distances = pr.nearest_neighbours(queries, train, batch_size=4)
+  direct = np.linalg.norm(queries[:, None].astype(np.float64) - train[None],
+                          axis=-1)
+  np.testing.assert_array_equal(indices, direct.argmin(axis=1))
+  np.testing.assert_allclose(distances, direct.min(axis=1), rtol=1e-6)
+  np.testing.assert_array_equal(indices[:10], np.tile(np.arange(5), 2))
+  assert np.all(distances[:5] == 0.0)

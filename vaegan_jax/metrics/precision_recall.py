@@ -62,6 +62,11 @@ def _nearest_squared_distance(rows, cols):
   return jnp.min(_squared_distances(rows, cols), axis=1)
 
 
+@jax.jit
+def _nearest_index(rows, cols):
+  return jnp.argmin(_squared_distances(rows, cols), axis=1)
+
+
 def _map_row_blocks(fn, rows: np.ndarray, batch_size: int, *args
                     ) -> np.ndarray:
   """fn(block, *args) over fixed-size blocks of rows (the last one padded)."""
@@ -149,9 +154,10 @@ def precision_recall(real_features: np.ndarray, fake_features: np.ndarray,
   return {'precision': float(precision), 'recall': float(recall)}
 
 
-def nearest_squared_distances(queries: np.ndarray, features: np.ndarray,
-                              batch_size: int = 1024) -> np.ndarray:
-  """Squared distance from each query to its nearest row of `features`.
+def nearest_neighbours(queries: np.ndarray, features: np.ndarray,
+                       batch_size: int = 1024
+                       ) -> tuple[np.ndarray, np.ndarray]:
+  """Each query's nearest row of `features`, and the distance to it.
 
   Args:
     queries: [M, D] features.
@@ -159,11 +165,15 @@ def nearest_squared_distances(queries: np.ndarray, features: np.ndarray,
     batch_size: rows per block of the distance computation.
 
   Returns:
-    [M] float32 squared distances (0 for a query that is one of the rows).
+    (indices [M] into `features`, Euclidean distances [M] in float64, 0 for
+    a query that is one of the rows).
   """
-  queries, features = _centred(features, queries)[::-1]
-  return _map_row_blocks(_nearest_squared_distance, queries, batch_size,
-                         jnp.asarray(features))
+  centred_features, centred_queries = _centred(features, queries)
+  indices = _map_row_blocks(_nearest_index, centred_queries, batch_size,
+                            jnp.asarray(centred_features))
+  differences = (np.asarray(queries, np.float64)
+                 - np.asarray(features, np.float64)[indices])
+  return indices, np.sqrt(np.sum(differences ** 2, axis=1))
 
 
 def density_coverage(real_features: np.ndarray, fake_features: np.ndarray,
