@@ -16,7 +16,7 @@ follow its parameters. The average lives in the train state
 (`TrainState.ema`: {'params', 'batch_stats'}, or None when off).
 """
 
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -32,27 +32,37 @@ def enabled(config: ml_collections.ConfigDict) -> bool:
   return bool(model.ema_decay) or bool(model.ema_halflife_images)
 
 
-def decay(config: ml_collections.ConfigDict,
-          step: jax.Array | int) -> jax.Array:
-  """β of the update after train step `step` (float32 scalar).
+def schedule(config: ml_collections.ConfigDict
+             ) -> Callable[[jax.Array | int], jax.Array]:
+  """β as a function of the step, from `config` read once.
 
   Args:
     config: uses `config.model.ema_*` and `config.train.batch_size`.
-    step: the global step before the update (images seen: step ·
-      batch_size).
 
   Returns:
-    `ema_decay`, or the decay of `ema_halflife_images` (ramped up).
+    step -> β (float32) of the update after train step `step` (images
+    seen: step · batch_size): `ema_decay`, or the decay of
+    `ema_halflife_images` (ramped up).
   """
   model = config.model
-  if not model.ema_halflife_images:
-    return jnp.asarray(model.ema_decay, jnp.float32)
-  batch = config.train.batch_size
-  halflife = jnp.asarray(model.ema_halflife_images, jnp.float32)
-  if model.ema_rampup:
-    seen = jnp.asarray(step, jnp.float32) * batch
-    halflife = jnp.minimum(halflife, seen * model.ema_rampup)
-  return 0.5 ** (batch / jnp.maximum(halflife, 1e-8))
+  constant, halflife = model.ema_decay, model.ema_halflife_images
+  rampup, batch = model.ema_rampup, config.train.batch_size
+
+  def beta(step):
+    if not halflife:
+      return jnp.asarray(constant, jnp.float32)
+    life = jnp.asarray(halflife, jnp.float32)
+    if rampup:
+      life = jnp.minimum(life, jnp.asarray(step, jnp.float32) * batch * rampup)
+    return 0.5 ** (batch / jnp.maximum(life, 1e-8))
+
+  return beta
+
+
+def decay(config: ml_collections.ConfigDict,
+          step: jax.Array | int) -> jax.Array:
+  """β of the update after train step `step` (`schedule`)."""
+  return schedule(config)(step)
 
 
 def init(params: PyTree, batch_stats: PyTree) -> dict[str, PyTree]:
