@@ -19,7 +19,9 @@ from vaegan_jax.run import cli
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Path to a config file (configs/*.py); override fields '
-    'with --config.<section>.<field>=value.', lock_config=True)
+    'with --config.<section>.<field>=value. Needed to train; evaluate, sample '
+    'and export read the run\'s own <workdir>/config.json, and take only '
+    'overrides of config.eval.* and of where the data is.', lock_config=True)
 _WORKDIR = flags.DEFINE_string(
     'workdir', None, 'Directory for checkpoints, metrics and pictures '
     '(default: workdirs/<config name>). A workdir with checkpoints resumes.')
@@ -60,30 +62,50 @@ _PROCESS_ID = flags.DEFINE_integer('process_id', None,
                                    'This process\'s index (multi-host).')
 
 
-def _default_workdir() -> str:
+def _workdir() -> str:
+  """--workdir, else workdirs/<config name>."""
+  if _WORKDIR.value:
+    return _WORKDIR.value
+  if _CONFIG.value is None:
+    sys.exit(f'Error: --mode={_MODE.value} needs --workdir (the run to read) '
+             'or --config (whose run is workdirs/<config name>).')
   name = os.path.splitext(os.path.basename(
       config_flags.get_config_filename(flags.FLAGS['config'])))[0]
   return os.path.join('workdirs', name)
 
 
+def _overrides() -> dict:
+  """The config fields given on the command line: 'section.field' -> value."""
+  if _CONFIG.value is None:
+    return {}
+  return dict(config_flags.get_override_values(flags.FLAGS['config']))
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  if _MODE.value == 'train' and _CONFIG.value is None:
+    sys.exit('Error: training needs --config=configs/<name>.py (the '
+             'configs are in configs/).')
   cli.setup_logging()
   # Imported here, not at the top, so that --help and flag errors do not
   # wait for JAX.
   import jax  # pylint: disable=g-import-not-at-top
   from vaegan_jax import errors  # pylint: disable=g-import-not-at-top
   from vaegan_jax.run import modes  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.run import opening  # pylint: disable=g-import-not-at-top
   from vaegan_jax.run import train  # pylint: disable=g-import-not-at-top
   if _DISTRIBUTED.value:
     jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
                                _PROCESS_ID.value)
-  config, workdir = _CONFIG.value, _WORKDIR.value or _default_workdir()
+  workdir = _workdir()
   try:
     if _MODE.value == 'train':
-      train.train_and_evaluate(config, workdir)
-    elif _MODE.value == 'evaluate':
+      train.train_and_evaluate(_CONFIG.value, workdir)
+      return
+    # The other modes read the run as it was trained.
+    config = opening.run_config(workdir, _overrides())
+    if _MODE.value == 'evaluate':
       modes.evaluate_checkpoint(config, workdir, _CHECKPOINT.value)
     elif _MODE.value == 'export':
       modes.export_checkpoint(config, workdir, _CHECKPOINT.value,
@@ -98,5 +120,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  flags.mark_flags_as_required(['config'])
   app.run(main, flags_parser=cli.parse_flags)

@@ -1,11 +1,11 @@
 """What main.py's --mode=evaluate, sample and export do with one checkpoint.
 
-Each restores one checkpoint of a run (`restore.restore_run`: 'latest',
-'best' or a step) and writes into the run's workdir: an evaluation's
-pictures and metrics (`evaluate.Evaluator`), samples in files other FID
-tools read (`sample_files`), or the networks in one self-contained file
-(`export`). None of them trains, takes the workdir's lock or changes its
-checkpoints.
+Each opens one checkpoint of a run (`opening.open_run`: the run's own
+config, and 'latest', 'best' or a step) and writes into the run's workdir:
+an evaluation's pictures and metrics (`evaluate.Evaluator`), samples in
+files other FID tools read (`sample_files`), or the networks in one
+self-contained file (`export`). None of them trains, takes the workdir's
+lock or changes its checkpoints.
 """
 
 from typing import Sequence
@@ -15,27 +15,24 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from vaegan_jax import data
 from vaegan_jax import errors
 from vaegan_jax.run import evaluate
 from vaegan_jax.store import export
 from vaegan_jax import files
 from vaegan_jax.model import inference
-from vaegan_jax import parallel
-from vaegan_jax.store import restore
 from vaegan_jax.output import sample_files
-from vaegan_jax.run import validation
+from vaegan_jax.run import opening
 from vaegan_jax.output import writers
 from vaegan_jax.metrics import fid_protocol
-from vaegan_jax.metrics import quality
 
 
-def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
+def evaluate_checkpoint(config: ml_collections.ConfigDict | None, workdir: str,
                         checkpoint: str | int = 'latest') -> dict[str, float]:
   """Writes the pictures and metrics of one checkpoint of a run.
 
   Args:
-    config: the run's configuration (eval fields may differ).
+    config: the run's configuration (eval fields may differ; None: its
+      config.json, `opening.run_config`).
     workdir: the run's directory.
     checkpoint: 'latest', 'best' or a step.
 
@@ -43,11 +40,8 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
     The scalar metrics; everything is written to
     `workdir/evaluation/step_<step>/` (eval_metrics.json and PNG files).
   """
-  validation.validate(config)
-  quality.check_files(config)
-  config = data.with_conditions(config)
-  mesh = parallel.make_mesh()
-  state, step = restore.restore_run(config, workdir, checkpoint, mesh)
+  config, mesh, state, step = opening.open_run(config, workdir, 'evaluate',
+                                               checkpoint)
   out = str(files.path(workdir) / 'evaluation' / f'step_{step}')
   with errors.storage_errors(out, 'Free space there, then run the same '
                              'command again.'):
@@ -63,14 +57,14 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   return results
 
 
-def sample_checkpoint(config: ml_collections.ConfigDict, workdir: str,
+def sample_checkpoint(config: ml_collections.ConfigDict | None, workdir: str,
                       checkpoint: str | int = 'latest', num: int = 64,
                       seed: int = 0, formats: Sequence[str] = ('grid',),
                       output_dir: str | None = None) -> str:
   """Decodes `num` prior samples of a checkpoint into files.
 
   Args:
-    config: the run's configuration.
+    config: the run's configuration (None: its config.json).
     workdir: the run's directory.
     checkpoint: 'latest', 'best' or a step.
     num: how many samples.
@@ -89,16 +83,14 @@ def sample_checkpoint(config: ml_collections.ConfigDict, workdir: str,
     The path of the grid PNG, else of the .npz, else of the PNG folder:
     `<output_dir>/step_<step>_seed_<seed>[.png|.npz|/]`.
   """
-  validation.validate(config)
   if not (isinstance(num, int) and num >= 1):
     raise errors.UserError(f'--num_samples={num} must be an integer >= 1.')
   try:
     formats = sample_files.parse_formats(formats)
   except ValueError as e:
     raise errors.UserError(f'--sample_format: {e}') from None
-  config = data.with_conditions(config)
-  mesh = parallel.make_mesh()
-  state, step = restore.restore_run(config, workdir, checkpoint, mesh)
+  config, mesh, state, step = opening.open_run(config, workdir, 'sample',
+                                               checkpoint)
   infer = inference.Inference(config, mesh, config.eval.batch_size)
   columns, conditions = None, None
   if config.model.conditional:  # `num` of each class, a row per class
@@ -131,13 +123,13 @@ def sample_checkpoint(config: ml_collections.ConfigDict, workdir: str,
                   'png': out_files.folder}[fmt])
 
 
-def export_checkpoint(config: ml_collections.ConfigDict, workdir: str,
+def export_checkpoint(config: ml_collections.ConfigDict | None, workdir: str,
                       checkpoint: str | int = 'latest',
                       output_dir: str | None = None) -> str:
   """Writes one checkpoint's networks and the model config to one file.
 
   Args:
-    config: the run's configuration.
+    config: the run's configuration (None: its config.json).
     workdir: the run's directory.
     checkpoint: 'latest', 'best' or a step.
     output_dir: where the file goes (default: `workdir/export`).
@@ -145,8 +137,8 @@ def export_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   Returns:
     The path, `<output_dir>/model_step_<step>.msgpack` (see `export.load`).
   """
-  validation.validate(config)
-  state, step = restore.restore_run(config, workdir, checkpoint)
+  config, _, state, step = opening.open_run(config, workdir, 'export',
+                                            checkpoint)
   path = str(files.path(output_dir or files.path(workdir) / 'export') /
              f'model_step_{step}.msgpack')
   if jax.process_index() == 0:

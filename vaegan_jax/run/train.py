@@ -21,22 +21,20 @@ import numpy as np
 from absl import logging
 from jax.experimental import multihost_utils
 
-from vaegan_jax.model import architectures
 from vaegan_jax.store import checkpoint as checkpoint_lib
 from vaegan_jax import data
 from vaegan_jax import errors
 from vaegan_jax.run import evaluate
+from vaegan_jax.run import opening
 from vaegan_jax import parallel
 from vaegan_jax.run import preemption
 from vaegan_jax.run import progress as progress_lib
 from vaegan_jax.run import profiling
 from vaegan_jax.model import state as state_lib
 from vaegan_jax.model import step as step_lib
-from vaegan_jax.run import validation
 from vaegan_jax.store import warm_start
 from vaegan_jax.store import workdir as workdir_lib
 from vaegan_jax.output import writers
-from vaegan_jax.metrics import quality
 
 # What a non-finite metric means, for the NaN guard's message.
 WATCHED = {
@@ -64,11 +62,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   """
   # Config: checked whole, and the files it names found, before anything
   # is written.
-  validation.validate(config)
-  data.check(config)
-  quality.check_files(config)
-  config = data.with_conditions(architectures.with_architecture(config))
-  mesh = parallel.make_mesh()
+  config, mesh = opening.prepare(config, 'train')
   # Workdir: one run at a time (process 0 holds the lock).
   with errors.storage_errors(workdir, 'The checkpoints already saved are '
                             'kept; fix the filesystem, then run the same '
