@@ -55,6 +55,13 @@ def test_a_folder_with_files_is_refused(tmp_path):
                                               str(tmp_path))
 
 
+def test_a_reference_without_images_is_refused(tmp_path):
+  config = helpers.tiny_config(eval__fid_reference='stats.npz')
+  with pytest.raises(errors.UserError, match='holds no images'):
+    write_reference_pngs.write_reference_pngs(config, str(tmp_path / 'real'))
+  assert not (tmp_path / 'real').exists()
+
+
 @pytest.mark.slow  # a subprocess importing JAX: about 10 s
 def test_command_line(tmp_path):
   command = [sys.executable, '-m', 'tools.write_reference_pngs',

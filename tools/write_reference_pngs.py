@@ -19,6 +19,7 @@ from etils import epath
 from ml_collections import config_flags
 import numpy as np
 
+from vaegan_jax import errors
 from vaegan_jax.run import cli
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -32,7 +33,6 @@ _OUT = flags.DEFINE_string(
 def _check_out(out: epath.Path) -> None:
   """Stops when `out` is a file or holds files: pytorch-fid would read them
   all, and a reference mixed with others' images gives a wrong FID."""
-  from vaegan_jax import errors  # pylint: disable=g-import-not-at-top
   if out.exists() and (not out.is_dir() or any(out.iterdir())):
     raise errors.UserError(
         f'--out={out} already exists and is not an empty folder; give a new '
@@ -51,7 +51,8 @@ def write_reference_pngs(config, out: str) -> int:
     The number of images written.
 
   Raises:
-    errors.UserError: `out` holds files already, or the data cannot be read.
+    errors.UserError: the reference is a statistics file, not images; `out`
+      holds files already; or the data cannot be read.
   """
   # Imported here, not at the top, so that --help does not wait for JAX.
   # pylint: disable=g-import-not-at-top
@@ -59,6 +60,10 @@ def write_reference_pngs(config, out: str) -> int:
   from vaegan_jax.metrics import fid_protocol
   from vaegan_jax.output import sample_files
   # pylint: enable=g-import-not-at-top
+  if config.eval.fid_reference not in fid_protocol.REFERENCES:
+    raise errors.UserError(
+        f'config.eval.fid_reference={config.eval.fid_reference!r} holds no '
+        f'images to write; give one of {fid_protocol.REFERENCES}.')
   out = epath.Path(out)
   _check_out(out)
   read, count = fid_protocol.reference_images(config, None)
@@ -76,7 +81,6 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   cli.setup_logging()
   # pylint: disable=g-import-not-at-top
-  from vaegan_jax import errors
   from vaegan_jax.run import validation
   # pylint: enable=g-import-not-at-top
   config = _CONFIG.value
