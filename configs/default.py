@@ -50,6 +50,12 @@ def get_config() -> ml_collections.ConfigDict:
   # Share held out for evaluation by bundled_mnist and by a folder without
   # partition file (a fixed random choice, whatever config.seed).
   config.data.holdout_fraction = 0.1
+  # bundled_mnist: digits taken out of the training split as a validation
+  # split (the first of the same fixed order after the held-out ones), so
+  # that settings are chosen on it and results reported on the held-out
+  # test split; 0: no validation split (the 4,500/500 split of earlier
+  # versions).
+  config.data.validation_size = 500
   # Augmentation, fixed by config.seed and the step: flip left-right with
   # probability 1/2; shift by up to this fraction of the size (0.1: ±10%).
   config.data.random_flip = False
@@ -198,6 +204,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval.best_metric = 'fid'
   config.eval.batch_size = 256
   config.eval.num_examples = 10_000  # held-out images evaluated (at most)
+  # The held-out images evaluation scores: 'test' (to report results) or
+  # 'validation' (to choose settings; needs data.validation_size > 0).
+  config.eval.split = 'test'
   # Sample quality: 'inception' (FID with the FID InceptionV3, weights from
   # config.eval.inception_weights), 'digits' (the project's digits
   # classifier), 'auto' (digits for 28x28 gray data, inception when weights
@@ -212,6 +221,22 @@ def get_config() -> ml_collections.ConfigDict:
   # eval_metrics.json records the protocol beside the FID (fid_protocol).
   config.eval.num_fid_samples = 10_000
   config.eval.fid_reference = 'eval'
+  # fid_reference may also be an .npz of FID statistics (mu, sigma: TTUR's,
+  # clean-fid's, pytorch-fid --save-stats), against which only the FIDs are
+  # computed; write_reference_stats: where --mode=evaluate writes this run's
+  # reference statistics in that format (None: not written).
+  config.eval.write_reference_stats = config_dict.placeholder(str)
+  # How Inception features resize images to 299x299: 'pytorch_fid'
+  # (bilinear, no antialiasing) or 'clean' (clean-fid's PIL bicubic).
+  config.eval.fid_resize = 'pytorch_fid'
+  # Metrics beside FID, precision and recall, each switched off by False:
+  # KID (100 subsets of up to 1,000 samples), density and coverage (k=5),
+  # rFID (the FID of held-out reconstructions) and memorisation (samples'
+  # distance to their nearest training image against held-out images').
+  config.eval.kid = True
+  config.eval.density_coverage = True
+  config.eval.rfid = True
+  config.eval.memorisation = True
   config.eval.interpolation_steps = 10
   # The IWAE bound on held-out log-likelihood with this many importance
   # samples per image (0: off), over the first iwae_examples held-out images:

@@ -7,7 +7,7 @@ from vaegan_jax.metrics import kid
 
 
 def _loop_mmd2(x, y):
-  """Clean-fid's unbiased MMD² with k(a, b) = (aᵀb / d + 1)³, term by term."""
+  """Clean-fid's unbiased MMD², k(a, b) = (aᵀb / d + 1)³, term by term."""
   m, d = x.shape
   k = lambda a, b: (float(a @ b) / d + 1) ** 3
   within = sum(k(x[i], x[j]) + k(y[i], y[j])

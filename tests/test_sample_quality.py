@@ -3,6 +3,7 @@
 import glob
 import os
 
+import flax.linen as nn
 import jax
 import numpy as np
 import pytest
@@ -10,14 +11,18 @@ from PIL import Image
 
 from tests import helpers
 from vaegan_jax import data
+from vaegan_jax import errors
 from vaegan_jax import metrics
+from vaegan_jax.data import images as images_lib
 from vaegan_jax.output import sample_files
 from vaegan_jax.metrics import classifier_cache
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import extractors
 from vaegan_jax.metrics import frechet
 from vaegan_jax.metrics import inception_score
+from vaegan_jax.metrics import memorisation
 from vaegan_jax.metrics import quality
+from vaegan_jax.metrics import resize
 
 
 def _config(**overrides):
@@ -106,7 +111,7 @@ def test_reference_split_statistics_and_protocol(tmp_path, monkeypatch,
   sample_quality = metrics.SampleQuality(config, held_out)
   real = (held_out if reference == 'eval' else
           data.train_data(config)['image'])
-  assert len(real) == (300 if reference == 'eval' else 4500)
+  assert len(real) == (300 if reference == 'eval' else 4000)
   features = sample_quality.extract(real)
   for got, expected in zip(sample_quality.real_statistics,
                            frechet.statistics(features)):
@@ -120,3 +125,108 @@ def test_reference_split_statistics_and_protocol(tmp_path, monkeypatch,
   assert protocol['name'] == (f'FID-1k vs {reference} ({len(real)} images), '
                               'digits')
   assert 'uint8' in protocol['pixels']
+
+
+def _digits_quality(tmp_path, monkeypatch, held_out_count=300, **overrides):
+  monkeypatch.setattr(quality, 'CLASSIFIER_SETTINGS',
+                      digits_classifier.Settings(num_steps=50))
+  config = _config(eval__fid_features='digits',
+                   eval__num_examples=held_out_count,
+                   eval__num_fid_samples=1000,
+                   eval__classifier_dir=str(tmp_path / 'classifier'),
+                   **overrides)
+  held_out = data.eval_data(config, held_out_count)['image']
+  return config, held_out, metrics.SampleQuality(config, held_out)
+
+
+def test_new_metrics_of_held_out_against_itself_and_their_switches(
+    tmp_path, monkeypatch):
+  config, held_out, sample_quality = _digits_quality(tmp_path, monkeypatch)
+  same = sample_quality(held_out)
+  assert same['density'] == pytest.approx(1.0, abs=0.01)
+  assert same['coverage'] == 1.0
+  protocol = sample_quality.protocol
+  assert protocol['density_coverage_k'] == 5
+  assert protocol['kid_subsets'] == 100
+  # Training digits: the same distribution, other images.
+  digits = sample_quality(data.train_data(config)['image'][:1000])
+  noise = np.random.default_rng(0).uniform(-1, 1, held_out.shape)
+  noisy = sample_quality(noise.astype(np.float32))
+  assert abs(digits['kid']) < 3 * digits['kid_std']
+  assert noisy['kid'] > 100 * abs(digits['kid']) and noisy['coverage'] < 0.5
+  config.eval.kid = config.eval.density_coverage = False
+  assert set(sample_quality(held_out)) == {'fid', 'precision', 'recall',
+                                           'is', 'is_std'}
+
+
+def test_reconstruction_fid_and_its_protocol(tmp_path, monkeypatch):
+  _, held_out, sample_quality = _digits_quality(tmp_path, monkeypatch)
+  same = sample_quality.reconstruction_fid(held_out)
+  assert same['rfid'] == pytest.approx(0.0, abs=1e-6)
+  assert (same['rfid_protocol']['name']
+          == 'rFID-300 vs eval (300 images), digits')
+  blurred = (held_out + np.roll(held_out, 1, axis=1)) / 2
+  assert sample_quality.reconstruction_fid(blurred)['rfid'] > 1.0
+
+
+def test_memorisation_of_training_copies_and_held_out_images(tmp_path,
+                                                           monkeypatch):
+  config, held_out, sample_quality = _digits_quality(tmp_path, monkeypatch)
+  train = data.train_data(config)['image']
+  copies = sample_quality.memorisation(sample_quality.extract(train[:400]))
+  assert copies.share == 1.0 and copies.median_ratio == 0.0
+  order, rows = memorisation.closest_pairs(copies, count=4)
+  pictured = sample_quality.training_images(rows)
+  np.testing.assert_array_equal(metrics.quantize(pictured), train[:400][order])
+  # The held-out images themselves: the closest 1% of them.
+  own = sample_quality.memorisation(sample_quality.extract(held_out))
+  assert own.share == pytest.approx(0.01, abs=0.004)
+  assert own.median_ratio == pytest.approx(1.0)
+
+
+def test_statistics_file_as_reference(tmp_path, monkeypatch):
+  _, held_out, by_images = _digits_quality(tmp_path, monkeypatch)
+  path = str(tmp_path / 'reference.npz')
+  written = quality.write_reference_statistics(by_images.config, path,
+                                               held_out)
+  assert written['name'] == 'FID-1k vs eval (300 images), digits'
+  _, _, by_file = _digits_quality(tmp_path, monkeypatch,
+                                  eval__fid_reference=path)
+  noise = np.random.default_rng(1).uniform(-1, 1, held_out.shape)
+  features = by_images.extract(noise.astype(np.float32))
+  got, expected = by_file.score(features), by_images.score(features)
+  assert got['fid'] == pytest.approx(expected['fid'], rel=1e-9)
+  assert set(got) == {'fid', 'is', 'is_std'}
+  assert by_file.reconstruction_fid(held_out)['rfid'] == pytest.approx(
+      0.0, abs=1e-6)
+  protocol = by_file.protocol
+  assert protocol['name'] == 'FID-1k vs reference.npz (statistics), digits'
+  assert set(protocol['skipped']) == set(quality.NEED_REFERENCE_FEATURES)
+  assert 'holds statistics only' in protocol['skipped']['kid']
+
+
+def test_statistics_file_of_other_features_stops_before_training(tmp_path):
+  path = str(tmp_path / 'inception_stats.npz')
+  np.savez(path, mu=np.zeros(2048), sigma=np.eye(2048))
+  config = _config(eval__fid_features='digits', eval__fid_reference=path,
+                   eval__classifier_dir=str(tmp_path))
+  with pytest.raises(errors.BadFileError,
+                     match='statistics are 2048-dimensional but the features '
+                           'of config.eval.fid_features are 128-dimensional'):
+    quality.check_files(config)
+
+
+def test_clean_resize_extractor_feeds_the_network_clean_fid_pixels(
+    monkeypatch):
+  class ChannelMeans(nn.Module):  # stands in for the Inception network
+
+    @nn.compact
+    def __call__(self, x):
+      return x.mean(axis=(1, 2))
+
+  monkeypatch.setattr(extractors.inception, 'FIDInceptionV3', ChannelMeans)
+  extract = extractors._clean_extractor({}, batch_size=3, mesh=None)
+  images = np.random.default_rng(0).uniform(-1, 1, (5, 28, 28, 1))
+  expected = resize.clean_resize(images_lib.to_uint8(images)).mean(axis=(1, 2))
+  np.testing.assert_allclose(extract(images.astype(np.float32)), expected,
+                             rtol=1e-5, atol=1e-6)

@@ -17,6 +17,7 @@ from vaegan_jax.data import preprocess
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import inception
 from vaegan_jax.metrics import inception_weights
+from vaegan_jax.metrics import resize as resize_lib
 
 FEATURE_KINDS = ('inception', 'digits')
 FeatureFn = Callable[[np.ndarray], np.ndarray]
@@ -72,21 +73,50 @@ def _extractor(apply: Callable[[Any, Any], Any], variables: Any,
   return lambda images: batched(variables, quantize(images))
 
 
+def _clean_extractor(variables: Any, batch_size: int, mesh: Mesh | None
+                     ) -> FeatureFn:
+  """Inception features of images resized on the host as clean-fid does,
+  a batch at a time (299x299 float images of 2,000 samples are 2 GB)."""
+  model = inception.FIDInceptionV3()
+  mesh = mesh or parallel.make_mesh()
+  batched = parallel.batched(model.apply, mesh, batch_size)
+  variables = parallel.replicate(variables, mesh)
+
+  def extract(images: np.ndarray) -> np.ndarray:
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+      images = images_lib.to_uint8(images)
+    return np.concatenate([
+        batched(variables, resize_lib.clean_resize(images[i:i + batch_size]))
+        for i in range(0, len(images), batch_size)])
+
+  return extract
+
+
 def inception_extractor(weights_path: str, batch_size: int = 64,
-                        mesh: Mesh | None = None) -> FeatureFn:
+                        mesh: Mesh | None = None,
+                        resize: str = 'pytorch_fid') -> FeatureFn:
   """FID Inception pool3 features of images.
 
   Args:
     weights_path: the .npz written by `convert_inception`.
     batch_size: images per forward pass (memory is bounded by it).
     mesh: the devices to split each batch over (default: all).
+    resize: how images reach 299x299, one of `resize.MODES`: 'pytorch_fid'
+      (bilinear on the device) or 'clean' (clean-fid's PIL bicubic on the
+      host).
 
   Returns:
     features(images [N, H, W, 1 or 3], uint8 or float in [-1, 1]) ->
     float32 [N, 2048].
   """
-  return _extractor(inception.features_fn(),
-                    inception_weights.load_variables(weights_path), batch_size, mesh)
+  variables = inception_weights.load_variables(weights_path)
+  if resize == 'clean':
+    return _clean_extractor(variables, batch_size, mesh)
+  if resize != 'pytorch_fid':
+    raise ValueError(f'Unknown resize {resize!r}; choose one of '
+                     f'{resize_lib.MODES}.')
+  return _extractor(inception.features_fn(), variables, batch_size, mesh)
 
 
 def digits_extractor(classifier: digits_classifier.Classifier,
@@ -110,7 +140,8 @@ def digits_extractor(classifier: digits_classifier.Classifier,
 def feature_extractor(kind: str, *, weights_path: str | None = None,
                       classifier: digits_classifier.Classifier | None = None,
                       batch_size: int | None = None,
-                      mesh: Mesh | None = None) -> FeatureFn:
+                      mesh: Mesh | None = None,
+                      resize: str = 'pytorch_fid') -> FeatureFn:
   """The feature function of `kind`, 'inception' or 'digits'.
 
   Args:
@@ -120,6 +151,7 @@ def feature_extractor(kind: str, *, weights_path: str | None = None,
     classifier: a trained digits classifier.
     batch_size: images per forward pass; None for the kind's default.
     mesh: the devices to split each batch over (default: all).
+    resize: for 'inception', how images reach 299x299 (`resize.MODES`).
 
   Returns:
     features(images, uint8 or float in [-1, 1]) -> float32 [N, D].
@@ -130,7 +162,8 @@ def feature_extractor(kind: str, *, weights_path: str | None = None,
       raise ValueError("feature_extractor('inception') needs weights_path: "
                        + inception_weights.missing_weights_message(
                            inception_weights.WEIGHTS_FILE))
-    return inception_extractor(weights_path, mesh=mesh, **size)
+    return inception_extractor(weights_path, mesh=mesh, resize=resize,
+                               **size)
   if kind == 'digits':
     if classifier is None:
       raise ValueError("feature_extractor('digits') needs a classifier from "
