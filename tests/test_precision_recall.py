@@ -109,3 +109,16 @@ def test_nearest_neighbours_of_copies_and_shifted_copies():
   np.testing.assert_allclose(distances, direct.min(axis=1), rtol=1e-6)
   np.testing.assert_array_equal(indices[:10], np.tile(np.arange(5), 2))
   assert np.all(distances[:5] == 0.0)
+
+
+def test_radii_count_duplicates_as_neighbours():
+  # Three copies of 0: each one's 2nd neighbour is another copy (distance
+  # 0), as a sort of each row's distances gives.
+  x = np.array([[0.0], [0.0], [0.0], [1.0], [5.0]], np.float32)
+  np.testing.assert_allclose(pr.squared_radii(x, k=2, batch_size=2),
+                             np.array([0, 0, 0, 1, 25.0]))
+  rng = np.random.default_rng(8)
+  y = rng.integers(0, 3, size=(40, 2)).astype(np.float32)
+  squared = ((y[:, None] - y[None]) ** 2).sum(-1)
+  np.testing.assert_allclose(pr.squared_radii(y, k=3),
+                             np.sort(squared, axis=1)[:, 3])
