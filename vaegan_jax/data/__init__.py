@@ -1,6 +1,6 @@
 """The data: sources, preprocessing, and the training stream.
 
-`config.data.name` picks the source:
+`config.data.name` picks the source, a row of `sources.TABLE`:
   'bundled_mnist': 5,000 MNIST digits shipped with the package (`bundled`);
   'folder': a directory tree of images, e.g. CelebA's (`folder`, `cache`);
   any other name: a TFDS dataset read with `tfds.data_source`
@@ -24,7 +24,6 @@ import ml_collections
 import numpy as np
 
 from vaegan_jax.data import conditions
-from vaegan_jax.data import folder
 from vaegan_jax.data import pipeline
 from vaegan_jax.data import preprocess
 from vaegan_jax.data import sources
@@ -118,8 +117,7 @@ def _arrays(config: ml_collections.ConfigDict, split: str,
                                                      len(source))
   if num < 1:
     raise DataError(f'The {split} split of {sources.describe(config)} has no '
-                    'examples (see config.data.holdout_fraction, '
-                    'partition_file or eval_split).')
+                    f'examples (see {sources.held_out(config)}).')
   chunks = [np.arange(i, min(i + _READ_CHUNK, num))
             for i in range(0, num, _READ_CHUNK)]
   threads = max(1, config.data.num_threads)
@@ -166,14 +164,15 @@ def eval_data(config: ml_collections.ConfigDict,
 
 
 def prepare(config: ml_collections.ConfigDict) -> None:
-  """Does once what a first run would: a folder's cache is decoded; other
-  sources are only checked.
+  """Does once what a first run would (a folder's cache is decoded: its
+  row's `prepare` in `sources.TABLE`), then checks the data.
 
   Args:
     config: the run's configuration.
   """
-  if config.data.name == folder.NAME:
-    folder.prepare(config)
+  row = sources.find(config)
+  if row.prepare is not None:
+    row.prepare(config)
   check(config)
 
 

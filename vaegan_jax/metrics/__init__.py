@@ -14,13 +14,16 @@ Images are float32 [N, H, W, C] in [-1, 1], as the models produce them, or
 uint8; every extractor rounds them to 8 bits first (`quantize`), as a saved
 PNG, so that the FID of samples is that of their PNG files.
 `SampleQuality(config, held_out_images)` does the same as
-`config.eval.fid_features` asks, for the evaluation of a run.
+`config.eval.fid_features` asks, for the evaluation of a run. `registry`
+is the table of every metric an evaluation records (how each is computed,
+which way is better, which can select the best checkpoint).
 """
 
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import frechet
 from vaegan_jax.metrics import inception
 from vaegan_jax.metrics import precision_recall
+from vaegan_jax.metrics import registry
 from vaegan_jax.metrics.extractors import digits_extractor
 from vaegan_jax.metrics.extractors import feature_extractor
 from vaegan_jax.metrics.extractors import FEATURE_KINDS
@@ -33,5 +36,6 @@ from vaegan_jax.metrics.quality import SampleQuality
 __all__ = [
     'FEATURE_KINDS', 'FeatureFn', 'SampleQuality', 'digits_classifier',
     'digits_extractor', 'feature_extractor', 'frechet', 'inception',
-    'inception_extractor', 'precision_recall', 'quantize', 'sample_quality',
+    'inception_extractor', 'precision_recall', 'quantize', 'registry',
+    'sample_quality',
 ]

@@ -7,9 +7,10 @@ space, loss curves, and attribute vectors where the data has attributes.
 The samples and reconstructions of every evaluation are kept in
 `pictures/`, and the samples animated over training in a GIF.
 
-Metrics on the held-out split: pixel MSE and PSNR of reconstructions, KL per
-latent dimension and active units, the IWAE bound (`metrics/iwae.py`), and
-sample quality (FID, precision, recall) in the feature space
+Metrics: those of `metrics.registry`, group by group: on the held-out split
+pixel MSE and PSNR of reconstructions, KL per latent dimension and active
+units; the IWAE bound (`metrics/iwae.py`); and sample quality (FID,
+precision, recall, Inception Score) in the feature space
 `config.eval.fid_features` selects.
 """
 
@@ -30,8 +31,8 @@ from vaegan_jax.output import plots
 from vaegan_jax.run import validation
 from vaegan_jax.output import writers
 from vaegan_jax.metrics import fid_protocol
-from vaegan_jax.metrics import held_out as held_out_metrics
 from vaegan_jax.metrics import iwae
+from vaegan_jax.metrics import registry
 
 # Seeds of the fixed noise, so pictures of one run are comparable over time.
 _PRIOR_SEED, _WALK_SEED, _FID_SEED = 11, 12, fid_protocol.SAMPLE_SEED
@@ -89,9 +90,8 @@ class Evaluator:
       raise errors.DataError(
           f'The held-out split of {data.sources.describe(config)} has '
           f'{len(held_out["image"])} images; the evaluation needs at least '
-          f'{validation.MIN_EVAL_EXAMPLES}: raise config.data.'
-          'holdout_fraction (or list more test images in '
-          'config.data.partition_file).')
+          f'{validation.MIN_EVAL_EXAMPLES}: hold out more images with '
+          f'{data.sources.held_out(config)}.')
     _check_attributes(list(self.cfg.attributes),
                       held_out.get('attribute_names'))
     self.held_out = held_out['image']
@@ -190,7 +190,8 @@ class Evaluator:
 
   # Metrics.
 
-  def _sample_quality(self, state) -> dict[str, Any]:
+  def _sample_quality(self, state, reconstructions: np.ndarray
+                      ) -> dict[str, Any]:
     if self._quality is None:
       self._quality = metrics.SampleQuality(self.config, self.held_out)
     if self._quality.extract is None:  # no feature network for this data
@@ -207,21 +208,31 @@ class Evaluator:
             state, codes[i:i + chunk],
             None if conditions is None else conditions[i:i + chunk]))
         for i in range(0, num, chunk)])
-    return {**self._quality.score(features),
+    samples = registry.Samples(
+        fake=features, real=self._quality.real_features,
+        real_statistics=self._quality.real_statistics,
+        classify=self._quality.classify, extract=self._quality.extract,
+        reconstructions=reconstructions)
+    return {**registry.evaluate('samples', samples,
+                                self._quality.score(features)),
             'fid_protocol': self._quality.protocol}
 
   def metrics(self, state, mean: np.ndarray, logvar: np.ndarray
               ) -> dict[str, Any]:
-    """Held-out metrics of `state` (posterior of the held-out images given)."""
-    kl = held_out_metrics.kl_per_dimension(mean, logvar)
+    """Held-out metrics of `state` (posterior of the held-out images given).
+
+    Returns:
+      The metrics of `metrics.registry`'s groups 'held_out', 'iwae' (if
+      `config.eval.iwae_samples`) and 'samples' (if there is a feature
+      network), in its order, and 'fid_protocol' beside the last.
+    """
     recon = self.infer.decode(state, mean, self._held_out_conditions())
+    context = registry.HeldOut(images=self.held_out, reconstructions=recon,
+                               mean=mean, logvar=logvar)
     return {
-        **held_out_metrics.pixel_errors(self.held_out, recon),
-        'kl': float(kl.sum()),
-        'kl_per_dim': kl.tolist(),
-        'active_units': held_out_metrics.active_units(mean),
+        **registry.evaluate('held_out', context),
         **self._iwae_bound(state),
-        **self._sample_quality(state),
+        **self._sample_quality(state, recon),
     }
 
   def _iwae_bound(self, state) -> dict[str, float]:
@@ -230,7 +241,7 @@ class Evaluator:
     rows = slice(0, self.cfg.iwae_examples)
     bounds = self._iwae(state, self.held_out[rows],
                         self._held_out_conditions(rows))
-    return {'iwae': float(np.mean(bounds))}
+    return registry.evaluate('iwae', registry.Bounds(np.asarray(bounds)))
 
   def run(self, state, step: int) -> dict[str, float]:
     """Writes pictures and metrics of `state` at `step`.

@@ -4,7 +4,8 @@ the metrics that pick the best checkpoint.
 Saves are asynchronous and atomic (written to a temporary directory, then
 renamed), so a crash during a save leaves the previous checkpoints readable.
 The last `keep` checkpoints are preserved, and the `keep_best` with the
-lowest `best_metric` once evaluation reports it.
+best `best_metric` once evaluation reports it: the lowest or the highest, as
+`metrics.registry` says of that metric.
 
 Damage: each checkpoint holds a SHA-256 manifest of its files (`integrity`),
 written as its save completes and checked before it is restored. When the
@@ -29,6 +30,7 @@ from jax.experimental import multihost_utils
 
 from vaegan_jax import errors
 from vaegan_jax import files
+from vaegan_jax.metrics import registry
 from vaegan_jax.store import integrity
 from vaegan_jax.model import state as state_lib
 
@@ -46,8 +48,9 @@ class Checkpointer:
     workdir: the run's directory, local or on cloud storage (`gs://...`);
       checkpoints go to `workdir/checkpoints`.
     keep: number of latest checkpoints to preserve.
-    best_metric: name of an evaluation metric (lower is better) whose best
-      `keep_best` checkpoints are preserved as well; None: latest only.
+    best_metric: name of an evaluation metric that can select the best
+      checkpoint (`metrics.registry.best_choices()`), whose best `keep_best`
+      checkpoints are preserved as well; None: latest only.
     keep_best: number of best checkpoints to preserve.
     read_only: only restore: nothing is created, cleaned up, saved or moved
       (for reading the workdir of a run that may be training).
@@ -61,12 +64,12 @@ class Checkpointer:
     self._saving = None  # the step of the save in progress
     self._failed = False
     policies = [ocp.checkpoint_managers.LatestN(n=keep)]
-    if best_metric:
-      policies.append(ocp.checkpoint_managers.BestN(
-          get_metric_fn=lambda m: -m.get(best_metric, float('inf')),
-          n=keep_best,
-          keep_checkpoints_without_metrics=False))
     self.best_metric = best_metric
+    if best_metric:
+      self._lower_is_better = registry.best_direction(best_metric)
+      policies.append(ocp.checkpoint_managers.BestN(
+          get_metric_fn=self._goodness, n=keep_best,
+          keep_checkpoints_without_metrics=False))
     self.manager = ocp.CheckpointManager(
         self.directory,
         options=ocp.CheckpointManagerOptions(
@@ -74,9 +77,8 @@ class Checkpointer:
                 policies),
             # Only written to disk (and so known after a restart) with a
             # best_fn; preservation itself follows the policies above.
-            best_fn=(lambda m: m.get(best_metric, float('inf')))
-            if best_metric else None,
-            best_mode='min',
+            best_fn=self._goodness if best_metric else None,
+            best_mode='max',
             # A reader leaves a live run's saves in progress alone (and
             # is not orbax's read_only, which warns at every start).
             cleanup_tmp_directories=not read_only,
@@ -89,14 +91,22 @@ class Checkpointer:
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
 
+  def _goodness(self, metrics: Mapping[str, float]) -> float:
+    """`best_metric` of a checkpoint's metrics, signed so that higher is
+    better (-inf without it)."""
+    if self.best_metric not in metrics:
+      return float('-inf')
+    value = float(metrics[self.best_metric])
+    return -value if self._lower_is_better else value
+
   def best_step(self) -> int | None:
-    """The preserved step with the lowest `best_metric`, if any has one."""
+    """The preserved step with the best `best_metric`, if any has one."""
     scored = []
     for step in self.manager.all_steps():
       metrics = self.manager.metrics(step) or {}
       if self.best_metric in metrics:
-        scored.append((metrics[self.best_metric], step))
-    return min(scored)[1] if scored else None
+        scored.append((-self._goodness(metrics), step))
+    return min(scored)[1] if scored else None  # of equals, the earliest
 
   def step_directory(self, step: int) -> epath.Path:
     return epath.Path(self.directory) / str(step)
