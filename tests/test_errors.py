@@ -96,7 +96,8 @@ CONFIG_CASES = [
     ({'eval__fid_reference': 'test'},
      r"fid_reference='test' must be one of \('eval', 'train'\)"),
     ({'eval__best_metric': 'fidd'}, "best_metric='fidd' must be ''.*'fid'"),
-    ({'eval__best_metric': 'psnr'}, 'for which lower is better'),
+    ({'eval__best_metric': 'kl'},
+     r"best_metric='kl' must be .*'precision' \(higher is better\)"),
     ({'eval__num_examples': 4}, 'num_examples=4 must be an integer >= 8'),
 ]
 

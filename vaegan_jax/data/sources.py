@@ -62,7 +62,9 @@ TABLE: tuple[Source, ...] = (
            open=lambda config, split, _: bundled.source(config, split),
            size=bundled.num_examples,
            describe=lambda config: 'the bundled MNIST digits',
-           held_out='config.data.holdout_fraction'),
+           held_out=('config.data.holdout_fraction (or, for '
+                     "config.eval.split='validation', "
+                     'config.data.validation_size)')),
     Source(folder.NAME, open=folder.source, size=folder.num_examples,
            describe=lambda config: f"folder '{config.data.get('path')}'",
            held_out=('config.data.holdout_fraction (or the test images '

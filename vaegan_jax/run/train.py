@@ -35,17 +35,7 @@ from vaegan_jax.model import step as step_lib
 from vaegan_jax.store import warm_start
 from vaegan_jax.store import workdir as workdir_lib
 from vaegan_jax.output import writers
-
-# What a non-finite metric means, for the NaN guard's message.
-WATCHED = {
-    'loss/kl': 'L_prior (the encoder\'s KL term)',
-    'loss/llike': 'L_llike (encoder and decoder)',
-    'loss/gan_d': 'L_GAN (the discriminator\'s loss)',
-    'loss/gan_g': 'the decoder\'s GAN term',
-    'grad_norm/encoder': 'the encoder\'s gradient',
-    'grad_norm/decoder': 'the decoder\'s gradient',
-    'grad_norm/discriminator': 'the discriminator\'s gradient',
-}
+from vaegan_jax.metrics import registry as metrics_registry
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
@@ -198,7 +188,8 @@ def _loop(config, state, train_iter, train_step, ckpt, writer, evaluator):
           text, perf = progress.line(step)
           scalars = progress_lib.average(pending)
           logging.info('%s | %s', text, ' '.join(
-              f'{k}={scalars[k]:.4g}' for k in sorted(WATCHED)))
+              f'{k}={scalars[k]:.4g}'
+              for k in sorted(metrics_registry.watched()) if k in scalars))
           writer.write_scalars(step, {**scalars, **perf})
           pending, first_pending = [], step + 1
       eval_metrics = None
@@ -257,10 +248,11 @@ class CollapseWatch:
 def check_finite(pending: list[dict[str, Any]], first_step: int) -> None:
   """Raises NonFiniteError naming the first step and the terms that broke."""
   for i, metrics in enumerate(pending):
-    bad = [k for k in WATCHED if k in metrics
+    watched = metrics_registry.watched()  # what a non-finite one means
+    bad = [k for k in watched if k in metrics
            and not np.isfinite(metrics[k])]
     if bad:
-      what = '; '.join(f'{k}={metrics[k]} ({WATCHED[k]})' for k in bad)
+      what = '; '.join(f'{k}={metrics[k]} ({watched[k]})' for k in bad)
       raise errors.NonFiniteError(
           f'Non-finite values at step {first_step + i}: {what}.')
 

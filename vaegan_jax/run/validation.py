@@ -23,15 +23,16 @@ from vaegan_jax.data import preprocess
 from vaegan_jax.metrics import fid_protocol
 from vaegan_jax.metrics import inception_weights
 from vaegan_jax.metrics import quality
+from vaegan_jax.metrics import registry
 
 DTYPES = ('float32', 'bfloat16', 'float16')
 # Held-out images an evaluation needs: 4 interpolated pairs.
 MIN_EVAL_EXAMPLES = 8
-# The evaluation metrics for which lower is better, that can pick the best
-# checkpoint (`evaluate.Evaluator.metrics`).
-BEST_METRICS = ('fid', 'recon_mse')
 
 Check = Callable[[Any], bool]
+# What a value must be: words, or a function giving them when asked (for a
+# table that can grow after import, as `metrics.registry`).
+Requirement = str | Callable[[], str]
 
 
 def _integer(value: Any) -> bool:
@@ -67,7 +68,7 @@ def one_of(choices) -> tuple[Check, str]:
 
 
 # Each field and what its value must be.
-FIELDS: dict[str, tuple[Check, str]] = {
+FIELDS: dict[str, tuple[Check, Requirement]] = {
     'seed': at_least(0),
     'init_networks': ((lambda v: isinstance(v, tuple) and len(v) > 0
                        and set(v) <= set(networks.NETWORKS)),
@@ -141,13 +142,12 @@ FIELDS: dict[str, tuple[Check, str]] = {
     'eval.collapse_patience': at_least(1),
 }
 # Optional fields: None, or as given.
-OPTIONAL: dict[str, tuple[Check, str]] = {
+OPTIONAL: dict[str, tuple[Check, Requirement]] = {
     'init_from': ((lambda v: isinstance(v, str) and bool(v)),
                   'the path of a run\'s workdir or checkpoint'),
     'data.prepare_threads': at_least(1),
-    'eval.best_metric': ((lambda v: v == '' or v in BEST_METRICS),
-                         "'' (the latest checkpoints only) or a metric "
-                         f'for which lower is better, one of {BEST_METRICS}'),
+    'eval.best_metric': ((lambda v: v == '' or v in registry.best_choices()),
+                         registry.best_requirement),
     **{f'optim.{net}.lr': positive() for net in networks.NETWORKS},
     **{f'model.{field}': at_least(1) for field in (
         'latent_dim', 'encoder_dense', 'decoder_base_width',
@@ -175,6 +175,8 @@ def _field_problems(config: ml_collections.ConfigDict) -> list[str]:
       if optional and value is None:
         continue
       if not check(value):
+        if callable(requirement):
+          requirement = requirement()
         problems.append(f'config.{field}={value!r} must be {requirement}.')
   return problems
 
