@@ -1,10 +1,13 @@
 """Experiments on the model family, each training its runs and writing a report.
 
-    python -m experiments compare --workdir=workdirs/compare
+    python -m experiments compare --workdir=workdirs/compare --docs=docs/compare
 
-trains the runs an experiment needs (each a `train.train_and_evaluate` call
-in `<workdir>/runs/<name>/`, resumed if unfinished, skipped if finished) and
-writes `<workdir>/report.md` with its tables and figures. The experiments
+trains the runs an experiment needs, each over several seeds (each a
+`train.train_and_evaluate` call in `<workdir>/runs/<name>/seed_<k>/`,
+resumed if unfinished, skipped if finished), copies each finished seed's
+small files (`runner.RECORD_FILES`) to `<docs>/runs/<name>/seed_<k>/`, and
+writes `<docs>/report.md` (`<workdir>/report.md` without --docs) with its
+tables and figures from those files alone. The experiments
 (`definitions.EXPERIMENTS`): compare (VAE, GAN, VAE-GAN), ablation (the
 λ-blend), lr (learning-rate sensitivity), translation (reconstructing shifted
 digits) and feature_layer (Dis_l at each discriminator convolution).
@@ -21,7 +24,8 @@ from experiments.definitions import Run
 
 def run(experiment: Experiment, config: ml_collections.ConfigDict,
         workdir: str, runs: Collection[str] | None = None,
-        command: str | None = None) -> str | None:
+        command: str | None = None, seeds: int | None = None,
+        docs: str | None = None) -> str | None:
   """Trains an experiment's unfinished runs, then writes its report.
 
   Args:
@@ -30,8 +34,13 @@ def run(experiment: Experiment, config: ml_collections.ConfigDict,
       (see `runner.experiment_config`).
     workdir: the experiment's directory.
     runs: names of the runs to train (None: all); the report shows every
-      finished run found in `workdir`.
-    command: the command line, for the report.
+      finished run found.
+    command: the command line, recorded in each run's timing.json.
+    seeds: how many seeds each run repeats over (None: the experiment's
+      `seeds`): `config.seed`, `config.seed + 1`, ...
+    docs: where the finished seeds' small files are copied
+      (`<docs>/runs/<name>/seed_<k>/`) and the report written from them;
+      None: the report is written in `workdir` from its runs.
 
   Returns:
     The report's path, or None if a run was stopped (SIGTERM or Ctrl-C)
@@ -42,14 +51,22 @@ def run(experiment: Experiment, config: ml_collections.ConfigDict,
   from absl import logging  # pylint: disable=g-import-not-at-top
   from experiments import report  # pylint: disable=g-import-not-at-top
   from experiments import runner  # pylint: disable=g-import-not-at-top
-  for r in runner.select(experiment, runs):
-    logging.info('Run %s of %s.', r.name, experiment.name)
-    directory = runner.run_dir(workdir, r)
-    if not runner.train_run(runner.run_config(config, r), directory):
-      logging.warning('%s stopped before its last step; run the same '
-                      'command to continue it.', directory)
-      return None
-  path = report.write(experiment, workdir, command)
+  from experiments import records  # pylint: disable=g-import-not-at-top
+  for seed in runner.seeds(config, seeds or experiment.seeds):
+    for r in runner.select(experiment, runs):
+      logging.info('Run %s of %s, seed %d.', r.name, experiment.name, seed)
+      directory = runner.run_dir(workdir, r, seed)
+      if not runner.train_run(runner.run_config(config, r, seed), directory,
+                              command):
+        logging.warning('%s stopped before its last step; run the same '
+                        'command to continue it.', directory)
+        return None
+      result = runner.read_result(r, seed, directory)
+      if result.finished and not records.is_written(directory):
+        records.write(result, experiment)
+      if docs and result.finished:
+        records.export(directory, runner.run_dir(docs, r, seed))
+  path = report.write(experiment, docs or workdir)
   logging.info('Wrote %s', path)
   return path
 

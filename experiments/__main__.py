@@ -1,15 +1,21 @@
 """Trains an experiment's runs and writes its report.
 
-    python -m experiments compare --workdir=workdirs/compare
-    python -m experiments lr --config.train.num_steps=5000
+    python -m experiments compare --workdir=workdirs/compare --docs=docs/compare
+    python -m experiments lr --config.train.num_steps=5000 --seeds=3
     python -m experiments ablation --runs=lambda_0.0,lambda_1.0
-    python -m experiments compare --report_only
+    python -m experiments compare --report_only --docs=docs/compare
 
-Experiments: compare, ablation, lr, translation, feature_layer. Every run is
---config (configs/mnist.py) with its overrides, the experiment's defaults for
-the fields the command line does not set (train.num_steps, train.log_every,
-eval.every), and the run's own fields. Running the same command again skips
-finished runs, continues unfinished ones and rewrites the report.
+Experiments: compare, ablation, lr, translation, feature_layer, conditional,
+collapse. Every run is --config (configs/mnist.py) with its overrides, the
+experiment's defaults for the fields the command line does not set
+(train.num_steps, train.log_every, eval.every), and the run's own fields,
+repeated over --seeds seeds (config.seed, config.seed + 1, ...) in
+<workdir>/runs/<name>/seed_<k>/. Running the same command again skips
+finished seeds, continues unfinished ones and rewrites the report. With
+--docs each finished seed's small files (no checkpoints, no TensorBoard
+logs) are copied to <docs>/runs/<name>/seed_<k>/ and the report is written
+in <docs> from them alone; --report_only --docs=<docs> writes it again from
+those files, byte for byte the same.
 """
 
 import shlex
@@ -39,7 +45,14 @@ _RUNS = flags.DEFINE_list(
     'report shows every finished run.')
 _REPORT_ONLY = flags.DEFINE_bool(
     'report_only', False, 'Train nothing; rewrite the report from the '
-    'finished runs.')
+    'finished runs (those in --docs if given, else in --workdir).')
+_SEEDS = flags.DEFINE_integer(
+    'seeds', None, 'Seeds each run repeats over (default: the '
+    'experiment\'s, 5).', lower_bound=1)
+_DOCS = flags.DEFINE_string(
+    'docs', None, 'Where each finished seed\'s small files are copied '
+    '(runs/<name>/seed_<k>/) and the report is written from them, e.g. '
+    'docs/compare (default: the report goes in --workdir).')
 
 
 def _usage() -> str:
@@ -68,10 +81,10 @@ def main(argv):
                                     keep=overridden)
   try:
     if _REPORT_ONLY.value:
-      path = report.write(experiment, workdir, command)
+      path = report.write(experiment, _DOCS.value or workdir)
     else:
       path = experiments.run(experiment, config, workdir, _RUNS.value,
-                             command)
+                             command, _SEEDS.value, _DOCS.value)
   except (ValueError, FileNotFoundError, errors.NonFiniteError) as e:
     logging.error('%s', e)
     sys.exit(f'Error: {e}')

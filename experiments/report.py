@@ -1,36 +1,54 @@
-"""An experiment's report: report.md and its figures, in the workdir.
+"""An experiment's report: report.md and its figures, from its runs' files.
 
-The figures are PNG files next to report.md, linked relatively, so the
-report can be copied anywhere with them. A `notes.md` in the workdir, if
-there is one, is included as the report's observations.
+The report reads only each seed's small files (`runner.RECORD_FILES`), so
+it can be written from a workdir or from a folder of their copies (the
+committed docs/<experiment>/), and writing it again from the same files
+gives the same bytes: nothing in it depends on the day it is written. The
+figures are PNG files next to report.md, linked relatively. A `notes.md`
+in the folder, if there is one, is included as the report's observations.
 """
 
 import datetime
+import os
+import subprocess
 from typing import Sequence
 
 import numpy as np
 
-import vaegan_jax
-from vaegan_jax.model import architectures
-from vaegan_jax import data
 from vaegan_jax import files
+from vaegan_jax.data import arrays
+from vaegan_jax.data import images as images_lib
 from vaegan_jax.data import sources
+from vaegan_jax.model import architectures
+from vaegan_jax.metrics import quality
+from vaegan_jax.output import writers
 from experiments import conditional
 from experiments import definitions
 from experiments import figures
+from experiments import records
 from experiments import runner
 from experiments import translation
 from experiments import verdicts
-from vaegan_jax.metrics import quality
 
 NOTES_FILE = 'notes.md'
 REPORT_FILE = 'report.md'
-RECONSTRUCTED = 8  # held-out digits in the reconstruction figures
-TRANSLATED = 12  # and in the translation figure
+VERDICTS_PATH = 'experiments/verdicts.py'
+# The table's columns from eval_metrics.json: (key, header, digits, only
+# where the encoder is trained).
+QUALITY = (('fid', 'FID ↓', 2, False), ('precision', 'precision ↑', 3, False),
+           ('recall', 'recall ↑', 3, False),
+           ('recon_mse', 'recon MSE ↓', 4, True),
+           ('kl', 'KL (nats)', 1, True),
+           ('active_units', 'active units', 1, True))
 
 
 def _number(value: float | None, digits: int) -> str:
   return 'n/a' if value is None else f'{value:.{digits}f}'
+
+
+def _summary(values: Sequence[float | None], digits: int) -> str:
+  summary = verdicts.summarise(values)
+  return 'n/a' if summary is None else summary.text(digits)
 
 
 def _duration(seconds: float) -> str:
@@ -47,15 +65,88 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def _status(result: runner.Result) -> str:
   if result.timing.get('error'):
-    return (f'failed: {result.timing["error"].split(". ")[0]} (delete '
-            f'runs/{result.run.name}/ to try again)')
+    return (f'failed: {result.timing["error"].split(". ")[0]} (delete its '
+            f'folder to try again)')
   if result.config is None:
     return 'not run'
-  return (f'unfinished (step {result.timing.get("step", 0)} of '
-          f'{result.config.train.num_steps})')
+  if result.metrics is None or not result.finished:
+    return (f'unfinished (step {result.timing.get("step", 0)} of '
+            f'{result.config.train.num_steps})')
+  return 'finished'
 
 
-# Figures.
+def _label(experiment: definitions.Experiment, name: str) -> str:
+  return next(r.label for r in experiment.runs if r.name == name)
+
+
+# When the runs began and when the rule was committed.
+
+
+def _time(text: str) -> datetime.datetime:
+  """An ISO time; one without a UTC offset is this machine's local time."""
+  value = datetime.datetime.fromisoformat(text)
+  return value if value.tzinfo else value.astimezone()
+
+
+def first_began(groups: dict[str, list[runner.Result]]
+                ) -> datetime.datetime | None:
+  """When the first session of any seed began (None: no sessions)."""
+  times = [_time(s['began']) for seeds in groups.values() for r in seeds
+           for s in r.timing['sessions'] if 'began' in s]
+  return min(times) if times else None
+
+
+def _git(*args: str) -> str | None:
+  root = os.path.dirname(os.path.dirname(os.path.abspath(verdicts.__file__)))
+  try:
+    out = subprocess.run(['git', *args], cwd=root, capture_output=True,
+                         text=True, timeout=30, check=True)
+  except (OSError, subprocess.SubprocessError):
+    return None
+  return out.stdout.strip()
+
+
+def rule_commit() -> tuple[str, datetime.datetime, bool] | None:
+  """(hash, commit time, whether the file has changes not committed) of the
+  last commit of experiments/verdicts.py; None outside a git checkout."""
+  line = _git('log', '-1', '--format=%H %cI', '--', VERDICTS_PATH)
+  if not line:
+    return None
+  commit, when = line.split()
+  dirty = bool(_git('status', '--porcelain', '--', VERDICTS_PATH))
+  return commit, _time(when), dirty
+
+
+def rule_provenance(began: datetime.datetime | None) -> str:
+  """The report's paragraph on when its rule was committed.
+
+  Args:
+    began: when the runs' first session began (their first results came
+      after it).
+
+  Returns:
+    Markdown: the commit of verdicts.py the verdict used, the time the runs
+    began, and, plainly, whether the rule is newer than the runs.
+  """
+  commit = rule_commit()
+  when = began.isoformat() if began else 'unknown'
+  if commit is None:
+    return (f'**The rule.** The verdict\'s rule is `{VERDICTS_PATH}`, '
+            f'whose commit is unknown (not a git checkout). The runs began '
+            f'{when}.')
+  sha, committed, dirty = commit
+  text = (f'**The rule.** The verdict above used `{VERDICTS_PATH}` as of '
+          f'commit `{sha}` ({committed.isoformat()}); the runs began '
+          f'{when}, and their first results came after.')
+  if dirty:
+    text += (f' **`{VERDICTS_PATH}` has changes not committed: the rule '
+             f'that made this verdict is not in git.**')
+  if began is not None and committed > began:
+    text += (' **The rule\'s commit is newer than the runs\' first results: '
+             'it may have been written with them in view.**')
+  elif began is not None:
+    text += ' The rule was committed before the runs began.'
+  return text
 
 
 # Sections.
@@ -72,112 +163,171 @@ def _networks(config) -> str:
           f'{spec["dis_feature_layer"]}')
 
 
-def _settings(experiment: definitions.Experiment,
-              results: Sequence[runner.Result]) -> str:
-  config = next(r.config for r in results if r.config is not None)
+def _data(config) -> str:
   train_size = sources.size(config, 'train')
-  held_out = min(config.eval.num_examples, sources.size(config, 'eval'))
+  part = arrays.eval_part(config)
+  scored = min(config.eval.num_examples, sources.size(config, 'eval'))
+  validation = arrays.validation_size(config)
+  return (f'`{config.data.name}`, {config.data.image_size}x'
+          f'{config.data.image_size}x{config.data.channels}: {train_size:,} '
+          f'training images'
+          + (f', {validation:,} validation images' if validation else '')
+          + f'; evaluated on {scored:,} images of the {part} split')
+
+
+def _settings(experiment: definitions.Experiment,
+              all_seeds: Sequence[runner.Result], commands: list[str]) -> str:
+  config = next(r.config for r in all_seeds if r.config is not None)
   steps, batch = config.train.num_steps, config.train.batch_size
   loss, optim = config.loss, config.optim
   fid = quality.resolve_kind(config)
-  sessions = [s for r in results for s in r.timing['sessions']]
+  sessions = [s for r in all_seeds for s in r.timing['sessions']]
   machines = sorted({s['machine'] for s in sessions if 'machine' in s})
+  seeds = sorted({r.seed for r in all_seeds})
   varied = '; '.join(
-      f'{r.run.label}: ' + ', '.join(f'`{k}={v}`'
-                                     for k, v in r.run.overrides.items())
-      for r in results)
+      f'{r.label}: ' + ', '.join(f'`{k}={v}`' for k, v in r.overrides.items())
+      for r in experiment.runs)
   rows = [
-      ('data', f'`{config.data.name}`, {config.data.image_size}x'
-               f'{config.data.image_size}x{config.data.channels}: '
-               f'{train_size:,} training and {held_out:,} held-out images'),
+      ('data', _data(config)),
       ('networks', _networks(config)),
       ('training', f'{steps:,} steps of batch {batch} '
-                   f'({steps * batch / train_size:.1f} epochs), seed '
-                   f'{config.seed}'),
+                   f'({steps * batch / sources.size(config, "train"):.1f} '
+                   f'epochs), evaluated every {config.eval.every or steps:,} '
+                   f'steps'),
+      ('seeds', ', '.join(str(s) for s in seeds)
+                + ' (`config.seed`; each run repeated with each)'),
       ('optimiser', f'{optim.name}, lr {optim.lr:g}, schedule '
                     f'{optim.schedule}'),
       ('GAN loss', f'{loss.gan}, equilibrium gating '
               f'{"on" if loss.equilibrium_gating else "off"}, γ '
               f'{loss.gamma:g}'),
       ('sample quality', f'{fid} features, {config.eval.num_fid_samples:,} '
-                         f'samples against the held-out images'
+                         f'samples against the evaluated images'
                          if fid != 'none' else 'not measured'),
       ('what the runs change', varied),
+      ('trained by', '; '.join(f'`{c}`' for c in commands) or 'unknown'),
       ('machine', '; '.join(machines) or 'unknown'),
-      ('wall time, all runs', _duration(sum(r.wall_seconds
-                                            for r in results))),
+      ('wall time, all seeds', _duration(sum(r.wall_seconds
+                                             for r in all_seeds))),
   ]
   return '## Settings\n\n' + _table(('', ''), rows)
 
 
-def _quality_table(results: Sequence[runner.Result]) -> str:
-  rows = []
-  for r in results:
-    if not r.finished:
-      rows.append([r.run.label, _status(r)] + [''] * 7)
+def _quality_table(experiment, groups, finished) -> str:
+  rows, notes = [], []
+  for name, seeds in groups.items():
+    done = finished[name]
+    for r in seeds:
+      if r not in done:
+        notes.append(f'- {r.run.label}, seed {r.seed}: {_status(r)}')
+    if not done:
+      rows.append([_label(experiment, name), '0'] + [''] * (len(QUALITY) + 2))
       continue
-    m, rec = r.metrics, r.reconstructs
-    rows.append([
-        r.run.label, _number(m.get('fid'), 2), _number(m.get('precision'), 3),
-        _number(m.get('recall'), 3),
-        _number(m['recon_mse'] if rec else None, 4),
-        _number(m['kl'] if rec else None, 1),
-        str(m['active_units']) if rec else 'n/a',
-        _number(r.steps_per_second, 2), _duration(r.wall_seconds)])
-  header = ('run', 'FID ↓', 'precision ↑', 'recall ↑', 'recon MSE ↓',
-            'KL (nats)', 'active units', 'steps/s', 'wall time')
+    encoder = done[0].reconstructs
+    cells = [_summary([r.metrics.get(k) for r in done], digits)
+             if encoder or not needs_encoder else 'n/a'
+             for k, _, digits, needs_encoder in QUALITY]
+    speeds = [r.steps_per_second for r in done
+              if r.steps_per_second is not None]
+    rows.append([done[0].run.label, str(len(done))] + cells + [
+        _number(float(np.median(speeds)) if speeds else None, 2),
+        _duration(sum(r.wall_seconds for r in done))])
+  header = (('run', 'seeds') + tuple(h for _, h, _, _ in QUALITY)
+            + ('steps/s', 'wall time'))
+  parts = ['## Results', '', _table(header, rows), '',
+           'Each cell is the mean over the finished seeds ± half the width '
+           f'of its {verdicts.CONFIDENCE:.0%} confidence interval (Student t '
+           'with seeds − 1 degrees of freedom; the mean alone for one seed), '
+           'at the last step. FID, precision and recall (k = 3) compare the '
+           'features of generated samples with those of the evaluated '
+           'images. recon MSE is the pixel MSE (pixels in [0, 1]) of those '
+           'images decoded from their posterior mean; KL is summed over '
+           'latent dimensions and active units count those whose posterior '
+           'mean varies across images (n/a where the encoder is not '
+           'trained). Steps/s is the median training speed of the seeds; '
+           'wall time adds up their whole runs: start-up, compiling, '
+           'training and evaluations.']
+  if notes:
+    parts += ['', 'Not in the table:', ''] + notes
+  return '\n'.join(parts)
+
+
+def _fid_section(experiment, finished, root) -> str:
+  conditions = [(_label(experiment, n), s) for n, s in finished.items() if s]
+  steps = sorted({int(e['step']) for _, seeds in conditions for r in seeds
+                  for e in r.evaluations if e.get('fid') is not None})
+  if not steps:
+    return ''
+  figures.fid_figure(conditions, files.path(root) / 'fid_steps.png')
+  rows, falling = [], []
+  for label, seeds in conditions:
+    by_step = {}
+    for r in seeds:
+      for e in r.evaluations:
+        if e.get('fid') is not None:
+          by_step.setdefault(int(e['step']), []).append(e['fid'])
+    still = verdicts.still_falling(by_step)
+    if still:
+      falling.append(label)
+    rows.append([label] + [_summary(by_step.get(s, []), 1) for s in steps]
+                + [{True: 'yes', False: 'no', None: 'n/a'}[still]])
+  header = ['run'] + [f'step {s:,}' for s in steps] + ['still falling']
+  verdict = (f'FID still falls at the end for {", ".join(falling)}: longer '
+             f'training would change these numbers.' if falling else
+             'FID no longer falls at the end for any run.')
   return '\n'.join([
-      '## Results', '', _table(header, rows), '',
-      'FID, precision and recall (k = 3) compare the features of generated '
-      'samples with those of the held-out images. recon MSE is the pixel '
-      'MSE (pixels in [0, 1]) of held-out images decoded from their '
-      'posterior mean; KL is summed over latent dimensions and active '
-      'units count those whose posterior mean varies across images (n/a '
-      'where the encoder is not trained). Steps/s is the median training '
-      'speed; wall time covers the whole run: start-up, compiling, training '
-      'and the final evaluation.'])
+      '## FID during training', '', '![FID against the step, the mean over '
+      'the seeds of each run](fid_steps.png)', '', _table(header, rows), '',
+      f'{verdict} The rule (`verdicts.still_falling`): still falling where '
+      f'the mean FID at the last evaluation is below the mean at the one '
+      f'before by more than half the width of the last one\'s '
+      f'{verdicts.CONFIDENCE:.0%} confidence interval.'])
 
 
-def _samples_section(results, workdir) -> str:
-  figures.samples_figure(results, files.path(workdir) / 'samples.png')
+def _first_seeds(finished) -> list[runner.Result]:
+  """The finished seed with the lowest number of each run."""
+  return [seeds[0] for seeds in finished.values() if seeds]
+
+
+def _samples_section(experiment, finished, root) -> str:
+  shown = [r for r in _first_seeds(finished)
+           if (files.path(r.directory) / runner.SAMPLES_FILE).exists()]
+  if not shown:
+    return ''
+  figures.samples_figure(shown, files.path(root) / 'samples.png')
   return ('## Samples\n\n![16 samples of each run](samples.png)\n\n'
           'The same 16 draws from the prior N(0, I), decoded by each run\'s '
-          'decoder after its last step.')
+          'decoder after its last step (its lowest seed: '
+          + ', '.join(f'{r.run.label} {r.seed}' for r in shown) + ').')
 
 
-def _held_out(config, num: int) -> np.ndarray:
-  return data.eval_data(config, num)['image']
-
-
-def _reconstructions_section(results, workdir) -> str:
-  encoders = [r for r in results if r.reconstructs]
-  if not encoders:
+def _reconstructions_section(experiment, finished, root) -> str:
+  shown = [(r, records.read_pictures(r)) for r in _first_seeds(finished)]
+  shown = [(r, p) for r, p in shown if 'reconstructions' in p]
+  if not shown:
     return ''
-  held_out = data.eval_data(encoders[0].config, RECONSTRUCTED)
-  images = held_out['image']
-
-  def reconstruct(result):
-    model = vaegan_jax.load(result.directory)
-    conditions = (data.conditions.from_example(
-        held_out, model.config.model.num_conditions)
-                  if model.config.model.conditional else None)
-    return model.reconstruct(images, conditions)
-
-  rows = [('held-out', images)] + [(r.run.label, reconstruct(r))
-                                   for r in encoders]
-  figures.rows_figure(rows, files.path(workdir) / 'reconstructions.png')
-  return ('## Reconstructions\n\n![held-out digits and reconstructions]'
-          '(reconstructions.png)\n\nThe first held-out digits (top) and '
-          'each model\'s reconstruction: the decoded posterior mean.')
+  rows = [('held-out', shown[0][1]['held_out'])] + [
+      (r.run.label, p['reconstructions']) for r, p in shown]
+  figures.rows_figure(rows, files.path(root) / 'reconstructions.png')
+  return ('## Reconstructions\n\n![evaluated digits and reconstructions]'
+          '(reconstructions.png)\n\nThe first evaluated digits (top) and '
+          'each model\'s reconstruction (its lowest seed): the decoded '
+          'posterior mean.')
 
 
-def _losses_section(results, workdir) -> str:
-  rows = [[r.run.label] + [_number(r.final(k) if r.computes(k) else None, 4)
-                           for k, _ in figures.LOSSES]
-          + [_number(r.metrics.get('fid'), 2)] for r in results]
-  figures.losses_figure(results, files.path(workdir) / 'losses.png')
-  header = ['run'] + [f'{title} `{key}`' for key, title in figures.LOSSES] + ['FID']
-  gan = results[0].config.loss.gan
+def _losses_section(experiment, finished, root) -> str:
+  rows = []
+  for seeds in finished.values():
+    if seeds:
+      rows.append([seeds[0].run.label] + [
+          _summary([r.final(k) for r in seeds], 4)
+          if seeds[0].computes(k) else 'n/a' for k, _ in figures.LOSSES]
+                  + [_summary([r.metrics.get('fid') for r in seeds], 2)])
+  conditions = [(s[0].run.label, s) for s in finished.values() if s]
+  figures.losses_figure(conditions, files.path(root) / 'losses.png')
+  header = (['run'] + [f'{title} `{key}`' for key, title in figures.LOSSES]
+            + ['FID'])
+  gan = conditions[0][1][0].config.loss.gan
   term = {'minimax': 'the mean of log(1 − D(x̂)) over its generated batches '
                      '(more negative: the discriminator is fooled more)',
           'non_saturating': 'the mean of −log D(x̂) over its generated '
@@ -185,85 +335,129 @@ def _losses_section(results, workdir) -> str:
                             'more)'}.get(gan, f'its {gan} loss')
   return '\n'.join([
       '## Losses at the end of training', '', _table(header, rows), '',
-      f'Each loss is the mean of the training log over the last 10% of the '
-      f'steps. With the `{gan}` GAN loss the decoder\'s term is {term}, and '
-      f'the discriminator\'s is its loss on real and generated images.', '',
-      '![losses during training](losses.png)'])
+      f'Each loss is, for each seed, the mean of the training log over the '
+      f'last 10% of the steps; the table shows their mean over the seeds ± '
+      f'the {verdicts.CONFIDENCE:.0%} interval. With the `{gan}` GAN loss '
+      f'the decoder\'s term is {term}, and the discriminator\'s is its loss '
+      f'on real and generated images.', '',
+      '![losses during training, the mean over the seeds](losses.png)'])
 
 
-def _translation_section(results, workdir) -> str:
-  encoders = [r for r in results if r.reconstructs]
-  if not encoders:
+def _translation_section(experiment, finished, root) -> str:
+  measured = {n: [r for r in s if 'translation' in r.measures]
+              for n, s in finished.items()}
+  measured = {n: s for n, s in measured.items() if s}
+  if not measured:
     return ''
-  images = _held_out(encoders[0].config, TRANSLATED)
   fraction = definitions.TRANSLATE
-  shifted = translation.translate(images, fraction)
-  rows, figure = [], [('held-out', images), ('translated', shifted)]
-  for r in encoders:
-    errors = translation.run_errors(r.directory, fraction)
-    rows.append([r.run.label, _number(errors['mse'], 4),
-                 _number(errors['mse_translated'], 4),
-                 _number(errors['mse_translated'] / errors['mse'], 2),
-                 _number(errors['sharpness_translated'], 2)])
-    model = vaegan_jax.load(r.directory)
-    figure.append((r.run.label, model.reconstruct(shifted)))
-  figures.rows_figure(figure, files.path(workdir) / 'translation.png')
-  header = ('model', 'MSE, held-out', f'MSE, translated ±{fraction:.0%}',
-            'ratio', 'sharpness, translated')
+  rows = []
+  for seeds in measured.values():
+    errors = [r.measures['translation'] for r in seeds]
+    rows.append([seeds[0].run.label, str(len(seeds))] + [
+        _summary([e[k] for e in errors], digits) for k, digits in (
+            ('mse', 4), ('mse_translated', 4), ('sharpness_translated', 2))]
+                + [_summary([e['mse_translated'] / e['mse'] for e in errors],
+                            2)])
+  shown = [(r, records.read_pictures(r)) for r in _first_seeds(measured)]
+  pictures = shown[0][1]
+  figure = [('evaluated', pictures['translation_inputs']),
+            ('translated', pictures['translated'])] + [
+                (r.run.label, p['translated_reconstructions'])
+                for r, p in shown]
+  figures.rows_figure(figure, files.path(root) / 'translation.png')
+  header = ('model', 'seeds', 'MSE, evaluated',
+            f'MSE, translated ±{fraction:.0%}', 'sharpness, translated',
+            'ratio')
   return '\n'.join([
-      '## Translated held-out digits', '', _table(header, rows), '',
-      f'All held-out digits, as they are and shifted by up to '
+      '## Translated evaluated digits', '', _table(header, rows), '',
+      f'All evaluated digits, as they are and shifted by up to '
       f'±{fraction:.0%} along each axis (the training augmentation, seed '
       f'{translation.SEED}); pixel MSE of each reconstruction against its '
       f'own input, pixels in [0, 1]. Sharpness is the mean difference of '
       f'neighbouring pixels of the reconstructions of the shifted digits '
       f'over that of the shifted digits themselves (1: as sharp as the '
-      f'input; lower: blurrier).', '',
+      f'input; lower: blurrier). Ratio: the translated MSE over the '
+      f'unshifted one. Mean over the seeds ± the '
+      f'{verdicts.CONFIDENCE:.0%} interval.', '',
       '![translated digits and reconstructions](translation.png)', '',
-      'Held-out digits, the same shifted, and each model\'s reconstruction '
-      'of the shifted ones.'])
+      'Evaluated digits, the same shifted, and each model\'s reconstruction '
+      'of the shifted ones (its lowest seed).'])
+
+
+def _conditional_section(experiment, finished, root) -> str:
+  parts = ['## Each class', '']
+  for name, seeds in finished.items():
+    seeds = [r for r in seeds if 'class_accuracy' in r.measures]
+    if not seeds:
+      continue
+    accuracy = np.asarray([r.measures['class_accuracy'] for r in seeds])
+    picture = records.read_pictures(seeds[0])['classes']
+    shown = picture.reshape(-1, *picture.shape[2:])
+    figure = f'classes_{name}.png'
+    writers.save_png(files.path(root) / figure,
+                     images_lib.grid(shown, picture.shape[1]))
+    label = seeds[0].run.label
+    parts += [
+        f'![{label}: {picture.shape[1]} samples of each class, a row per '
+        f'class]({figure})', '',
+        f'{label}: row k holds samples asked for class k (seed '
+        f'{seeds[0].seed}). The digits classifier (the FID network\'s) '
+        f'labels {conditional.SAMPLES_PER_CLASS:,} samples of each '
+        f'class; the share labelled as asked, the mean over '
+        f'{len(seeds)} seed{"s" if len(seeds) != 1 else ""}:', '',
+        _table(['class'] + [str(k) for k in range(accuracy.shape[1])]
+               + ['all'],
+               [['labelled as asked'] + [f'{a:.2f}'
+                                         for a in accuracy.mean(axis=0)]
+                + [f'{accuracy.mean():.3f}']]), '']
+  return '\n'.join(parts).rstrip() if len(parts) > 2 else ''
 
 
 SECTIONS = {'losses': _losses_section, 'translation': _translation_section,
-            'conditional': conditional.section}
+            'conditional': _conditional_section}
 
 
-def write(experiment: definitions.Experiment, workdir: str,
-          command: str | None = None) -> str:
-  """Writes report.md and its figures from the runs found in `workdir`.
+def write(experiment: definitions.Experiment, root: str) -> str:
+  """Writes report.md and its figures from the runs' files under `root`.
 
   Args:
     experiment: the experiment.
-    workdir: its workdir (runs in `runs/<name>/`).
-    command: the command line that made it, shown in the report.
+    root: a folder with `runs/<name>/seed_<k>/` (workdirs, or copies of
+      their `runner.RECORD_FILES`); report.md and its figures go there.
 
   Returns:
     The path of report.md.
   """
-  results = runner.collect(workdir, experiment)
-  done = [r for r in results if r.finished]
+  groups = runner.collect(root, experiment)
+  finished = {n: [r for r in s if r.finished] for n, s in groups.items()}
+  all_seeds = [r for s in groups.values() for r in s]
   parts = [f'# {experiment.title}', '', f'**Claim.** {experiment.claim}', '']
-  if done and experiment.name in verdicts.VERDICTS:
-    parts += [f'**Here.** {verdicts.VERDICTS[experiment.name](done)}', '']
-  parts += [experiment.description, '',
-           f'Written {datetime.date.today().isoformat()}'
-           + (f' by `{command}`' if command else '') + '.']
-  if any(r.config is not None for r in results):
-    parts += ['', _settings(experiment, results)]
-  parts += ['', _quality_table(results)]
-  if done:
-    sections = [_samples_section, _reconstructions_section] + [
+  if any(finished.values()) and experiment.name in verdicts.VERDICTS:
+    decided = {n: s for n, s in finished.items() if s}
+    parts += [f'**Here.** {verdicts.VERDICTS[experiment.name](decided)}',
+              '', rule_provenance(first_began(groups)), '']
+  parts += [experiment.description]
+  commands = sorted({s['command'] for r in all_seeds
+                     for s in r.timing['sessions'] if 'command' in s})
+  if any(r.config is not None for r in all_seeds):
+    parts += ['', _settings(experiment, all_seeds, commands)]
+  parts += ['', _quality_table(experiment, groups, finished)]
+  if any(finished.values()):
+    sections = [_fid_section, _samples_section, _reconstructions_section] + [
         SECTIONS[name] for name in experiment.sections]
     for section in sections:
-      text = section(done, workdir)
+      text = section(experiment, finished, root)
       if text:
         parts += ['', text]
-  notes = files.path(workdir) / NOTES_FILE
+  notes = files.path(root) / NOTES_FILE
   if notes.exists():
     parts += ['', '## Observations', '', notes.read_text().strip()]
-  parts += ['', '## Runs', '', 'Each run\'s workdir, with its checkpoints, '
-            'pictures, metrics.jsonl and TensorBoard logs: ' + ', '.join(
-                f'`runs/{r.run.name}/`' for r in results) + '.']
-  path = str(files.path(workdir) / REPORT_FILE)
+  parts += ['', '## Runs', '', 'Each seed\'s files, from which this report '
+            'is written (`python -m experiments ' + experiment.name
+            + ' --report_only --docs=<this folder>` writes it again): '
+            + ', '.join(f'`runs/{r.run.name}/seed_{r.seed}/`'
+                        for r in all_seeds) + '; in each, '
+            + ', '.join(f'`{f}`' for f in runner.RECORD_FILES) + '.']
+  path = str(files.path(root) / REPORT_FILE)
   files.write_text(path, '\n'.join(parts) + '\n')
   return path

@@ -1,10 +1,14 @@
 """Configs of an experiment's runs, training them resumably, their results.
 
-Each run lives in `<workdir>/runs/<name>/`, a normal run workdir (see the
-README), plus `timing.json`: the wall time of every `train_and_evaluate`
-call that trained it. A run whose `timing.json` says it reached
-`config.train.num_steps` is finished and skipped; any other run is (re)started
-and resumes from its latest checkpoint.
+Each run is repeated over seeds; each seed lives in
+`<workdir>/runs/<name>/seed_<k>/` (k the run's `config.seed`), a normal run
+workdir (see the README), plus `timing.json`: the wall time of every
+`train_and_evaluate` call that trained it. A seed whose `timing.json` says it
+reached `config.train.num_steps` is finished and skipped; any other is
+(re)started and resumes from its latest checkpoint. A finished seed's small
+files (`RECORD_FILES`, written by `records.write`) are all a report reads,
+so copies of them elsewhere (`records.export`, e.g. into docs/) make the
+same report.
 """
 
 import dataclasses
@@ -29,6 +33,24 @@ from vaegan_jax.output import writers
 from experiments import definitions
 
 TIMING_FILE = 'timing.json'
+CONFIG_FILE = 'config.json'
+EVAL_METRICS_FILE = 'eval_metrics.json'
+# Every evaluation of a run: its step, the eval metrics and the training
+# log's losses at that step, a JSON record a line.
+EVALUATIONS_FILE = 'evaluations.jsonl'
+# The training log's losses and speed, a JSON record a line.
+LOSSES_FILE = 'losses.jsonl'
+# Numbers measured on the trained model for the report's sections
+# (translation errors, each class's accuracy), and the pictures it shows
+# (uint8 arrays: held-out digits and their reconstructions, ...).
+MEASURES_FILE = 'measures.json'
+PICTURES_FILE = 'pictures.npz'
+SAMPLES_FILE = 'samples_4x4.png'
+# A finished seed's files the report reads: no checkpoints, no TensorBoard.
+RECORD_FILES = (CONFIG_FILE, EVAL_METRICS_FILE, TIMING_FILE,
+                EVALUATIONS_FILE, LOSSES_FILE, MEASURES_FILE, PICTURES_FILE,
+                SAMPLES_FILE)
+SEED_PREFIX = 'seed_'
 
 
 def experiment_config(experiment: definitions.Experiment,
@@ -52,17 +74,44 @@ def experiment_config(experiment: definitions.Experiment,
   return config
 
 
-def run_config(config: ml_collections.ConfigDict, run: definitions.Run
-               ) -> ml_collections.ConfigDict:
-  """`config` with the run's own fields."""
+def seeds(config: ml_collections.ConfigDict, count: int) -> list[int]:
+  """The seeds of every run: `config.seed`, `config.seed + 1`, ...
+
+  Raises:
+    ValueError: `count` is below 1.
+  """
+  if count < 1:
+    raise ValueError(f'--seeds={count}: give at least 1 seed (3 to 5 for '
+                     'error bars).')
+  return [config.seed + i for i in range(count)]
+
+
+def run_config(config: ml_collections.ConfigDict, run: definitions.Run,
+               seed: int | None = None) -> ml_collections.ConfigDict:
+  """`config` with the run's own fields and, if given, its seed."""
   config = config.copy_and_resolve_references()
   config.update_from_flattened_dict(dict(run.overrides))
+  if seed is not None:
+    config.seed = seed
   return config
 
 
-def run_dir(workdir: str, run: definitions.Run) -> str:
-  """The run's workdir inside the experiment's."""
-  return str(files.path(workdir) / 'runs' / run.name)
+def run_dir(workdir: str, run: definitions.Run, seed: int) -> str:
+  """The workdir of one seed of a run inside the experiment's."""
+  return str(files.path(workdir) / 'runs' / run.name / f'{SEED_PREFIX}{seed}')
+
+
+def found_seeds(workdir: str, run: definitions.Run) -> list[int]:
+  """The seeds of `run` with a folder in `workdir`, in increasing order."""
+  folder = files.path(workdir) / 'runs' / run.name
+  if not folder.is_dir():
+    return []
+  found = []
+  for child in folder.iterdir():
+    suffix = child.name[len(SEED_PREFIX):]
+    if child.name.startswith(SEED_PREFIX) and suffix.isdigit():
+      found.append(int(suffix))
+  return sorted(found)
 
 
 def select(experiment: definitions.Experiment,
@@ -114,12 +163,19 @@ def is_finished(directory: str, num_steps: int) -> bool:
   return bool(timing.get('error')) or timing.get('step', 0) >= num_steps
 
 
-def train_run(config: ml_collections.ConfigDict, directory: str) -> bool:
+def now() -> str:
+  """The time now, with its UTC offset, to the second."""
+  return datetime.datetime.now().astimezone().isoformat(timespec='seconds')
+
+
+def train_run(config: ml_collections.ConfigDict, directory: str,
+              command: str | None = None) -> bool:
   """Trains one run unless it is finished, and records its wall time.
 
   Args:
     config: the run's configuration.
     directory: its workdir; a run there resumes from its latest checkpoint.
+    command: the command line that trains it, recorded with the time.
 
   Returns:
     False if training stopped before `config.train.num_steps` (SIGTERM or
@@ -129,17 +185,19 @@ def train_run(config: ml_collections.ConfigDict, directory: str) -> bool:
     logging.info('%s is finished; skipping it.', directory)
     return True
   timing = read_timing(directory)
-  start, began = time.time(), datetime.datetime.now().isoformat(
-      timespec='seconds')
+  start, began = time.time(), now()
   try:
     step = int(train.train_and_evaluate(config, directory).step)
     error = None
   except errors.NonFiniteError as e:
     step, error = timing.get('step', 0), str(e)
     logging.error('%s failed: %s', directory, e)
-  timing['sessions'].append({'began': began,
-                             'seconds': round(time.time() - start, 1),
-                             'step': step, 'machine': machine()})
+  session = {'began': began, 'ended': now(),
+             'seconds': round(time.time() - start, 1), 'step': step,
+             'machine': machine()}
+  if command:
+    session['command'] = command
+  timing['sessions'].append(session)
   timing.update(step=step, num_steps=config.train.num_steps)
   if error:
     timing['error'] = error
@@ -153,18 +211,24 @@ class Result:
 
   Attributes:
     run: the run.
-    directory: its workdir.
+    seed: its seed.
+    directory: its folder: a workdir, or a copy of its `RECORD_FILES`.
     config: the configuration it was trained with (None: never started).
     metrics: its eval_metrics.json (None: not evaluated yet).
     timing: its timing.json.
-    records: its metrics.jsonl records.
+    records: its training log's losses (losses.jsonl).
+    evaluations: each evaluation's metrics and losses (evaluations.jsonl).
+    measures: its measures.json ({} before it is written).
   """
   run: definitions.Run
+  seed: int
   directory: str
   config: ml_collections.ConfigDict | None
   metrics: dict[str, Any] | None
   timing: dict[str, Any]
   records: list[dict[str, float]]
+  evaluations: list[dict[str, float]]
+  measures: dict[str, Any]
 
   @property
   def finished(self) -> bool:
@@ -217,22 +281,40 @@ class Result:
     return float(np.mean(window or [points[-1][1]]))
 
 
+def _json(path, default):
+  return json.loads(path.read_text()) if path.exists() else default
+
+
+def _jsonl(path) -> list[dict[str, Any]]:
+  return writers.read_jsonl(str(path)) if path.exists() else []
+
+
+def read_result(run: definitions.Run, seed: int, directory: str) -> Result:
+  """What one seed of a run left in `directory` (its `RECORD_FILES`)."""
+  folder = files.path(directory)
+  config = None
+  if workdir_lib.read_config_dict(directory) is not None:
+    config = workdir_lib.read_config(directory)
+  return Result(run, seed, directory, config,
+                _json(folder / EVAL_METRICS_FILE, None),
+                read_timing(directory), _jsonl(folder / LOSSES_FILE),
+                _jsonl(folder / EVALUATIONS_FILE),
+                _json(folder / MEASURES_FILE, {}))
+
+
 def collect(workdir: str, experiment: definitions.Experiment
-            ) -> list[Result]:
-  """The results of every run of the experiment found in `workdir`."""
-  results = []
-  for run in experiment.runs:
-    directory = run_dir(workdir, run)
-    config = metrics = None
-    records = []
-    if workdir_lib.read_config_dict(directory) is not None:
-      config = workdir_lib.read_config(directory)
-    path = files.path(directory) / 'eval_metrics.json'
-    if path.exists():
-      metrics = json.loads(path.read_text())
-    path = files.path(directory) / writers.METRICS_FILE
-    if path.exists():
-      records = [r for r in writers.read_jsonl(path) if 'loss/kl' in r]
-    results.append(Result(run, directory, config, metrics,
-                          read_timing(directory), records))
-  return results
+            ) -> dict[str, list[Result]]:
+  """Every seed of every run of the experiment found in `workdir`.
+
+  Args:
+    workdir: the experiment's workdir, or a folder with copies of its
+      runs' `RECORD_FILES` in the same layout.
+    experiment: the experiment.
+
+  Returns:
+    Each run's name -> its seeds' results, in increasing seed order (an
+    empty list for a run with none), in the experiment's order.
+  """
+  return {run.name: [read_result(run, seed, run_dir(workdir, run, seed))
+                     for seed in found_seeds(workdir, run)]
+          for run in experiment.runs}

@@ -1,21 +1,35 @@
 """Whether each experiment's claim holds, read from its own finished runs.
 
 Each verdict is one paragraph for the top of the report, under the claim:
-the numbers it rests on and a plain "holds" or "does not hold". The rules
-are fixed here, before any run, so that a rerun with other settings gets
-its own verdict rather than the one written for these.
+the numbers it rests on and a plain "holds", "does not hold", or "not
+resolved with N seeds". Every verdict compares groups of seeds through one
+helper, `compare_groups`: a difference counts only where Welch's t-test
+finds it at p < `ALPHA` (a difference larger than the spread of the
+seeds); otherwise the claim is not resolved by these runs, and the verdict
+says so with the numbers. The rules are fixed here, and the report records
+the commit of this file its verdict used (`report.rule_provenance`), so a
+reader can check that the rule was committed before the runs.
 """
 
-from typing import Callable, Sequence
+import dataclasses
+import math
+import warnings
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
+from scipy import stats
 
-from experiments import conditional
 from experiments import definitions
 from experiments import runner
-from experiments import translation
 
-Results = Sequence[runner.Result]
+# A run's seeds: the finished results of one run (condition) of an
+# experiment, one per seed; `Groups` maps each run's name to them.
+Seeds = Sequence[runner.Result]
+Groups = Mapping[str, Seeds]
+# Welch's t-test must find a difference at this level for it to count.
+ALPHA = 0.05
+# The confidence of the intervals the report shows (Student t over seeds).
+CONFIDENCE = 0.95
 # The share of each class's samples the digits classifier must label as
 # asked for "draws the class it is asked for" (the classifier itself is 97%
 # accurate on held-out digits).
@@ -26,158 +40,351 @@ STABLE_RATIO = 1.5
 LR_LOSSES = ('loss/gan_g', 'loss/kl', 'loss/gan_d')
 
 
-def _fid(results: Results) -> dict[str, float]:
-  return {r.run.name: r.metrics['fid'] for r in results
-          if r.metrics.get('fid') is not None}
+@dataclasses.dataclass(frozen=True)
+class Summary:
+  """The mean of a group of seeds and its confidence interval.
+
+  Attributes:
+    n: how many seeds.
+    mean: their mean.
+    half: half the width of the `CONFIDENCE` interval of the mean (Student
+      t with n - 1 degrees of freedom); None for fewer than 2 seeds.
+  """
+  n: int
+  mean: float
+  half: float | None
+
+  def text(self, digits: int) -> str:
+    """'mean ± half', or the mean alone for one seed."""
+    if self.half is None:
+      return f'{self.mean:.{digits}f}'
+    return f'{self.mean:.{digits}f} ± {self.half:.{digits}f}'
 
 
-def _holds(holds: bool) -> str:
-  return 'The claim holds here' if holds else 'The claim does not hold here'
+def summarise(values: Sequence[float]) -> Summary | None:
+  """The mean and `CONFIDENCE` interval of `values` (None: no values)."""
+  values = np.asarray([v for v in values if v is not None], np.float64)
+  if not len(values):
+    return None
+  mean = float(values.mean())
+  if len(values) < 2:
+    return Summary(1, mean, None)
+  t = stats.t.ppf(0.5 + CONFIDENCE / 2, len(values) - 1)
+  sem = values.std(ddof=1) / math.sqrt(len(values))
+  return Summary(len(values), mean, float(t * sem))
 
 
-def compare(results: Results) -> str:
-  fid = _fid(results)
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+  """Two groups of seeds compared by Welch's t-test.
+
+  Attributes:
+    a: the first group's summary.
+    b: the second's (a single number for a one-sample test: half None).
+    p: the two-sided p-value (None: not enough seeds to test).
+    sign: -1 where a is lower than b at p < ALPHA, +1 where it is higher,
+      0 where the difference is not resolved.
+    one_sample: whether `b` is a fixed number rather than a group.
+  """
+  a: Summary
+  b: Summary
+  p: float | None
+  sign: int
+  one_sample: bool = False
+
+  @property
+  def seeds(self) -> int:
+    """The fewest seeds of the two groups (of `a` for a one-sample test)."""
+    return self.a.n if self.one_sample else min(self.a.n, self.b.n)
+
+  def text(self) -> str:
+    """'p = 0.012' or 'too few seeds to test'."""
+    return 'too few seeds to test' if self.p is None else f'p = {self.p:.3f}'
+
+
+def compare_groups(a: Sequence[float], b: Sequence[float] | float
+                   ) -> Comparison:
+  """Whether group `a` is lower or higher than `b` beyond the seeds' spread.
+
+  Args:
+    a: one value per seed.
+    b: one value per seed, or a fixed number (a one-sample test of `a`'s
+      mean against it).
+
+  Returns:
+    The `Comparison`; its `sign` is nonzero only where Welch's t-test (or
+    the one-sample t-test) gives p < `ALPHA`.
+  """
+  a = [float(v) for v in a if v is not None]
+  one_sample = np.isscalar(b)
+  if one_sample:
+    group_b, summary_b = None, Summary(1, float(b), None)
+  else:
+    group_b = [float(v) for v in b if v is not None]
+    summary_b = summarise(group_b)
+  summary_a = summarise(a)
+  if summary_a is None or summary_b is None:
+    raise ValueError('compare_groups needs at least one value in each '
+                     'group.')
+  p = None
+  # Groups without spread warn of precision loss; their p is handled below.
+  with warnings.catch_warnings(), np.errstate(all='ignore'):
+    warnings.simplefilter('ignore', RuntimeWarning)
+    if one_sample and len(a) >= 2:
+      p = float(stats.ttest_1samp(a, float(b)).pvalue)
+    elif not one_sample and len(a) >= 2 and len(group_b) >= 2:
+      p = float(stats.ttest_ind(a, group_b, equal_var=False).pvalue)
+  if p is not None and math.isnan(p):  # no spread at all: equal or not
+    p = 0.0 if summary_a.mean != summary_b.mean else 1.0
+  sign = 0
+  if p is not None and p < ALPHA:
+    sign = -1 if summary_a.mean < summary_b.mean else 1
+  return Comparison(summary_a, summary_b, p, sign, one_sample)
+
+
+def outcome(checks: Sequence[tuple[Comparison, int]]) -> str:
+  """'holds', 'does not hold' or 'is not resolved with N seeds'.
+
+  Args:
+    checks: (comparison, the sign the claim needs) for each comparison the
+      claim rests on.
+
+  Returns:
+    'holds' where every comparison is resolved the way the claim needs;
+    'does not hold' where any is resolved the other way; else 'is not
+    resolved with N seeds' (N the fewest seeds of any group).
+  """
+  if all(c.sign == wanted for c, wanted in checks):
+    return 'holds'
+  if any(c.sign == -wanted for c, wanted in checks):
+    return 'does not hold'
+  return _unresolved(min(c.seeds for c, _ in checks))
+
+
+def _unresolved(seeds: int) -> str:
+  return f'is not resolved with {seeds} seed{"s" if seeds != 1 else ""}'
+
+
+def _claim(result: str) -> str:
+  return f'The claim {result} here'
+
+
+def _direction(c: Comparison) -> str:
+  word = {-1: 'lower', 1: 'higher', 0: 'not resolved'}[c.sign]
+  return f'{word} ({c.text()})'
+
+
+def _values(seeds: Seeds, key: str) -> list[float]:
+  return [r.metrics[key] for r in seeds
+          if r.metrics.get(key) is not None]
+
+
+def _fid(groups: Groups) -> dict[str, list[float]]:
+  fid = {name: _values(seeds, 'fid') for name, seeds in groups.items()}
+  return {name: v for name, v in fid.items() if v}
+
+
+def _seeds_line(groups: Groups) -> str:
+  counts = sorted({len(s) for s in groups.values()})
+  return (f'{counts[0]}' if len(counts) == 1
+          else f'{counts[0]} to {counts[-1]}') + ' seeds per run'
+
+
+def compare(groups: Groups) -> str:
+  fid = _fid(groups)
   if not {'vae', 'gan', 'vaegan'} <= set(fid):
     return 'Not every run has an FID: nothing to decide.'
-  best = min(fid, key=fid.get)
-  return (f'{_holds(best == "vaegan")}: FID VAE-GAN {fid["vaegan"]:.1f}, '
-          f'GAN {fid["gan"]:.1f}, VAE {fid["vae"]:.1f}; the '
-          f'{"VAE-GAN" if best == "vaegan" else best.upper()} gives the best '
-          f'samples, and the VAE-GAN\'s are '
-          f'{"sharper" if fid["vaegan"] < fid["vae"] else "not sharper"} '
-          f'than the VAE\'s by FID.')
+  gan = compare_groups(fid['vaegan'], fid['gan'])
+  vae = compare_groups(fid['vaegan'], fid['vae'])
+  return (f'{_claim(outcome([(gan, -1), (vae, -1)]))} (the VAE-GAN\'s FID '
+          f'below both others\' at p < {ALPHA:g}; {_seeds_line(groups)}): '
+          f'FID VAE-GAN {gan.a.text(1)}, GAN {gan.b.text(1)}, VAE '
+          f'{vae.b.text(1)}. The VAE-GAN\'s FID against the GAN\'s: '
+          f'{_direction(gan)}; against the VAE\'s: {_direction(vae)}.')
 
 
-def ablation(results: Results) -> str:
-  fid = {r.config.loss.blend_lambda: r.metrics.get('fid') for r in results}
-  fid = {lam: f for lam, f in sorted(fid.items()) if f is not None}
+def ablation(groups: Groups) -> str:
+  fid = {seeds[0].config.loss.blend_lambda: _values(seeds, 'fid')
+         for seeds in groups.values() if seeds}
+  fid = {lam: f for lam, f in sorted(fid.items()) if f}
   if 0.0 not in fid or 1.0 not in fid:
     return 'The runs at λ = 0 and λ = 1 are needed to decide.'
-  ends = fid[0.0] > fid[1.0]
-  falling = all(a >= b for a, b in zip(list(fid.values()),
-                                       list(fid.values())[1:]))
-  encoders = {lam: f for lam, f in fid.items() if lam < 1.0}
-  best = min(encoders, key=encoders.get)
-  return (f'{_holds(ends)} for its ends: FID {fid[0.0]:.1f} at λ = 0 (the '
-          f'VAE) against {fid[1.0]:.1f} at λ = 1 (the GAN), and it '
-          f'{"falls" if falling else "does not fall"} steadily in between ('
-          + ', '.join(f'{f:.1f}' for f in fid.values()) + '). Among the '
-          f'blends with a trained encoder the best is λ = {best:g} (FID '
-          f'{encoders[best]:.1f}); the VAE-GAN itself is not one of these '
-          f'runs: `compare` has it, at the same steps.')
+  ends = compare_groups(fid[1.0], fid[0.0])
+  lams = list(fid)
+  steps = [(a, b, compare_groups(fid[b], fid[a]))
+           for a, b in zip(lams, lams[1:])]
+  means = {lam: summarise(f) for lam, f in fid.items()}
+  encoders = {lam: m for lam, m in means.items() if lam < 1.0}
+  best = min(encoders, key=lambda lam: encoders[lam].mean)
+  return (f'{_claim(outcome([(ends, -1)]))} for its ends (the FID at λ = 1, '
+          f'the GAN, below that at λ = 0, the VAE; {_seeds_line(groups)}): '
+          f'FID {ends.b.text(1)} at λ = 0 against {ends.a.text(1)} at λ = 1 '
+          f'({ends.text()}). From each λ to the next the FID is '
+          + '; '.join(f'{a:g} → {b:g}: {_direction(c)}' for a, b, c in steps)
+          + f'. Among the blends with a trained encoder the lowest mean is '
+          f'at λ = {best:g} (FID {encoders[best].text(1)}); the VAE-GAN '
+          f'itself is not one of these runs: `compare` has it, at the same '
+          f'steps.')
 
 
-def _ratio(values: Sequence[float | None]) -> float | None:
-  """Largest over smallest, if every value is there and positive."""
-  if any(v is None or v <= 0 for v in values):
-    return None
-  return max(values) / min(values)
+def _final(seeds: Seeds, key: str) -> list[float]:
+  values = [r.final(key) for r in seeds]
+  return [v for v in values if v is not None]
 
 
-def lr(results: Results) -> str:
-  by_name = {r.run.name: r for r in results}
-
-  def final(optimiser: str, rate: str, key: str) -> float | None:
-    run = by_name.get(f'{optimiser}_{rate}')
-    return run.final(key) if run else None
-
+def lr(groups: Groups) -> str:
   rates = [label for label, _ in definitions.LR_RATES]
-  spreads = {f'{title} {key}': _ratio([final(name, r, key) for r in rates])
-             for name, title in definitions.LR_OPTIMISERS for key in LR_LOSSES}
-  (adam, _), (rmsprop, _) = definitions.LR_OPTIMISERS
-  pairs = {f'{key} at {r}': _ratio([final(adam, r, key),
-                                    final(rmsprop, r, key)])
-           for r in rates for key in LR_LOSSES}
-  spreads = {k: v for k, v in spreads.items() if v is not None}
-  pairs = {k: v for k, v in pairs.items() if v is not None}
-  if not spreads:
+  pairs = []  # (what, ratio of means, comparison)
+  for name, title in definitions.LR_OPTIMISERS:
+    for key in LR_LOSSES:
+      values = {r: _final(groups.get(f'{name}_{r}', ()), key) for r in rates}
+      if not all(values.values()):
+        continue
+      means = {r: np.mean(v) for r, v in values.items()}
+      high, low = max(means, key=means.get), min(means, key=means.get)
+      if means[low] <= 0:
+        continue
+      pairs.append((f'{title} {key} ({low} against {high})',
+                    means[high] / means[low],
+                    compare_groups(values[high], values[low])))
+  if not pairs:
     return 'No optimiser has all three learning rates finished.'
-  widest = max(spreads, key=spreads.get)
-  fid = _fid(results)
-  best = min(fid, key=fid.get) if fid else None
-  label = by_name[best].run.label if best else 'n/a'
-  optimisers = ''
-  if pairs:
-    apart = max(pairs, key=pairs.get)
-    same = pairs[apart] <= STABLE_RATIO
-    optimisers = (f' Adam against RMSprop at the same rate: the losses are '
-                  f'{"within" if same else "NOT within"} a factor '
-                  f'{STABLE_RATIO:g} (widest: {apart}, {pairs[apart]:.2f}), so '
-                  f'"no significant difference" '
-                  f'{"holds" if same else "does not hold"} here too.')
-  return (f'{_holds(spreads[widest] <= STABLE_RATIO)} ("stable": no '
-          f'final loss changes by more than a factor {STABLE_RATIO:g} across '
-          f'the three learning rates; the seed\'s own table changes by 1.21 '
-          f'at most): the widest change is {widest}, a factor '
-          f'{spreads[widest]:.2f}. By samples the learning rate matters more: '
-          f'the best FID is {label}\'s'
-          + (f' ({fid[best]:.1f})' if best else '') + ', the worst '
-          + (f'{max(fid.values()):.1f}' if fid else 'n/a') + '.' + optimisers)
-
-
-def translation_claim(results: Results) -> str:
-  by_name = {r.run.name: r for r in results}
-  if not {'vae', 'vaegan'} <= set(by_name):
-    return 'Both the VAE and the VAE-GAN are needed to decide.'
-  vae, vaegan = (translation.run_errors(by_name[n].directory,
-                                        definitions.TRANSLATE)
-                 for n in ('vae', 'vaegan'))
-  sharper = vaegan['sharpness_translated'] > vae['sharpness_translated']
-  return (f'{_holds(sharper)}: the VAE-GAN\'s reconstructions of shifted '
-          f'digits keep {vaegan["sharpness_translated"]:.2f} of their '
-          f'sharpness, the VAE\'s {vae["sharpness_translated"]:.2f}; by pixel '
-          f'MSE the VAE-GAN is {vaegan["mse_translated"]:.4f} and the VAE '
-          f'{vae["mse_translated"]:.4f} (a learned similarity is not meant '
-          f'to win on pixel error).')
-
-
-def feature_layer(results: Results) -> str:
-  fid = _fid(results)
-  if not fid:
-    return 'No run has an FID.'
-  best = min(fid, key=fid.get)
-  paper = 'layer_3'  # the paper's choice, the digits discriminator's 3rd
-  return (f'{_holds(best == paper)} as "the paper\'s layer is best": FID '
-          + ', '.join(f'Dis_{n.split("_")[1]} {f:.1f}'
-                      for n, f in sorted(fid.items()))
-          + f'; the best is Dis_{best.split("_")[1]}.')
-
-
-def conditional_claim(results: Results) -> str:
-  accuracy, _ = conditional.class_accuracy(results[0].directory)
-  worst = int(np.argmin(accuracy))
-  holds = accuracy.min() >= CLASS_ACCURACY
-  return (f'{_holds(holds)} (at least {CLASS_ACCURACY:.0%} of every class\'s '
-          f'samples labelled as asked): the digits classifier labels '
-          f'{accuracy.mean():.1%} of them as the class asked for; the worst '
-          f'class is {worst} ({accuracy[worst]:.1%}).')
-
-
-def collapse(results: Results) -> str:
-  by_name = {r.run.name: r.metrics for r in results}
-  if 'none' not in by_name:
-    return 'The run without remedies is needed to decide.'
-  base = by_name['none']
-  parts, helped = [], 0
-  for r in results:
-    if r.run.name == 'none':
-      continue
-    m = r.metrics
-    better = m['recall'] > base['recall'] and m['fid'] < base['fid']
-    helped += better
-    verdict = 'both better' if better else 'not both better'
-    parts.append(f'{r.run.label}: recall {m["recall"]:.3f}, FID '
-                 f'{m["fid"]:.1f} ({verdict})')
-  if helped == len(parts):
-    head = 'The claim holds here for every remedy'
+  widest = max(pairs, key=lambda p: p[1])
+  apart = [p for p in pairs if p[1] > STABLE_RATIO and p[2].sign != 0]
+  unsure = [p for p in pairs if p[1] > STABLE_RATIO and p[2].sign == 0]
+  if apart:
+    result = 'does not hold'
+  elif unsure:
+    result = _unresolved(min(p[2].seeds for p in unsure))
   else:
-    head = (f'The claim does not hold here for every setting: it holds for '
-            f'{helped} of the {len(parts)}')
-  return (f'{head}. Without either: recall {base["recall"]:.3f}, FID '
-          f'{base["fid"]:.1f}; ' + '; '.join(parts) + '.')
+    result = 'holds'
+  fid = {n: summarise(_values(s, 'fid')) for n, s in groups.items()}
+  fid = {n: f for n, f in fid.items() if f is not None}
+  best = min(fid, key=lambda n: fid[n].mean) if fid else None
+  worst = max(fid, key=lambda n: fid[n].mean) if fid else None
+  return (f'{_claim(result)} ("stable": no final loss differs by more than '
+          f'a factor {STABLE_RATIO:g} between the learning rates, a '
+          f'difference counted where it is also larger than the seeds\' '
+          f'spread at p < {ALPHA:g}; the seed\'s own table changes by 1.21 '
+          f'at most; {_seeds_line(groups)}): the widest change is '
+          f'{widest[0]}, a factor {widest[1]:.2f} ({widest[2].text()}); '
+          f'{len(apart)} of {len(pairs)} pairs differ by more than the '
+          f'factor beyond the spread. By samples: the lowest mean FID is '
+          + (f'{best} ({fid[best].text(1)}), the highest {worst} '
+             f'({fid[worst].text(1)})' if best else 'n/a') + '.')
 
 
-VERDICTS: dict[str, Callable[[Results], str]] = {
+def translation_claim(groups: Groups) -> str:
+  if not {'vae', 'vaegan'} <= set(groups):
+    return 'Both the VAE and the VAE-GAN are needed to decide.'
+
+  def measure(name, key):
+    return [r.measures['translation'][key] for r in groups[name]
+            if 'translation' in r.measures]
+
+  sharp = compare_groups(measure('vaegan', 'sharpness_translated'),
+                         measure('vae', 'sharpness_translated'))
+  mse = compare_groups(measure('vaegan', 'mse_translated'),
+                       measure('vae', 'mse_translated'))
+  return (f'{_claim(outcome([(sharp, 1)]))} as "the VAE-GAN\'s '
+          f'reconstructions of shifted digits keep more of their sharpness '
+          f'than the VAE\'s" ({_seeds_line(groups)}): VAE-GAN '
+          f'{sharp.a.text(2)}, VAE {sharp.b.text(2)} ({sharp.text()}); by '
+          f'pixel MSE the VAE-GAN is {mse.a.text(4)} and the VAE '
+          f'{mse.b.text(4)} ({_direction(mse)} for the VAE-GAN; a learned '
+          f'similarity is not meant to win on pixel error).')
+
+
+def feature_layer(groups: Groups) -> str:
+  fid = _fid(groups)
+  paper = 'layer_3'  # the paper's choice, the digits discriminator's 3rd
+  if paper not in fid or len(fid) < 2:
+    return 'Dis_3 and another layer need an FID to decide.'
+  checks = [(n, compare_groups(fid[paper], f)) for n, f in sorted(fid.items())
+            if n != paper]
+  return (f'{_claim(outcome([(c, -1) for _, c in checks]))} as "the '
+          f'paper\'s layer gives the lowest FID" ({_seeds_line(groups)}): '
+          f'FID ' + ', '.join(f'Dis_{n.split("_")[1]} '
+                              f'{summarise(f).text(1)}'
+                              for n, f in sorted(fid.items()))
+          + '; Dis_3 against ' + ', '.join(
+              f'Dis_{n.split("_")[1]}: {_direction(c)}' for n, c in checks)
+          + '.')
+
+
+def conditional_claim(groups: Groups) -> str:
+  seeds = [r for s in groups.values() for r in s
+           if 'class_accuracy' in r.measures]
+  if not seeds:
+    return 'No run has its classes measured.'
+  accuracy = np.asarray([r.measures['class_accuracy'] for r in seeds])
+  worst_per_seed = accuracy.min(axis=1)
+  test = compare_groups(worst_per_seed, CLASS_ACCURACY)
+  mean = accuracy.mean(axis=0)
+  worst = int(np.argmin(mean))
+  return (f'{_claim(outcome([(test, 1)]))} (each seed\'s worst class has '
+          f'more than {CLASS_ACCURACY:.0%} of its samples labelled as asked, '
+          f'beyond the seeds\' spread; {len(seeds)} seed'
+          f'{"s" if len(seeds) != 1 else ""}): the worst class of each seed '
+          f'{test.a.text(3)} ({test.text()}); over all classes the digits '
+          f'classifier labels {mean.mean():.1%} as asked, class {worst} the '
+          f'fewest ({mean[worst]:.1%}).')
+
+
+def collapse(groups: Groups) -> str:
+  if 'none' not in groups or not groups['none']:
+    return 'The run without remedies is needed to decide.'
+  base = groups['none']
+  parts, results = [], []
+  for name, seeds in groups.items():
+    if name == 'none' or not seeds:
+      continue
+    recall = compare_groups(_values(seeds, 'recall'), _values(base, 'recall'))
+    fid = compare_groups(_values(seeds, 'fid'), _values(base, 'fid'))
+    result = outcome([(recall, 1), (fid, -1)])
+    results.append(result)
+    parts.append(f'{seeds[0].run.label}: recall {recall.a.text(3)} '
+                 f'({_direction(recall)}), FID {fid.a.text(1)} '
+                 f'({_direction(fid)}): {result}')
+  holding = results.count('holds')
+  if holding == len(results):
+    head = 'The claim holds here for every remedy'
+  elif 'does not hold' in results:
+    head = (f'The claim does not hold here for every remedy: it holds for '
+            f'{holding} of the {len(results)}')
+  else:
+    head = (f'The claim is not resolved here for every remedy: it holds '
+            f'for {holding} of the {len(results)}')
+  return (f'{head} (recall higher and FID lower than without either, each '
+          f'at p < {ALPHA:g}; {_seeds_line(groups)}). Without either: recall '
+          f'{summarise(_values(base, "recall")).text(3)}, FID '
+          f'{summarise(_values(base, "fid")).text(1)}; ' + '; '.join(parts)
+          + '.')
+
+
+def still_falling(fid_by_step: Mapping[int, Sequence[float]]
+                  ) -> bool | None:
+  """Whether FID was still falling at the last evaluation.
+
+  The rule: the mean FID over seeds at the last evaluation is below the
+  mean at the evaluation before by more than the half-width of the last
+  one's `CONFIDENCE` interval (by anything, with one seed).
+
+  Args:
+    fid_by_step: evaluation step -> the FID of each seed there.
+
+  Returns:
+    True or False; None with fewer than two evaluations.
+  """
+  steps = sorted(s for s, v in fid_by_step.items() if len(v))
+  if len(steps) < 2:
+    return None
+  last, before = summarise(fid_by_step[steps[-1]]), summarise(
+      fid_by_step[steps[-2]])
+  return before.mean - last.mean > (last.half or 0.0)
+
+
+VERDICTS: dict[str, Callable[[Groups], str]] = {
     'compare': compare, 'ablation': ablation, 'lr': lr,
     'translation': translation_claim, 'feature_layer': feature_layer,
     'conditional': conditional_claim, 'collapse': collapse}

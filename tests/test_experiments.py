@@ -1,11 +1,14 @@
 """Experiments: configs of their runs, resumable training, the report."""
 
+import datetime
 import json
 import os
+import pathlib
 import re
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from configs import mnist
 from tests import helpers
@@ -13,10 +16,14 @@ from vaegan_jax import data
 import experiments
 from vaegan_jax.run import validation
 from experiments import definitions
+from experiments import records
+from experiments import report
 from experiments import runner
 from experiments import translation
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import quality
+from vaegan_jax.output import writers
+from vaegan_jax.store import workdir as workdir_lib
 
 # Two runs of the translation experiment's kind, and one left out with
 # --runs: the report must show the first two and say the third did not run.
@@ -105,16 +112,206 @@ def test_a_run_is_finished_when_it_reached_its_steps_or_failed(tmp_path):
 
 def test_final_losses_average_the_last_tenth_of_the_log():
   records = [{'step': s, 'loss/kl': float(s)} for s in range(10, 101, 10)]
-  result = runner.Result(TINY.runs[0], '', None, None, {'sessions': []},
-                         records)
+  result = runner.Result(TINY.runs[0], 0, '', None, None, {'sessions': []},
+                         records, [], {})
   assert result.final('loss/kl') == 100.0  # only step 100 is past 90
   assert result.final('loss/kl', fraction=0.25) == 90.0  # 80, 90 and 100
   assert result.final('loss/gan_d') is None
 
 
+def test_each_run_repeats_over_seeds_in_its_own_folder(tmp_path):
+  config = mnist.get_config()
+  config.seed = 3
+  assert runner.seeds(config, 3) == [3, 4, 5]
+  with pytest.raises(ValueError, match='--seeds=0'):
+    runner.seeds(config, 0)
+  run = definitions.COMPARE.runs[0]
+  assert runner.run_config(config, run, 4).seed == 4
+  assert runner.run_dir('w', run, 4) == os.path.join('w', 'runs', 'vae',
+                                                     'seed_4')
+  for seed in (10, 2):
+    os.makedirs(runner.run_dir(str(tmp_path), run, seed))
+  os.makedirs(tmp_path / 'runs' / 'vae' / 'seed_x')
+  assert runner.found_seeds(str(tmp_path), run) == [2, 10]
+  assert runner.found_seeds(str(tmp_path), definitions.COMPARE.runs[1]) == []
+  assert all(e.seeds == 5 for e in definitions.EXPERIMENTS.values())
+  assert all(e.defaults['eval.every'] == 200
+             for e in definitions.EXPERIMENTS.values())
+
+
+def test_log_files_keep_each_evaluation_with_its_losses():
+  metrics = [{'step': 10, 'loss/kl': 1.23456789, 'grad_norm/encoder': 3.0,
+              'perf/steps_per_sec': 2.0},
+             {'step': 20, 'loss/kl': 2.0, 'perf/steps_per_sec': 2.5},
+             {'step': 20, 'eval/fid': 50.123456789, 'eval/kl': 7.0},
+             {'step': 10, 'loss/kl': 1.5}]  # a resumed run logs step 10 again
+  evaluations, losses = records.log_files(metrics)
+  assert evaluations == [{'step': 20, 'fid': 50.1235, 'kl': 7.0,
+                          'loss/kl': 2.0}]
+  assert losses == [{'step': 10, 'loss/kl': 1.5},
+                    {'step': 20, 'loss/kl': 2.0, 'perf/steps_per_sec': 2.5}]
+
+
+def _seed_claims():
+  """(experiment, seed file, quoted text) of every claim's quotation."""
+  for experiment in definitions.EXPERIMENTS.values():
+    claim = experiment.claim
+    names = re.findall(r'\d{3}_[0-9a-f]{16}\.txt', claim)
+    assert names, f'{experiment.name}: its claim names no seed file'
+    for part in re.split(r'(\d{3}_[0-9a-f]{16}\.txt)', claim)[1:]:
+      if part in names:
+        name = part
+        continue
+      for quote in re.findall(r'"([^"]+)"', part.split('Tested here')[0]):
+        yield experiment.name, name, quote
+
+
+SEEDS_DIR = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), '..', 'shared', 'seeds')
+
+
+@pytest.mark.skipif(not os.path.isdir(SEEDS_DIR),
+                    reason='the seed texts are not beside this checkout')
+def test_claims_quote_their_seeds_word_for_word():
+  quotes = list(_seed_claims())
+  assert len(quotes) >= 9
+  for experiment, name, quote in quotes:
+    with open(os.path.join(SEEDS_DIR, name), encoding='utf-8') as f:
+      text = ' '.join(f.read().split())
+    assert ' '.join(quote.split()) in text, (experiment, name, quote)
+
+
+# A fake experiment whose runs' files are written by hand: no training.
+FAKE = definitions.Experiment(
+    name='translation', title='Fake', claim='Fake runs make a report.',
+    description='Two runs of three seeds.', runs=definitions.TRANSLATION.runs,
+    defaults={}, sections=('losses', 'translation'))
+STEPS = 600
+
+
+def _fake_seed(directory, config, seed, offset):
+  """A finished seed's record files, and decoys a report must not read."""
+  rng = np.random.default_rng(seed + int(offset))
+  os.makedirs(directory)
+  with open(os.path.join(directory, 'config.json'), 'w') as f:
+    json.dump(workdir_lib.as_dict(config), f)
+  fid = {200: 90 + offset, 400: 60 + offset, 600: 40 + offset + seed}
+  with open(os.path.join(directory, runner.EVAL_METRICS_FILE), 'w') as f:
+    json.dump({'step': STEPS, 'fid': fid[600], 'precision': 0.5 + seed / 10,
+               'recall': 0.4, 'recon_mse': 0.05, 'kl': 20.0 + seed,
+               'active_units': 8}, f)
+  with open(os.path.join(directory, runner.TIMING_FILE), 'w') as f:
+    json.dump({'sessions': [{
+        'began': f'2001-01-0{seed + 1}T10:00:00+00:00',
+        'ended': f'2001-01-0{seed + 1}T10:05:00+00:00', 'seconds': 300.0,
+        'step': STEPS, 'machine': 'a test machine',
+        'command': 'python -m experiments fake'}], 'step': STEPS,
+               'num_steps': STEPS}, f)
+  metrics = [{'step': s, 'loss/gan_g': 2 + rng.random(), 'loss/kl': 20.0,
+              'loss/gan_d': 0.3, 'perf/steps_per_sec': 3.0}
+             for s in range(10, STEPS + 1, 10)]
+  metrics += [{'step': s, 'eval/fid': f} for s, f in fid.items()]
+  evaluations, losses = records.log_files(metrics)
+  for name, lines in ((runner.EVALUATIONS_FILE, evaluations),
+                      (runner.LOSSES_FILE, losses)):
+    with open(os.path.join(directory, name), 'w') as f:
+      f.writelines(json.dumps(r) + '\n' for r in lines)
+  with open(os.path.join(directory, runner.MEASURES_FILE), 'w') as f:
+    json.dump({'translation': {'mse': 0.05, 'mse_translated': 0.1,
+                               'sharpness_translated': 0.5 + offset / 100
+                               + seed / 100}}, f)
+  digits = lambda n: rng.integers(0, 256, (n, 28, 28, 1), np.uint8)
+  np.savez(os.path.join(directory, runner.PICTURES_FILE),
+           held_out=digits(8), reconstructions=digits(8),
+           translation_inputs=digits(12), translated=digits(12),
+           translated_reconstructions=digits(12))
+  writers.save_png(os.path.join(directory, runner.SAMPLES_FILE),
+                   digits(1)[0])
+  # Decoys: a workdir's big files, which the copies leave out.
+  with open(os.path.join(directory, 'metrics.jsonl'), 'w') as f:
+    f.write('{"step": 600, "eval/fid": 1.0}\n')
+  os.makedirs(os.path.join(directory, 'checkpoints', '600'))
+
+
+@pytest.fixture
+def fake_workdir(tmp_path):
+  config = helpers.tiny_config(train__num_steps=STEPS, eval__every=200,
+                               eval__fid_features='digits')
+  workdir = tmp_path / 'workdir'
+  for run, offset in zip(FAKE.runs, (0.0, 10.0)):
+    for seed in range(3):
+      _fake_seed(runner.run_dir(str(workdir), run, seed),
+                 runner.run_config(config, run, seed), seed, offset)
+  return workdir
+
+
+def _outputs(folder):
+  return {name: (folder / name).read_bytes() for name in sorted(
+      os.listdir(folder)) if name.endswith(('.md', '.png'))}
+
+
+def test_the_report_is_written_again_byte_for_byte_from_the_copies(
+    fake_workdir, tmp_path):
+  report.write(FAKE, str(fake_workdir))
+  first = _outputs(fake_workdir)
+  assert set(first) == {'report.md', 'samples.png', 'reconstructions.png',
+                        'losses.png', 'translation.png', 'fid_steps.png'}
+  docs = tmp_path / 'docs'
+  for run in FAKE.runs:
+    for seed in runner.found_seeds(str(fake_workdir), run):
+      copied = records.export(runner.run_dir(str(fake_workdir), run, seed),
+                              runner.run_dir(str(docs), run, seed))
+      assert copied == list(runner.RECORD_FILES)
+  assert not list(docs.glob('runs/*/*/checkpoints'))
+  assert not list(docs.glob('runs/*/*/metrics.jsonl'))
+  report.write(FAKE, str(docs))
+  assert _outputs(docs) == first
+  for name in first:  # and again in the same folder
+    (docs / name).unlink()
+  report.write(FAKE, str(docs))
+  assert _outputs(docs) == first
+  text = first['report.md'].decode()
+  # Means and 95% intervals over the three seeds: FID 40, 41, 42.
+  half = stats.t.ppf(0.975, 2) * 1.0 / np.sqrt(3)
+  assert f'| VAE | 3 | 41.00 ± {half:.2f} |' in text
+  assert '**Here.** The claim holds here' in text
+  assert '| VAE | 90.0 ± 0.0 | 60.0 ± 0.0 | 41.0 ± ' in text
+  assert 'FID still falls at the end for VAE, VAE-GAN' in text
+  assert 'trained by | `python -m experiments fake`' in text
+
+
+def test_the_report_says_when_the_rule_is_newer_than_the_runs(fake_workdir,
+                                                                 monkeypatch):
+  committed = datetime.datetime(2001, 1, 1, 12, tzinfo=datetime.timezone.utc)
+  monkeypatch.setattr(report, 'rule_commit',
+                      lambda: ('abc123', committed, False))
+  text = open(report.write(FAKE, str(fake_workdir))).read()
+  assert ('used `experiments/verdicts.py` as of commit `abc123` '
+          '(2001-01-01T12:00:00+00:00); the runs began '
+          '2001-01-01T10:00:00+00:00') in text
+  assert 'The rule\'s commit is newer than the runs\' first results' in text
+  committed = datetime.datetime(2000, 12, 31, tzinfo=datetime.timezone.utc)
+  text = open(report.write(FAKE, str(fake_workdir))).read()
+  assert 'The rule was committed before the runs began.' in text
+  assert 'newer than the runs' not in text
+  monkeypatch.setattr(report, 'rule_commit',
+                      lambda: ('abc123', committed, True))
+  text = open(report.write(FAKE, str(fake_workdir))).read()
+  assert 'has changes not committed' in text
+
+
+def test_the_rule_commit_is_read_from_git():
+  found = report.rule_commit()
+  if found is None:
+    pytest.skip('not a git checkout')
+  sha, when, _ = found
+  assert re.fullmatch('[0-9a-f]{40}', sha) and when.tzinfo is not None
+
+
 @pytest.fixture(scope='module')
 def tiny_workdir(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('experiment'))
+  docs = str(tmp_path_factory.mktemp('docs'))
   config = helpers.tiny_config(
       train__num_steps=2, train__log_every=1, eval__every=0,
       eval__fid_features='digits', eval__num_fid_samples=64,
@@ -125,46 +322,59 @@ def tiny_workdir(tmp_path_factory):
     mp.setattr(quality, 'CLASSIFIER_SETTINGS',
                digits_classifier.Settings(num_steps=50))
     path = experiments.run(TINY, config, workdir, runs=['vae', 'vaegan'],
-                           command='python -m experiments tiny')
-  assert path == os.path.join(workdir, 'report.md')
-  return workdir, config
+                           command='python -m experiments tiny', seeds=2,
+                           docs=docs)
+  assert path == os.path.join(docs, 'report.md')
+  return workdir, docs, config
 
 
-def _table_row(report, label):
-  return next(line for line in report.splitlines()
+def _table_row(report_text, label):
+  return next(line for line in report_text.splitlines()
               if line.startswith(f'| {label} |'))
 
 
-@pytest.mark.slow  # a whole training run
+@pytest.mark.slow  # whole training runs
 def test_a_tiny_experiment_writes_its_report(tiny_workdir):
-  workdir, _ = tiny_workdir
-  with open(os.path.join(workdir, 'report.md')) as f:
-    report = f.read()
-  for figure in ('samples', 'reconstructions', 'losses', 'translation'):
-    assert f']({figure}.png)' in report
-    assert os.path.getsize(os.path.join(workdir, f'{figure}.png')) > 1000
-  assert report.splitlines()[2] == '**Claim.** Tiny runs write a report.'
+  workdir, docs, _ = tiny_workdir
+  with open(os.path.join(docs, 'report.md')) as f:
+    text = f.read()
+  for figure in ('samples', 'reconstructions', 'losses', 'translation',
+                 'fid_steps'):
+    assert f']({figure}.png)' in text
+    assert os.path.getsize(os.path.join(docs, f'{figure}.png')) > 1000
+  assert text.splitlines()[2] == '**Claim.** Tiny runs write a report.'
   for label in ('VAE', 'VAE-GAN'):
-    fid, precision = _table_row(report, label).split(' | ')[1:3]
-    assert float(fid) > 0 and 0 <= float(precision) <= 1
-  assert 'not run' in _table_row(report, 'GAN')
-  assert re.search(r'2 steps of batch 8', report)
-  mse = _table_row(report.split('## Translated')[1], 'VAE').split(' | ')
-  assert 0 < float(mse[1]) < 1 and 0 < float(mse[2]) < 1
-  with open(os.path.join(workdir, 'runs', 'vae', runner.TIMING_FILE)) as f:
-    timing = json.load(f)
-  assert timing['step'] == 2 and timing['sessions'][0]['seconds'] > 0
+    seeds, fid, precision = _table_row(text, label).split(' | ')[1:4]
+    assert seeds == '2' and float(fid.split(' ± ')[0]) > 0
+    assert 0 <= float(precision.split(' ± ')[0]) <= 1
+  assert _table_row(text, 'GAN').startswith('| GAN | 0 |')
+  assert re.search(r'2 steps of batch 8', text)
+  mse = _table_row(text.split('## Translated')[1], 'VAE').split(' | ')
+  assert 0 < float(mse[2].split(' ± ')[0]) < 1
+  for seed in (0, 1):
+    seed_dir = os.path.join(workdir, 'runs', 'vae', f'seed_{seed}')
+    with open(os.path.join(seed_dir, runner.TIMING_FILE)) as f:
+      timing = json.load(f)
+    assert timing['step'] == 2 and timing['sessions'][0]['seconds'] > 0
+    assert runner.read_result(TINY.runs[0], seed, seed_dir).config.seed == seed
+    copied = os.path.join(docs, 'runs', 'vae', f'seed_{seed}')
+    assert sorted(os.listdir(copied)) == sorted(runner.RECORD_FILES)
+  # From the copies alone, the same report again.
+  before = _outputs(pathlib.Path(docs))
+  report.write(TINY, docs)
+  assert _outputs(pathlib.Path(docs)) == before
 
 
-@pytest.mark.slow  # a whole training run
+@pytest.mark.slow  # whole training runs
 def test_rerunning_skips_finished_runs(tiny_workdir, monkeypatch):
-  workdir, config = tiny_workdir
+  workdir, docs, config = tiny_workdir
   def no_training(*args):
     raise AssertionError('a finished run was trained again')
   monkeypatch.setattr(runner.train, 'train_and_evaluate', no_training)
-  os.remove(os.path.join(workdir, 'report.md'))
-  experiments.run(TINY, config, workdir, runs=['vae', 'vaegan'])
-  assert os.path.exists(os.path.join(workdir, 'report.md'))
+  os.remove(os.path.join(docs, 'report.md'))
+  experiments.run(TINY, config, workdir, runs=['vae', 'vaegan'], seeds=2,
+                  docs=docs)
+  assert os.path.exists(os.path.join(docs, 'report.md'))
 
 
 @pytest.mark.slow
@@ -182,10 +392,10 @@ def test_the_conditional_section_reads_each_class(tmp_path, monkeypatch):
       name='cond', title='Conditional', claim='c', description='d',
       runs=(definitions.Run('conditional', 'cond', {}),), defaults={},
       sections=('conditional',))
-  path = experiments.run(experiment, config, str(tmp_path / 'x'))
+  path = experiments.run(experiment, config, str(tmp_path / 'x'), seeds=1)
   with open(path) as f:
-    report = f.read()
-  row = next(line for line in report.splitlines()
+    text = f.read()
+  row = next(line for line in text.splitlines()
              if line.startswith('| labelled as asked'))
   shares = [float(v) for v in row.strip('| ').split(' | ')[1:]]
   assert len(shares) == 11 and all(0 <= s <= 1 for s in shares)

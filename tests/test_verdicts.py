@@ -1,113 +1,188 @@
-"""The reports' verdicts: each follows its own numbers."""
+"""The reports' verdicts: each follows its own numbers, and decides only
+where the difference is larger than the seeds' spread."""
 
 import ml_collections
 import numpy as np
 import pytest
+from scipy import stats
 
 from experiments import definitions
 from experiments import runner
 from experiments import verdicts
 
 
-def _results(experiment, metrics, losses=None):
-  """Finished-looking results of `experiment`'s runs with these metrics (and
-  a training log ending at these losses)."""
-  out = []
-  for run in experiment.runs:
-    config = ml_collections.ConfigDict({
-        'loss': {'blend_lambda': run.overrides.get('loss.blend_lambda', 0.0)},
-        'optim': {'name': run.overrides.get('optim.name', 'adam')}})
-    records = [{'step': 100, **(losses or {}).get(run.name, {})}]
-    out.append(runner.Result(run, f'/runs/{run.name}', config,
-                             metrics[run.name], {'sessions': []}, records))
-  return out
+def _result(run, seed, metrics, losses=None, measures=None):
+  config = ml_collections.ConfigDict({
+      'loss': {'blend_lambda': run.overrides.get('loss.blend_lambda', 0.0)},
+      'optim': {'name': run.overrides.get('optim.name', 'adam')}})
+  return runner.Result(run, seed, f'/runs/{run.name}/seed_{seed}', config,
+                       metrics, {'sessions': []},
+                       [{'step': 100, **(losses or {})}], [], measures or {})
 
 
-def test_compare_holds_only_when_the_vaegan_scores_best():
-  good = {'vae': {'fid': 200.0}, 'gan': {'fid': 40.0}, 'vaegan': {'fid': 30.0}}
-  text = verdicts.compare(_results(definitions.COMPARE, good))
-  assert text.startswith('The claim holds here') and '30.0' in text
-  bad = {**good, 'gan': {'fid': 20.0}}
-  text = verdicts.compare(_results(definitions.COMPARE, bad))
-  assert text.startswith('The claim does not hold here') and 'GAN gives' in text
+def _groups(experiment, values, key='fid', spread=(-1.0, 0.0, 1.0)):
+  """Each run's seeds with `key` at its value plus each of `spread`."""
+  return {run.name: [_result(run, seed, {key: values[run.name] + d})
+                     for seed, d in enumerate(spread)]
+          for run in experiment.runs if run.name in values}
 
 
-def test_ablation_reads_its_ends_and_its_best_encoder():
+def test_summaries_are_student_t_intervals():
+  s = verdicts.summarise([1.0, 2.0, 3.0, 6.0])
+  half = stats.t.ppf(0.975, 3) * np.std([1, 2, 3, 6], ddof=1) / 2
+  assert (s.n, s.mean) == (4, 3.0) and s.half == pytest.approx(half)
+  assert s.text(2) == f'3.00 ± {half:.2f}'
+  assert verdicts.summarise([5.0]) == verdicts.Summary(1, 5.0, None)
+  assert verdicts.summarise([5.0]).text(1) == '5.0'
+  assert verdicts.summarise([None]) is None
+
+
+def test_compare_groups_decides_only_beyond_the_spread():
+  apart = verdicts.compare_groups([1.0, 1.1, 0.9], [2.0, 2.1, 1.9])
+  expected = stats.ttest_ind([1.0, 1.1, 0.9], [2.0, 2.1, 1.9],
+                             equal_var=False).pvalue
+  assert apart.sign == -1 and apart.p == pytest.approx(expected)
+  assert verdicts.compare_groups([2.0, 2.1, 1.9], [1.0, 1.1, 0.9]).sign == 1
+  # Means 0.2 apart, spreads of 1: not resolved.
+  close = verdicts.compare_groups([0.0, 1.0, 2.0], [0.2, 1.2, 2.2])
+  assert close.sign == 0 and close.p > verdicts.ALPHA
+  one = verdicts.compare_groups([1.0], [5.0])
+  assert one.sign == 0 and one.p is None and one.seeds == 1
+  assert verdicts.outcome([(one, -1)]) == 'is not resolved with 1 seed'
+  assert verdicts.outcome([(close, -1), (apart, -1)]) == (
+      'is not resolved with 3 seeds')
+  assert verdicts.outcome([(apart, 1), (close, 1)]) == 'does not hold'
+  # Against a fixed number: a one-sample test.
+  above = verdicts.compare_groups([0.95, 0.96, 0.97], 0.9)
+  assert above.sign == 1 and above.one_sample and above.seeds == 3
+
+
+def test_compare_needs_the_vaegan_below_both_beyond_the_spread():
+  fid = {'vae': 200.0, 'gan': 40.0, 'vaegan': 30.0}
+  text = verdicts.compare(_groups(definitions.COMPARE, fid))
+  assert text.startswith('The claim holds here') and '30.0 ± ' in text
+  text = verdicts.compare(_groups(definitions.COMPARE, {**fid, 'gan': 20.0}))
+  assert text.startswith('The claim does not hold here')
+  # 30 against 30.5 with seeds ±1 apart: not resolved, and said so.
+  text = verdicts.compare(_groups(definitions.COMPARE, {**fid, 'gan': 30.5}))
+  assert text.startswith('The claim is not resolved with 3 seeds here')
+  assert 'against the GAN\'s: not resolved (p = ' in text
+  one = _groups(definitions.COMPARE, fid, spread=(0.0,))
+  assert verdicts.compare(one).startswith(
+      'The claim is not resolved with 1 seed here')
+
+
+def test_ablation_reads_its_ends_and_each_step():
   fid = {0.0: 200.0, 0.25: 90.0, 0.5: 60.0, 0.75: 70.0, 1.0: 40.0}
-  metrics = {f'lambda_{lam}': {'fid': f} for lam, f in fid.items()}
-  text = verdicts.ablation(_results(definitions.ABLATION, metrics))
+  values = {f'lambda_{lam}': f for lam, f in fid.items()}
+  text = verdicts.ablation(_groups(definitions.ABLATION, values))
   assert text.startswith('The claim holds here')
-  assert 'does not fall steadily' in text and 'λ = 0.5 (FID 60.0)' in text
-  metrics['lambda_1.0'] = {'fid': 250.0}
-  text = verdicts.ablation(_results(definitions.ABLATION, metrics))
+  assert '0.5 → 0.75: higher (p = ' in text and 'at λ = 0.5 (FID 60.0' in text
+  values['lambda_1.0'] = 250.0
+  text = verdicts.ablation(_groups(definitions.ABLATION, values))
   assert text.startswith('The claim does not hold here')
 
 
-def test_feature_layer_holds_when_the_third_layer_is_best():
-  metrics = {'layer_1': {'fid': 50.0}, 'layer_2': {'fid': 40.0},
-             'layer_3': {'fid': 30.0}}
-  results = _results(definitions.FEATURE_LAYER, metrics)
-  assert verdicts.feature_layer(results).startswith('The claim holds')
-  metrics['layer_1'] = {'fid': 10.0}
-  text = verdicts.feature_layer(_results(definitions.FEATURE_LAYER, metrics))
-  assert text.startswith('The claim does not hold') and 'is Dis_1' in text
+def test_feature_layer_holds_when_the_third_layer_is_lowest():
+  values = {'layer_1': 50.0, 'layer_2': 40.0, 'layer_3': 30.0}
+  groups = _groups(definitions.FEATURE_LAYER, values)
+  assert verdicts.feature_layer(groups).startswith('The claim holds')
+  values['layer_1'] = 10.0
+  text = verdicts.feature_layer(_groups(definitions.FEATURE_LAYER, values))
+  assert text.startswith('The claim does not hold')
+  assert 'Dis_1: higher' in text
 
 
 def test_collapse_counts_the_remedies_that_raise_recall_and_lower_fid():
-  metrics = {'none': {'fid': 30.0, 'recall': 0.7},
-             'minibatch_std': {'fid': 25.0, 'recall': 0.8},
-             'replay': {'fid': 35.0, 'recall': 0.8},
-             'both': {'fid': 20.0, 'recall': 0.6}}
-  text = verdicts.collapse(_results(definitions.COLLAPSE, metrics))
-  assert text.startswith(
-      'The claim does not hold here for every setting: it holds for 1 of the 3')
+  numbers = {'none': (30.0, 0.7), 'minibatch_std': (25.0, 0.8),
+             'replay': (35.0, 0.8), 'both': (20.0, 0.6)}
+
+  def groups():
+    return {run.name: [_result(run, s, {'fid': numbers[run.name][0] + d,
+                                        'recall': numbers[run.name][1]
+                                                  + d / 100})
+                       for s, d in enumerate((-1.0, 0.0, 1.0))]
+            for run in definitions.COLLAPSE.runs}
+
+  text = verdicts.collapse(groups())
+  assert text.startswith('The claim does not hold here for every remedy: '
+                         'it holds for 1 of the 3')
   for name in ('replay', 'both'):
-    metrics[name] = {'fid': 29.0, 'recall': 0.71}
-  text = verdicts.collapse(_results(definitions.COLLAPSE, metrics))
-  assert text.startswith('The claim holds here for every remedy')
+    numbers[name] = (29.0, 0.71)  # within the spread of 'none'
+  text = verdicts.collapse(groups())
+  assert text.startswith('The claim is not resolved here for every remedy: '
+                         'it holds for 1 of the 3')
+  for name in ('replay', 'both'):
+    numbers[name] = (20.0, 0.9)
+  assert verdicts.collapse(groups()).startswith(
+      'The claim holds here for every remedy')
+
+
+def _lr_groups(losses):
+  return {run.name: [_result(run, s, {'fid': 50.0 + d},
+                             {k: v * (1 + d / 50) for k, v in
+                              losses[run.name].items()})
+                     for s, d in enumerate((-1.0, 0.0, 1.0))]
+          for run in definitions.LR.runs}
 
 
 def test_lr_is_stable_when_no_loss_changes_by_half_across_rates():
-  metrics = {r.name: {'fid': 50.0} for r in definitions.LR.runs}
-  metrics['rmsprop_6e-4'] = {'fid': 10.0}
   losses = {r.name: {'loss/gan_g': 2.0, 'loss/kl': 20.0, 'loss/gan_d': 0.2}
             for r in definitions.LR.runs}
   losses['adam_6e-4'] = {**losses['adam_6e-4'], 'loss/kl': 29.0}
-  text = verdicts.lr(_results(definitions.LR, metrics, losses))
+  text = verdicts.lr(_lr_groups(losses))
   assert text.startswith('The claim holds here')
-  assert 'Adam loss/kl, a factor 1.45' in text
-  assert "RMSprop, 6e-4's (10.0)" in text
-  assert 'the losses are within a factor 1.5 (widest: loss/kl at 6e-4, 1.45)' in text
+  assert 'Adam loss/kl (1.5e-4 against 6e-4), a factor 1.45' in text
   losses['rmsprop_1.5e-4'] = {**losses['rmsprop_1.5e-4'], 'loss/gan_d': 0.1}
-  text = verdicts.lr(_results(definitions.LR, metrics, losses))
+  text = verdicts.lr(_lr_groups(losses))
   assert text.startswith('The claim does not hold here')
-  assert 'RMSprop loss/gan_d, a factor 2.00' in text
-  assert 'NOT within a factor 1.5 (widest: loss/gan_d at 1.5e-4, 2.00)' in text
+  assert 'RMSprop loss/gan_d (1.5e-4 against 3e-4), a factor 2.00' in text
 
 
-def test_conditional_holds_at_the_threshold(monkeypatch):
-  accuracy = np.full(10, 0.95)
-  accuracy[3] = 0.5
-  monkeypatch.setattr(verdicts.conditional, 'class_accuracy',
-                      lambda directory: (accuracy, None))
-  results = _results(definitions.CONDITIONAL, {'conditional': {}})
-  text = verdicts.conditional_claim(results)
-  assert text.startswith('The claim does not hold') and 'class is 3' in text
-  accuracy[3] = 0.95
-  assert verdicts.conditional_claim(results).startswith('The claim holds')
+def test_conditional_tests_every_seeds_worst_class_against_the_threshold():
+  run = definitions.CONDITIONAL.runs[0]
+
+  def groups(worst):
+    out = []
+    for seed, d in enumerate((-0.01, 0.0, 0.01)):
+      accuracy = np.full(10, 0.97)
+      accuracy[3] = worst + d
+      out.append(_result(run, seed, {}, measures={
+          'class_accuracy': accuracy.tolist()}))
+    return {run.name: out}
+
+  text = verdicts.conditional_claim(groups(0.5))
+  assert text.startswith('The claim does not hold') and 'class 3 the ' in text
+  assert verdicts.conditional_claim(groups(0.95)).startswith(
+      'The claim holds')
+  assert verdicts.conditional_claim(groups(0.905)).startswith(
+      'The claim is not resolved with 3 seeds')
 
 
-def test_translation_holds_when_the_vaegan_keeps_more_sharpness(monkeypatch):
-  numbers = {'/runs/vae': {'mse_translated': 0.01, 'sharpness_translated': 0.6},
-             '/runs/vaegan': {'mse_translated': 0.02,
-                              'sharpness_translated': 0.9}}
-  monkeypatch.setattr(verdicts.translation, 'run_errors',
-                      lambda directory, fraction: numbers[directory])
-  results = _results(definitions.TRANSLATION, {'vae': {}, 'vaegan': {}})
-  assert verdicts.translation_claim(results).startswith('The claim holds')
-  numbers['/runs/vaegan']['sharpness_translated'] = 0.5
-  assert verdicts.translation_claim(results).startswith(
+def test_translation_holds_when_the_vaegan_keeps_more_sharpness():
+  def groups(vaegan_sharpness):
+    out = {}
+    for run in definitions.TRANSLATION.runs:
+      sharp = vaegan_sharpness if run.name == 'vaegan' else 0.6
+      out[run.name] = [_result(run, s, {}, measures={'translation': {
+          'mse_translated': 0.02, 'sharpness_translated': sharp + d}})
+                       for s, d in enumerate((-0.01, 0.0, 0.01))]
+    return out
+
+  assert verdicts.translation_claim(groups(0.9)).startswith('The claim holds')
+  assert verdicts.translation_claim(groups(0.5)).startswith(
       'The claim does not hold')
+  assert verdicts.translation_claim(groups(0.605)).startswith(
+      'The claim is not resolved')
+
+
+def test_fid_still_falls_where_the_last_drop_beats_the_interval():
+  assert verdicts.still_falling({200: [50, 52, 54], 400: [40, 41, 42]})
+  # A drop of 1 inside an interval of about ±2.5: no longer falling.
+  assert not verdicts.still_falling({200: [50, 51, 52], 400: [49, 50, 51]})
+  assert not verdicts.still_falling({200: [40.0], 400: [41.0]})
+  assert verdicts.still_falling({200: [40.0], 400: [39.0]})
+  assert verdicts.still_falling({400: [40.0]}) is None
 
 
 @pytest.mark.parametrize('name', sorted(definitions.EXPERIMENTS))
