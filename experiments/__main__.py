@@ -81,7 +81,13 @@ def main(argv):
                                     keep=overridden)
   try:
     if _REPORT_ONLY.value:
-      path = report.write(experiment, _DOCS.value or workdir)
+      root = _DOCS.value or workdir
+      if not any(runner.found_seeds(root, r) for r in experiment.runs):
+        raise FileNotFoundError(
+            f'{root}/runs/ holds no run of {experiment.name} '
+            f'(runs/<name>/seed_<k>/): give the folder of its runs with '
+            f'--docs=<folder> or --workdir=<folder>.')
+      path = report.write(experiment, root)
     else:
       path = experiments.run(experiment, config, workdir, _RUNS.value,
                              command, _SEEDS.value, _DOCS.value)
