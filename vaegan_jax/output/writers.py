@@ -14,7 +14,9 @@ directory).
 `metrics.jsonl` survives a torn last line (a full disk or a kill in the
 middle of a write): the writer starts its records on a new line, and
 `read_jsonl` skips a line that is not JSON, with a warning naming the file
-and the line.
+and the line. A run that resumes from the checkpoint of step N drops the
+records past N (steps a stopped or killed run logged after its last
+checkpoint, which it trains again), so each step is in the file once.
 """
 
 import io
@@ -55,10 +57,12 @@ class MetricWriter:
     enabled: whether this process writes (jax.process_index() == 0).
     sync_seconds: for a workdir on cloud storage, the least time between
       two uploads of the logs while training.
+    resume_step: the step the run starts from: the records of metrics.jsonl
+      past it are dropped (None: all are kept).
   """
 
   def __init__(self, workdir: str, enabled: bool = True,
-               sync_seconds: float = 30.0):
+               sync_seconds: float = 30.0, resume_step: int | None = None):
     self.workdir = workdir
     self.enabled = enabled
     self._tb = None
@@ -77,9 +81,11 @@ class MetricWriter:
           f.write(remote_jsonl.read_bytes())
     else:
       self._local = os.fspath(self._root)
+    jsonl = epath.Path(os.path.join(self._local, METRICS_FILE))
+    if resume_step is not None:
+      drop_records_after(jsonl, resume_step)
     self._tb = self._open_tensorboard()
-    self._jsonl = open_for_append(
-        epath.Path(os.path.join(self._local, METRICS_FILE)))
+    self._jsonl = open_for_append(jsonl)
 
   def _open_tensorboard(self) -> tensorboardX.SummaryWriter:
     suffix = f'.{self._rotations}' if self._rotations else ''
@@ -224,6 +230,41 @@ def open_for_append(path: epath.Path):
     f.write('\n')
     f.flush()
   return f
+
+
+def drop_records_after(path: epath.Path, step: int) -> int:
+  """Rewrites a JSON-lines file without its records past `step`.
+
+  Lines that are not JSON records stay as they are (`read_jsonl` skips
+  them).
+
+  Args:
+    path: the file; nothing happens if it does not exist.
+    step: the last step to keep.
+
+  Returns:
+    The number of records dropped (logged when not zero).
+  """
+  if not path.exists():
+    return 0
+  kept, dropped = [], []
+  for line in path.read_text().splitlines(keepends=True):
+    try:
+      record = json.loads(line)
+    except ValueError:
+      record = None
+    if isinstance(record, dict) and record.get('step', 0) > step:
+      dropped.append(record['step'])
+    else:
+      kept.append(line)
+  if dropped:
+    files.write_text(path, ''.join(kept))
+    steps = (f'step {min(dropped)}' if min(dropped) == max(dropped) else
+             f'steps {min(dropped)}-{max(dropped)}')
+    logging.info('Dropped %d records of %s from %s: the run resumes from '
+                 'step %d and logs them again.', len(dropped), steps, path,
+                 step)
+  return len(dropped)
 
 
 def read_jsonl(path: str) -> list[dict[str, float]]:

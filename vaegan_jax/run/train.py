@@ -24,6 +24,7 @@ from jax.experimental import multihost_utils
 from vaegan_jax.store import checkpoint as checkpoint_lib
 from vaegan_jax import data
 from vaegan_jax import errors
+from vaegan_jax import files
 from vaegan_jax.run import evaluate
 from vaegan_jax.run import opening
 from vaegan_jax import parallel
@@ -73,6 +74,13 @@ def _run(config, workdir, mesh):
   ckpt = checkpoint_lib.Checkpointer(
       workdir, keep=config.train.keep_checkpoints,
       best_metric=config.eval.best_metric or None)
+  # A signal from here on stops the run at the next step boundary.
+  with preemption.StopRequest(lambda: _kept(ckpt)) as stop:
+    return _run_stoppable(config, workdir, mesh, changes, ckpt, stop)
+
+
+def _run_stoppable(config, workdir, mesh, changes, ckpt, stop):
+  """The run from its restore on, stopping when `stop` is requested."""
   try:
     state, data_state = _initial_state(config, ckpt, mesh, changes)
   except BaseException:
@@ -93,12 +101,13 @@ def _run(config, workdir, mesh):
 
   # Step, writer and evaluator.
   train_step = parallel.jit_train_step(step_lib.make_train_step(config), mesh)
-  writer = writers.MetricWriter(workdir, enabled=jax.process_index() == 0)
+  writer = writers.MetricWriter(workdir, enabled=jax.process_index() == 0,
+                                resume_step=int(jax.device_get(state.step)))
   failed = True
   try:
     evaluator = evaluate.Evaluator(config, workdir, mesh, writer)
     state = _loop(config, state, train_iter, train_step, ckpt, writer,
-                  evaluator)
+                  evaluator, stop)
     failed = False
   except errors.NonFiniteError as e:
     ckpt.wait()
@@ -155,8 +164,22 @@ def _initial_state(config, ckpt, mesh, changes):
   return state, None
 
 
-def _loop(config, state, train_iter, train_step, ckpt, writer, evaluator):
-  """Steps until the last step or a reason to stop; returns the state."""
+def _kept(ckpt) -> str:
+  """The sentence a second signal ends with: which checkpoint is kept."""
+  root = files.path(ckpt.directory)
+  steps = sorted(int(p.name) for p in root.iterdir()
+                 if p.name.isdigit()) if root.is_dir() else []
+  return (f'The last complete checkpoint, step {steps[-1]}, is kept in '
+          f'{ckpt.directory}.' if steps else 'No checkpoint was complete.')
+
+
+def _loop(config, state, train_iter, train_step, ckpt, writer, evaluator,
+          stop):
+  """Steps until the last step or a reason to stop; returns the state.
+
+  At most one step is in flight (the loop waits for the step before the
+  one it has just started), so a signal is seen within a step's time.
+  """
   cfg = config.train
   step_rng = jax.random.fold_in(jax.random.key(config.seed), 1)
   step = int(jax.device_get(state.step))
@@ -167,19 +190,25 @@ def _loop(config, state, train_iter, train_step, ckpt, writer, evaluator):
   collapse = CollapseWatch(config.eval)
   profiler = profiling.StepProfiler(writer.workdir, step, cfg.profile_steps)
   pending, first_pending = [], step + 1
-  with preemption.StopRequest() as stop, profiler:
+  with profiler:
     while step < cfg.num_steps:
       profiler.before_step(step)
       state, metrics = train_step(state, next(train_iter), step_rng)
       step += 1
       profiler.after_step(step, state)
+      if pending:  # the step before this one: done before going on
+        jax.block_until_ready(pending[-1])
       pending.append(metrics)
       interrupted = stop.requested  # read once: a signal may come any time
       if jax.process_count() > 1:  # all hosts must stop at the same step
         interrupted = step % cfg.log_every == 0 and _on_any_host(interrupted)
       last = interrupted or step == cfg.num_steps
       log = step % cfg.log_every == 0 or last
-      evaluate_now = evaluator.due(step) or step == cfg.num_steps
+      evaluate_now = not interrupted and (evaluator.due(step)
+                                          or step == cfg.num_steps)
+      if interrupted and (evaluator.due(step) or step == cfg.num_steps):
+        logging.warning('Skipping the evaluation due at step %d to stop '
+                        'sooner (--mode=evaluate writes it).', step)
       save = step % cfg.checkpoint_every == 0 or last or evaluate_now
       if log or save or evaluate_now:
         pending = jax.device_get(pending)
