@@ -2,7 +2,7 @@
 
     import vaegan_jax
     model = vaegan_jax.load('workdirs/mnist')          # latest checkpoint
-    codes, _ = model.encode(images)                    # [N, H, W, C] in [-1, 1]
+    codes, _ = model.encode(images)   # [N, H, W, C]: float in [-1, 1] or uint8
     images = model.decode(codes)
     path = model.interpolate(images[0], images[1], steps=10, method='slerp')
 
@@ -22,9 +22,13 @@ from vaegan_jax.store import workdir as workdir_lib
 class TrainedModel:
   """Encode, decode, sample, interpolate and edit attributes with a model.
 
-  Images are numpy float arrays [N, H, W, C] in [-1, 1]; codes [N, D]. A
-  conditional model (`config.model.conditional`) takes `conditions` with
-  them: int class labels [N] or float [N, K] (one-hot or attribute vectors).
+  Images are numpy arrays [N, H, W, C] of the model's size: float in
+  [-1, 1], or uint8 in [0, 255] (converted as the data pipeline and the
+  metrics convert a pixel: u / 127.5 - 1); codes are [N, D]. Decoded images
+  are float in [-1, 1]. A conditional model (`config.model.conditional`)
+  takes `conditions` with them: int class labels [N] or float [N, K]
+  (one-hot or attribute vectors). Any other input is a ValueError of one
+  line saying what is expected.
 
   Attributes:
     config: the run's configuration.

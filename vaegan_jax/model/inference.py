@@ -2,7 +2,10 @@
 
 `Inference` encodes, decodes and discriminates arrays in fixed-size batches
 split across the mesh's devices (`parallel.batched`), so every call shape
-compiles once; BatchNorm uses its running statistics. The functions below it
+compiles once; BatchNorm uses its running statistics. It checks what it is
+given: images uint8 in [0, 255] (converted as the data pipeline converts a
+pixel) or float in [-1, 1], of the model's size; codes of its latent size.
+Anything else is a ValueError of one line saying what is expected. The functions below it
 do the arithmetic of latent codes: interpolation and attribute vectors.
 """
 
@@ -20,6 +23,9 @@ from vaegan_jax.model import state as state_lib
 
 PyTree = Any
 INTERPOLATIONS = ('linear', 'slerp')
+# How far outside [-1, 1] a float image may reach (rounding of a resize or
+# a colour conversion) before it is taken for another scale.
+RANGE_TOLERANCE = 1e-3
 
 
 class Inference:
@@ -42,6 +48,8 @@ class Inference:
     self.nets = networks.build(config)
     self.latent_dim = architectures.latent_dim(config)
     self.condition_shape = state_lib.condition_shape(config)
+    self.image_shape = (config.data.image_size, config.data.image_size,
+                        config.data.channels)
 
     def apply(net, variables, rows):
       if self.condition_shape is None:
@@ -54,6 +62,49 @@ class Inference:
                                          self.mesh, batch_size)
                    for net in networks.NETWORKS}
 
+  def images(self, images: Any) -> np.ndarray:
+    """float32 [N, H, W, C] in [-1, 1] from uint8 in [0, 255] or float in
+    [-1, 1] of the model's image size.
+
+    Raises:
+      ValueError: another shape, dtype or range, in one line.
+    """
+    images = np.asarray(images)
+    h, w, c = self.image_shape
+    expected = (f'images [N, {h}, {w}, {c}], uint8 in [0, 255] or float in '
+                '[-1, 1]')
+    if images.ndim != 4 or images.shape[1:] != self.image_shape:
+      single = (' (one image: add an axis, images[None])'
+                if images.shape == self.image_shape else '')
+      raise ValueError(f'This model takes {expected}; got shape '
+                       f'{images.shape}{single}.')
+    if images.dtype == np.uint8:  # as the data pipeline converts a pixel
+      return images.astype(np.float32) / np.float32(127.5) - np.float32(1)
+    if not np.issubdtype(images.dtype, np.floating):
+      raise ValueError(f'This model takes {expected}; got dtype '
+                       f'{images.dtype}.')
+    low, high = (float(np.min(images)), float(np.max(images))
+                 ) if images.size else (0.0, 0.0)
+    if not (low >= -1 - RANGE_TOLERANCE and high <= 1 + RANGE_TOLERANCE):
+      hint = (' (images in [0, 255]: pass them as uint8)'
+              if 0 <= low and high <= 255 else '')
+      raise ValueError(f'This model takes {expected}; got float values in '
+                       f'[{low:.4g}, {high:.4g}]{hint}.')
+    return np.clip(images, -1, 1).astype(np.float32)
+
+  def codes(self, z: Any) -> np.ndarray:
+    """float32 [N, D] codes of the model's latent size.
+
+    Raises:
+      ValueError: another shape or a non-numeric dtype, in one line.
+    """
+    z = np.asarray(z)
+    if (z.ndim != 2 or z.shape[1] != self.latent_dim
+        or not np.issubdtype(z.dtype, np.number)):
+      raise ValueError(f'This model takes codes [N, {self.latent_dim}] of '
+                       f'numbers; got shape {z.shape}, dtype {z.dtype}.')
+    return z.astype(np.float32)
+
   def _rows(self, x: np.ndarray, conditions: np.ndarray | None) -> Any:
     if self.condition_shape is None:
       if conditions is not None:
@@ -63,10 +114,19 @@ class Inference:
       raise ValueError(
           f'This model is conditional: pass conditions, float [N, '
           f'{self.condition_shape[0]}] or int class labels [N].')
-    conditions = np.asarray(conditions)
+    conditions, k = np.asarray(conditions), self.condition_shape[0]
+    if (conditions.shape[:1] != x.shape[:1] or conditions.ndim > 2
+        or conditions.ndim == 2 and conditions.shape[1] != k):
+      raise ValueError(
+          f'This model takes conditions [N] (class labels) or [N, {k}] with '
+          f'N = {len(x)} rows; got shape {conditions.shape}.')
     if conditions.ndim == 1:  # class labels
-      conditions = np.eye(self.condition_shape[0], dtype=np.float32)[
-          conditions.astype(np.int64)]
+      if not (np.issubdtype(conditions.dtype, np.integer)
+              and np.all((conditions >= 0) & (conditions < k))):
+        raise ValueError(f'This model takes class labels, integers in [0, '
+                         f'{k}); got {conditions.dtype} values in '
+                         f'[{conditions.min()}, {conditions.max()}].')
+      conditions = np.eye(k, dtype=np.float32)[conditions]
     return (x, conditions.astype(np.float32))
 
   def default_conditions(self, num: int) -> np.ndarray | None:
@@ -83,14 +143,15 @@ class Inference:
   def encode(self, state, images: np.ndarray,
              conditions: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray]:
-    """images [N, H, W, C] in [-1, 1] -> (mean, logvar), each [N, D]."""
-    rows = self._rows(images, conditions)
+    """images [N, H, W, C] in [-1, 1] (or uint8) -> (mean, logvar), each
+    [N, D]."""
+    rows = self._rows(self.images(images), conditions)
     return self._apply['encoder'](self.variables(state, 'encoder'), rows)
 
   def decode(self, state, z: np.ndarray,
              conditions: np.ndarray | None = None) -> np.ndarray:
     """codes [N, D] -> images [N, H, W, C] in [-1, 1]."""
-    rows = self._rows(z, conditions)
+    rows = self._rows(self.codes(z), conditions)
     return self._apply['decoder'](self.variables(state, 'decoder'), rows)
 
   def reconstruct(self, state, images: np.ndarray,
@@ -102,8 +163,8 @@ class Inference:
   def discriminate(self, state, images: np.ndarray,
                    conditions: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """images -> (logits [N], Dis_l features [N, ...])."""
-    rows = self._rows(images, conditions)
+    """images (as `encode`'s) -> (logits [N], Dis_l features [N, ...])."""
+    rows = self._rows(self.images(images), conditions)
     return self._apply['discriminator'](
         self.variables(state, 'discriminator'), rows)
 
