@@ -1,7 +1,7 @@
 """Times the jitted train step against a PyTorch reference of the same step.
 
 For each case (network and batch size) this builds the project's train step
-(`step.make_train_step`, jitted as `parallel.jit_train_step` does, with
+(`algorithm.make_train_step`, jitted as `parallel.jit_train_step` does, with
 `parallel.compiler_options()`) and the PyTorch reference of
 `benchmarks/torch_reference.py` (eager, and `torch.compile`), and times them
 interleaved, one step of each in turn, in the same process on the same
@@ -37,20 +37,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks import gpu  # for describe_error: standard-library imports only
+from benchmarks import common
 from vaegan_jax.model import architectures
-from vaegan_jax.model import forward as forward_lib
 from vaegan_jax.model import networks
-from vaegan_jax.model import objectives
 from vaegan_jax import parallel
 from vaegan_jax.model import state as state_lib
-from vaegan_jax.model import step as step_lib
+from vaegan_jax.model import algorithm
 from vaegan_jax.run import validation
 
 CONFIGS = {'larsen64': 'configs.default', 'digits': 'configs.mnist',
            'tiny': 'configs.test'}
 DEFAULT_CASES = 'larsen64:64,larsen64:256,digits:64'
 MIN_STEPS = 20
+# PyTorch's variants: eager or torch.compile, in NCHW or channels-last
+# ('-cl') memory format. On the CPU, eager channels-last is PyTorch's fastest
+# (oneDNN's convolutions run in NHWC) and torch.compile its slowest.
+TORCH_VARIANTS = ('eager', 'eager-cl', 'compile', 'compile-cl')
+DEFAULT_TORCH = 'eager,eager-cl,compile'
 
 # Dense peak TFLOP/s from NVIDIA's datasheets, by device kind and dtype
 # ('float32': TF32 tensor cores, which XLA and cuDNN use for float32
@@ -72,14 +75,16 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument('--warmup', type=int, default=2)
   p.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16'],
                  help='computation dtype (parameters stay float32)')
-  p.add_argument('--torch', default='eager,compile',
-                 help="PyTorch variants: 'eager', 'compile', both, or 'none'")
+  p.add_argument('--torch', default=DEFAULT_TORCH,
+                 help=f'comma-separated PyTorch variants of {TORCH_VARIANTS} '
+                 "('-cl': channels-last memory format), or 'none'; the "
+                 "'vs best' ratio is against the fastest of them")
   p.add_argument('--torch_compile_mode', default='default')
   p.add_argument('--torch_compile_backend', default='inductor',
                  help="torch.compile's backend ('eager': Dynamo's tracing "
                  'alone, for quick checks of the code path)')
   p.add_argument('--torch_channels_last', action='store_true',
-                 help='PyTorch in channels-last memory format')
+                 help='every PyTorch variant in channels-last memory format')
   p.add_argument('--xla_options', default='project',
                  choices=['project', 'xla_default'],
                  help="'project': parallel.compiler_options(); 'xla_default': "
@@ -222,9 +227,10 @@ def jax_step_flops(config, how: str = 'cpu', devices: int = 1,
   on the CPU): the count is that of the same step compiled for one CPU
   device, where every convolution is a `convolution` op. The unoptimised
   (lowered) module is no substitute: XLA merges the backward pass that
-  `step.gradients` pulls back for two networks (common-subexpression
-  elimination), and the lowered module counts it twice (+15.5% for
-  `larsen64`: 1,118 against 968 GFLOP at batch 64, float32).
+  `algorithm.losses_and_gradients` pulls back for two networks
+  (common-subexpression elimination), and the lowered module counts it
+  twice (+15.5% for `larsen64`: 1,118 against 968 GFLOP at batch 64,
+  float32).
 
   Args:
     config: the case's configuration.
@@ -251,11 +257,11 @@ def jax_step_flops(config, how: str = 'cpu', devices: int = 1,
   try:
     mesh = parallel.make_mesh(jax.devices('cpu')[:1])
     lowered = parallel.jit_train_step(
-        step_lib.make_train_step(config), mesh).lower(*step_shapes(config))
+        algorithm.make_train_step(config), mesh).lower(*step_shapes(config))
     cost = (lowered.cost_analysis() if how == 'lowered'
             else lowered.compile().cost_analysis())
   except Exception as e:  # pylint: disable=broad-except
-    print(f'  JAX FLOP count on the CPU failed: {gpu.describe_error(e)}',
+    print(f'  JAX FLOP count on the CPU failed: {common.describe_error(e)}',
           flush=True)
     return float('nan')
   return flops(cost) / devices
@@ -278,7 +284,7 @@ def jax_runner(config, xla_options: str, flops: str = 'cpu') -> Runner:
   batch = parallel.shard_batch({'image': _random_images(config)}, mesh)
   rng = jax.random.key(1)
   jitted = parallel.jit_train_step(
-      step_lib.make_train_step(config), mesh,
+      algorithm.make_train_step(config), mesh,
       compiler_options={} if xla_options == 'xla_default' else None)
   lowered = jitted.lower(state, batch, rng)
   start = time.perf_counter()
@@ -307,17 +313,31 @@ def jax_runner(config, xla_options: str, flops: str = 'cpu') -> Runner:
   return Runner('jax', step, compile_s, counted, memory)
 
 
+def parse_torch_variants(text: str) -> list[str]:
+  """`--torch`'s comma-separated variants (none for 'none' or '').
+
+  Raises:
+    ValueError: a variant is not one of `TORCH_VARIANTS`.
+  """
+  variants = [v for v in text.split(',') if v and v != 'none']
+  unknown = [v for v in variants if v not in TORCH_VARIANTS]
+  if unknown:
+    raise ValueError(f'--torch={text}: unknown variant(s) {unknown}; choose '
+                     f'from {TORCH_VARIANTS} or none.')
+  return variants
+
+
 def torch_runners(config, variants: list[str], args, device: str
                   ) -> list[Runner]:
-  """The PyTorch reference, eager and/or compiled, from the JAX init."""
+  """The PyTorch reference in each of `variants` (`TORCH_VARIANTS`), all
+  from the JAX init; `args.torch_channels_last` makes every one
+  channels-last."""
   import torch  # pylint: disable=g-import-not-at-top
   from benchmarks import torch_reference  # pylint: disable=g-import-not-at-top
   init = state_lib.create_train_state(config, jax.random.key(0))
   b, latent = config.train.batch_size, architectures.latent_dim(config)
-  fmt = (torch.channels_last if args.torch_channels_last
-         else torch.contiguous_format)
-  x = torch.from_numpy(_random_images(config).transpose(0, 3, 1, 2).copy()
-                       ).to(device).contiguous(memory_format=fmt)
+  images = torch.from_numpy(_random_images(config).transpose(0, 3, 1, 2)
+                            .copy()).to(device)
   cuda = device.startswith('cuda')
   if cuda:  # as XLA: autotuned convolutions, TF32 for float32 matmuls too
     torch.backends.cudnn.benchmark = True
@@ -329,15 +349,19 @@ def torch_runners(config, variants: list[str], args, device: str
                       else contextlib.nullcontext())
   runners = []
   for variant in variants:
-    if variant == 'compile':  # static shapes: no dynamic-shape kernels from
+    mode, _, layout = variant.partition('-')
+    channels_last = layout == 'cl' or args.torch_channels_last
+    if mode == 'compile':  # static shapes: no dynamic-shape kernels from
       torch._dynamo.reset()  # an earlier case's batch size
     ref = torch_reference.Step(
-        config, device, channels_last=args.torch_channels_last,
-        compile_mode=args.torch_compile_mode if variant == 'compile' else None,
+        config, device, channels_last=channels_last,
+        compile_mode=args.torch_compile_mode if mode == 'compile' else None,
         compile_backend=args.torch_compile_backend)
     torch_reference.load_jax_params(ref, init.params, init.batch_stats)
+    x = images.contiguous(memory_format=torch.channels_last if channels_last
+                          else torch.contiguous_format)
 
-    def step(ref=ref):
+    def step(ref=ref, x=x):
       with autocast():
         ref(x, torch.randn(b, latent, device=device),
             torch.randn(b, latent, device=device))
@@ -349,7 +373,8 @@ def torch_runners(config, variants: list[str], args, device: str
         return ''
       return f'device peak {torch.cuda.max_memory_allocated() / 2 ** 30:.2f} GiB'
 
-    runners.append(Runner(f'torch {variant}', step, memory=memory))
+    name = f'torch {mode}' + ('-cl' if channels_last else '')
+    runners.append(Runner(name, step, memory=memory))
   return runners
 
 
@@ -498,18 +523,14 @@ def check_against_torch(config, device: str) -> dict[str, float]:
   b, latent = config.train.batch_size, architectures.latent_dim(config)
   images = _random_images(config)
   rng = jax.random.key(3)
-  objective = config.loss.objective
-  forward = forward_lib.make_forward(config, networks.build(config), objective)
-  weights = objectives.weights(config, objective)
-  grads, terms, _ = jax.jit(
-      lambda params: step_lib.gradients(
-          lambda p: forward(p, state.batch_stats,
-                            {'image': jnp.asarray(images)}, rng),
-          params, weights),
-      compiler_options=parallel.compiler_options())(state.params)
-  k_eps, k_prior, _ = jax.random.split(rng, 3)  # as forward.make_forward
-  noise = [np.asarray(jax.random.normal(k, (b, latent)))
-           for k in (k_eps, k_prior)]
+  hp, nets = algorithm.hyperparameters(config), networks.build(config)
+  out = jax.jit(
+      lambda state: algorithm.losses_and_gradients(
+          hp, nets, state, {'image': jnp.asarray(images)}, rng),
+      compiler_options=parallel.compiler_options())(state)
+  grads, terms = out.grads, out.terms
+  drawn = algorithm.noise(rng, b, latent)  # the step's own noise
+  noise = [np.asarray(drawn.eps), np.asarray(drawn.prior)]
   ref = torch_reference.Step(config, device)
   torch_reference.load_jax_params(ref, state.params, state.batch_stats)
   t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)
@@ -555,9 +576,20 @@ def device_name() -> str:
   return f'{model}, {os.cpu_count()} cores'
 
 
+def fastest_torch(runners: list[Runner]) -> Runner | None:
+  """The PyTorch runner with the lowest median step time, if any."""
+  timed = [r for r in runners if r.name.startswith('torch') and r.times]
+  return min(timed, key=lambda r: statistics.median(r.times), default=None)
+
+
 def summarise(case: str, runners: list[Runner], peak: float,
               batch_size: int) -> list[dict[str, Any]]:
+  """A row per runner; the ratios are medians over interleaved pairs of
+  steps: 'vs_torch_best' against PyTorch's fastest variant (its name in
+  'torch_best'), 'vs_torch_eager' against eager NCHW, 'vs_jax' against the
+  JAX step."""
   eager = next((r for r in runners if r.name == 'torch eager'), None)
+  best = fastest_torch(runners)
   paired = lambda r, ref: (  # median over interleaved pairs of steps
       statistics.median(a / b for a, b in zip(r.times, ref.times))
       if ref is not None else float('nan'))
@@ -568,6 +600,8 @@ def summarise(case: str, runners: list[Runner], peak: float,
         'case': case, 'impl': r.name, 'compile_s': r.compile_s,
         'median_s': t, 'min_s': min(r.times), 'max_s': max(r.times),
         'steps': len(r.times), 'images_per_s': batch_size / t,
+        'vs_torch_best': paired(r, best),
+        'torch_best': best.name if best else None,
         'vs_torch_eager': paired(r, eager), 'vs_jax': paired(r, runners[0]),
         **flop_figures(r.flops, t, peak),
         'others_cpu': statistics.median(r.contention), 'retried': r.retried,
@@ -577,16 +611,17 @@ def summarise(case: str, runners: list[Runner], peak: float,
 
 
 def print_rows(rows: list[dict[str, Any]]) -> None:
-  print(f'{"case":13} {"impl":13} {"compile s":>9} {"median s":>9} '
-        f'{"min s":>7} {"img/s":>7} {"/eager":>6} {"GFLOP":>6} '
+  print(f'{"case":13} {"impl":16} {"compile s":>9} {"median s":>9} '
+        f'{"min s":>7} {"img/s":>7} {"/best":>6} {"/eager":>6} {"GFLOP":>6} '
         f'{"GFLOP/s":>7} {"MFU":>6} {"others":>6} {"retried":>7}  memory')
   for r in rows:
     if 'error' in r:
-      print(f'{r["case"]:13} {r["impl"]:13} failed: {r["error"]}')
+      print(f'{r["case"]:13} {r["impl"]:16} failed: {r["error"]}')
       continue
-    print(f'{r["case"]:13} {r["impl"]:13} {r["compile_s"]:9.1f} '
+    print(f'{r["case"]:13} {r["impl"]:16} {r["compile_s"]:9.1f} '
           f'{r["median_s"]:9.3f} {r["min_s"]:7.3f} {r["images_per_s"]:7.1f} '
-          f'{r["vs_torch_eager"]:6.2f} {r["gflop"]:6.0f} '
+          f'{r["vs_torch_best"]:6.2f} {r["vs_torch_eager"]:6.2f} '
+          f'{r["gflop"]:6.0f} '
           f'{r["gflops_per_s"]:7.1f} {r["mfu"]:6.1%} {r["others_cpu"]:6.1%} '
           f'{r["retried"]:7d}  {r["memory"]}')
 
@@ -598,7 +633,7 @@ def time_case(config, case: str, variants: list[str], args, device: str,
   Args:
     config: the case's configuration (`make_config`).
     case: its name, 'ARCH:BATCH'.
-    variants: PyTorch variants to time beside JAX ('eager', 'compile').
+    variants: PyTorch variants to time beside JAX (`TORCH_VARIANTS`).
     args: `parse_args`'s namespace (steps, warm-up, PyTorch options).
     device: 'cuda' or 'cpu', for PyTorch.
     peak: the device's peak FLOP/s, for MFU.
@@ -629,7 +664,10 @@ def main(argv=None) -> None:
   args = parse_args(argv)
   backend = jax.default_backend()
   device = 'cuda' if backend == 'gpu' else 'cpu'
-  variants = [v for v in args.torch.split(',') if v and v != 'none']
+  try:
+    variants = parse_torch_variants(args.torch)
+  except ValueError as e:
+    sys.exit(str(e))
   if variants and device == 'cuda':
     import torch  # pylint: disable=g-import-not-at-top
     if not torch.cuda.is_available():
@@ -665,8 +703,9 @@ def main(argv=None) -> None:
       print(f'input pipeline ({source}): {rate:.0f} images/s, '
             f'{rate / step_rate:.0f}x the JAX step\'s {step_rate:.1f}')
     print(f'process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20:.2f} GiB')
-  print('\n/eager: median over the interleaved steps of (step time / PyTorch '
-        'eager step time); GFLOP: XLA\'s cost analysis (jax, '
+  print('\n/best, /eager: median over the interleaved steps of (step time / '
+        'the step time of PyTorch\'s fastest variant, of PyTorch eager '
+        'NCHW); GFLOP: XLA\'s cost analysis (jax, '
         f'--flops={args.flops}: jax_step_flops), PyTorch FLOP '
         'counter (torch); others: median share of the CPUs other processes '
         'took during a timed step.')

@@ -50,6 +50,8 @@ import time
 import traceback
 from typing import Any, Callable
 
+from benchmarks import common
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Modules the sections import (top-level name -> pip package).
@@ -130,53 +132,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # --------------------------------------------------------------------------
-# Shared helpers.
+# Shared helpers (benchmarks/common.py).
 # --------------------------------------------------------------------------
 
-_T0 = time.time()
-
-
-def say(text: str) -> None:
-  """Prints `text` after the wall-clock time and the seconds since start."""
-  now = time.time()
-  stamp = datetime.datetime.fromtimestamp(now).strftime('%H:%M:%S')
-  print(f'[{stamp} +{now - _T0:5.0f} s] {text}', flush=True)
-
-
-def finite(value: Any) -> Any:
-  """`value` with NaN and infinities replaced by None, for strict JSON."""
-  if isinstance(value, float) and not math.isfinite(value):
-    return None
-  if isinstance(value, dict):
-    return {k: finite(v) for k, v in value.items()}
-  if isinstance(value, (list, tuple)):
-    return [finite(v) for v in value]
-  return value
-
-
-def write_json(path: str, value: Any) -> None:
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(finite(value), f, indent=1, default=str)
-  os.replace(tmp, path)
-
-
-def read_json(path: str) -> dict[str, Any]:
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    return {}
-
-
-def describe_error(error: BaseException) -> str:
-  """One line: 'out of memory: ...' for a device out-of-memory error."""
-  text = f'{type(error).__name__}: {str(error).strip()}'
-  first = text.splitlines()[0][:300]
-  if ('RESOURCE_EXHAUSTED' in text or 'out of memory' in text.lower()
-      or type(error).__name__ == 'OutOfMemoryError'):
-    return f'out of memory: {first}'
-  return first
+say, finite, write_json = common.say, common.finite, common.write_json
+read_json, describe_error = common.read_json, common.describe_error
 
 
 def missing_modules() -> dict[str, str]:
@@ -304,8 +264,9 @@ def steps_child(plan: dict[str, Any], result: str, deadline: float,
       start = time.time()
       try:
         config = benchmark.make_config(plan['arch'], batch, dtype)
-        rows = benchmark.time_case(config, case, args.torch.split(',')
-                                   if usable else [], args, device,
+        variants = (benchmark.parse_torch_variants(args.torch) if usable
+                    else [])
+        rows = benchmark.time_case(config, case, variants, args, device,
                                    peaks[dtype])
       except Exception as e:  # pylint: disable=broad-except
         out['errors'].append({'case': case, 'dtype': dtype,
@@ -363,9 +324,8 @@ def count_flops(plan: dict[str, Any], out: dict[str, Any], result: str,
 
 
 def child_main(args: argparse.Namespace) -> None:
-  global _T0
   plan = read_json(args.plan)
-  _T0 = plan['t0']
+  common.set_start(plan['t0'])
   if args.child == 'environment':
     environment_child(plan, args.result, args.deadline)
   elif args.child in ('steps', 'compile'):
@@ -403,7 +363,7 @@ def run_process(cmd: list[str], deadline: float,
   except subprocess.TimeoutExpired:
     _stop(proc)
     raise SectionTimeout(f'stopped at its deadline, after '
-                         f'{time.time() - _T0:.0f} s of the run') from None
+                         f'{common.since_start():.0f} s of the run') from None
   finally:
     if proc.poll() is None:  # Ctrl-C, or an error here
       _stop(proc)
@@ -729,7 +689,7 @@ def no_gpu(results: dict[str, Any]) -> str | None:
 
 def make_plan(args: argparse.Namespace, scratch: str) -> dict[str, Any]:
   plan = dict(DRY_PLAN if args.dry_run else GPU_PLAN)
-  plan.update(t0=_T0, dry_run=args.dry_run,
+  plan.update(t0=common.start_time(), dry_run=args.dry_run,
               images=os.path.join(scratch, 'images'),
               cache=os.path.join(scratch, 'cache'),
               train_set=plan['train_set'] + args.train_set)
@@ -783,12 +743,12 @@ def main(argv=None) -> int:
     if 'compile' in wanted:
       sections.append(child_section('compile', plan_path, scratch))
     ran, timeline = run_sections(
-        sections, plan['budget'], _T0,
+        sections, plan['budget'], plan['t0'],
         stop=lambda ran: None if args.dry_run else no_gpu(ran))
     environment = ran.pop('environment', {})
     results.update(environment=environment.get('environment', {}),
                    pipeline=environment.get('pipeline', {}), **ran,
-                   timeline=timeline, wall_s=time.time() - _T0)
+                   timeline=timeline, wall_s=common.since_start())
   finally:
     if not args.keep:
       shutil.rmtree(scratch, ignore_errors=True)
@@ -797,7 +757,7 @@ def main(argv=None) -> int:
   with open(os.path.join(out, 'gpu_benchmark.md'), 'w') as f:
     f.write(table)
   print('\n' + table, flush=True)
-  say(f'done in {time.time() - _T0:.0f} s; {out}/gpu_benchmark.json and '
+  say(f'done in {common.since_start():.0f} s; {out}/gpu_benchmark.json and '
       'gpu_benchmark.md')
   bad = [t for t in results['timeline'] if t['status'] in ('failed',
                                                            'timeout')]
