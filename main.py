@@ -12,7 +12,6 @@ import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 from ml_collections import config_flags
 
 from vaegan_jax.run import cli
@@ -115,8 +114,9 @@ def main(argv):
                               _NUM_SAMPLES.value, _SEED.value,
                               _SAMPLE_FORMAT.value, _OUTPUT_DIR.value)
   except errors.UserError as e:
-    logging.error('%s', e)
     sys.exit(f'Error: {e}')
+  except KeyboardInterrupt:  # outside training, which stops by itself
+    sys.exit(f'Stopped by Ctrl-C: --mode={_MODE.value} did not finish.')
 
 
 if __name__ == '__main__':

@@ -2,8 +2,9 @@
 everyone's warnings), and the reading commands, which take the run's own
 config."""
 
-import json
 import logging
+import os
+import re
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ from tests import helpers
 from vaegan_jax import errors
 from vaegan_jax.run import cli
 from vaegan_jax.run import opening
+from vaegan_jax.run import progress
 from vaegan_jax.store import export
 from vaegan_jax.store import workdir as workdir_lib
 
@@ -94,3 +96,81 @@ def test_sample_and_export_of_a_conditional_run_need_no_overrides(tmp_path):
   assert status == 1
   assert out.strip().splitlines()[-1].startswith('Error: The run in ')
   assert 'config.model.conditional: True -> False' in out
+
+
+# --------------------------------------------------------------------------
+# Messages: each error once, a mistyped config in one line, a start-up line,
+# and a progress line of the losses the objective trains.
+# --------------------------------------------------------------------------
+
+
+def test_a_mistyped_config_file_is_one_line_naming_the_configs(tmp_path):
+  status, out = main_py('--config=configs/mnsit.py', f'--workdir={tmp_path}',
+                        timeout=60)
+  assert status == 1
+  assert out.strip().splitlines() == [
+      'Error: --config=configs/mnsit.py: no such file; configs/ has '
+      + ', '.join(sorted(n for n in os.listdir(os.path.join(
+          helpers.ROOT, 'configs')) if n.endswith('.py')
+                         and not n.startswith('_'))) + '.']
+
+
+@pytest.mark.slow  # one start of main.py, about 10 s
+def test_an_error_is_printed_once(tmp_path):
+  status, out = main_py('--config=configs/test.py', f'--workdir={tmp_path}',
+                        '--config.train.log_every=0')
+  assert status == 1
+  assert out.count('config.train.log_every=0 must be') == 1, out
+  assert out.strip().splitlines()[-1].startswith('Error: '), out
+
+
+@pytest.mark.slow  # one start of main.py, about 25 s
+def test_start_up_line_and_the_vae_objectives_progress_line(tmp_path):
+  workdir = tmp_path / 'run'
+  status, out = main_py('--config=configs/test.py', f'--workdir={workdir}',
+                        '--config.loss.objective=vae',
+                        '--config.train.num_steps=2',
+                        '--config.train.log_every=1')
+  assert status == 0, out
+  lines = out.splitlines()
+  start = next(i for i, line in enumerate(lines) if 'Training in ' in line)
+  assert lines[start].endswith(
+      f'Training in {workdir} from step 0 to 2 (a new run); compiling the '
+      'train step (a minute or so on a CPU), then the first log line at '
+      'step 1.')
+  step = next(i for i, line in enumerate(lines) if 'step 1/2 |' in line)
+  assert start < step
+  shown = dict(re.findall(r'(\S+)=(\S+)', lines[step].split(' | ')[-1]))
+  assert sorted(shown) == ['grad_norm/decoder', 'grad_norm/encoder',
+                           'loss/kl', 'loss/pixel'], lines[step]
+
+
+@pytest.mark.parametrize('objective,gan,step,expected', [
+    ('vaegan', 'minimax', 1, ['loss/gan_d', 'loss/gan_g', 'loss/kl',
+                              'loss/llike']),
+    ('vae', 'minimax', 1, ['loss/kl', 'loss/pixel']),
+    ('gan', 'wgan_gp', 1, ['loss/gan_d', 'loss/gan_g', 'loss/gp']),
+    ('blend', 'minimax', 1, ['loss/gan_d', 'loss/gan_g', 'loss/kl',
+                             'loss/pixel']),
+    ('vae_then_gan', 'minimax', 10, ['loss/kl', 'loss/pixel']),
+    ('vae_then_gan', 'minimax', 11, ['loss/gan_d', 'loss/gan_g']),
+])
+def test_each_objectives_line_shows_the_losses_it_trains(objective, gan,
+                                                         step, expected):
+  config = helpers.tiny_config(loss__objective=objective, loss__gan=gan,
+                               loss__pretrain_steps=10)
+  assert [k for k in progress.shown(config, step)
+          if k.startswith('loss/')] == expected
+
+
+def test_the_objectives_terms_are_their_weight_tables_rows():
+  algorithm = pytest.importorskip('vaegan_jax.model.algorithm')
+  for gan in ('minimax', 'wgan_gp'):
+    hp = algorithm.hyperparameters(helpers.tiny_config(loss__gan=gan))
+    for objective, terms in progress.TRAINED_TERMS.items():
+      table = algorithm.weights(hp, objective)
+      weighed = {t for row in table.values() for t in row}
+      gp = {'gp'} if gan == 'wgan_gp' and objective != 'vae' else set()
+      assert weighed == set(terms) | gp, objective
+      assert {n for n, row in table.items() if row} == set(
+          progress.TRAINED_NETWORKS[objective]), objective

@@ -9,6 +9,7 @@ import threading
 
 from absl import flags
 from absl import logging as absl_logging
+from ml_collections import config_flags
 
 from vaegan_jax import errors
 
@@ -17,11 +18,32 @@ def parse_flags(argv: list[str]) -> list[str]:
   """absl flag parsing; a bad flag or a mistyped config field exits with a
   one-line error that names it, not a traceback."""
   try:
-    return flags.FLAGS(argv)
+    argv = flags.FLAGS(argv)
   except flags.Error as e:
     sys.exit(f'Error: {e}\nPass --helpfull to see the flags.')
   except (AttributeError, KeyError) as e:
     sys.exit(unknown_field_message(e, argv))
+  check_config_file()
+  return argv
+
+
+def check_config_file() -> None:
+  """A --config file that cannot be read exits with one line naming it and
+  the configs there are (ml_collections defers the error to the config's
+  first use, where it is a traceback)."""
+  if 'config' not in flags.FLAGS or not flags.FLAGS['config'].present:
+    return
+  try:
+    flags.FLAGS['config'].value.keys()
+  except OSError as e:
+    path = config_flags.get_config_filename(flags.FLAGS['config'])
+    folder = os.path.dirname(path) or '.'
+    found = sorted(n for n in os.listdir(folder) if n.endswith('.py')
+                   and not n.startswith('_')) if os.path.isdir(folder) else []
+    there = (f'; {folder}/ has {", ".join(found)}' if found else '')
+    reason = ('no such file' if not os.path.exists(path)
+              else errors.first_line(e))
+    sys.exit(f'Error: --config={path}: {reason}{there}.')
 
 
 def unknown_field_message(error: Exception, argv: list[str]) -> str:

@@ -91,6 +91,8 @@ def _run_stoppable(config, workdir, mesh, changes, ckpt, stop):
   if changes and data_state is not None:
     logging.warning('Changed since the run was started:\n  %s',
                     '\n  '.join(changes))
+  _announce(config, workdir, int(jax.device_get(state.step)),
+            data_state is None)
 
   # Data: this process's rows of each batch, on the devices ahead of time.
   train_iter = data.train_iterator(config)
@@ -122,6 +124,19 @@ def _run_stoppable(config, workdir, mesh, changes, ckpt, stop):
     train_iter.close()
     _close(ckpt, writer, failed)
   return state
+
+
+def _announce(config, workdir: str, step: int, new: bool) -> None:
+  """The start-up line: where, from which step, and that the step compiles
+  before the first log line."""
+  cfg = config.train
+  if step >= cfg.num_steps:
+    return
+  first_log = min(cfg.num_steps, (step // cfg.log_every + 1) * cfg.log_every)
+  logging.info('Training in %s from step %d to %d (%s); compiling the train '
+               'step (a minute or so on a CPU), then the first log line at '
+               'step %d.', workdir, step, cfg.num_steps,
+               'a new run' if new else 'resumed', first_log)
 
 
 def _close(ckpt, writer, failed: bool) -> None:
@@ -216,9 +231,8 @@ def _loop(config, state, train_iter, train_step, ckpt, writer, evaluator,
         if log:
           text, perf = progress.line(step)
           scalars = progress_lib.average(pending)
-          logging.info('%s | %s', text, ' '.join(
-              f'{k}={scalars[k]:.4g}'
-              for k in sorted(metrics_registry.watched()) if k in scalars))
+          logging.info('%s | %s', text,
+                       progress_lib.metrics_text(config, step, scalars))
           writer.write_scalars(step, {**scalars, **perf})
           pending, first_pending = [], step + 1
       eval_metrics = None
