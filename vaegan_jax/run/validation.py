@@ -20,9 +20,9 @@ from vaegan_jax.model import networks
 from vaegan_jax.model import objectives
 from vaegan_jax.model import optim
 from vaegan_jax.data import preprocess
-from vaegan_jax.metrics import fid_protocol
 from vaegan_jax.metrics import inception_weights
 from vaegan_jax.metrics import quality
+from vaegan_jax.metrics import resize
 from vaegan_jax.metrics import registry
 
 DTYPES = ('float32', 'bfloat16', 'float16')
@@ -133,7 +133,8 @@ FIELDS: dict[str, tuple[Check, Requirement]] = {
     'eval.num_examples': at_least(MIN_EVAL_EXAMPLES),
     'eval.fid_features': one_of(quality.KINDS),
     'eval.num_fid_samples': at_least(quality.MIN_SAMPLES),
-    'eval.fid_reference': one_of(fid_protocol.REFERENCES),
+    'eval.fid_reference': quality.REFERENCE_CHECK,
+    'eval.fid_resize': one_of(resize.MODES),
     'eval.interpolation_steps': at_least(2),
     'eval.iwae_samples': at_least(0),
     'eval.iwae_examples': at_least(1),
