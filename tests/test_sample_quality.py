@@ -163,10 +163,21 @@ def test_reconstruction_fid_and_its_protocol(tmp_path, monkeypatch):
   _, held_out, sample_quality = _digits_quality(tmp_path, monkeypatch)
   same = sample_quality.reconstruction_fid(held_out)
   assert same['rfid'] == pytest.approx(0.0, abs=1e-6)
-  assert (same['rfid_protocol']['name']
+  assert (sample_quality.protocol['rfid']['name']
           == 'rFID-300 vs eval (300 images), digits')
   blurred = (held_out + np.roll(held_out, 1, axis=1)) / 2
   assert sample_quality.reconstruction_fid(blurred)['rfid'] > 1.0
+  sample_quality.config.eval.rfid = False
+  assert sample_quality.reconstruction_fid(held_out) == {}
+  sample_quality.config.eval.memorisation = False
+  assert sample_quality.memorisation(sample_quality.real_features) is None
+
+
+def test_no_reconstruction_fid_without_an_encoder(tmp_path, monkeypatch):
+  _, held_out, sample_quality = _digits_quality(tmp_path, monkeypatch,
+                                                loss__objective='gan')
+  assert sample_quality.reconstruction_fid(held_out) == {}
+  assert 'trains no encoder' in sample_quality.protocol['skipped']['rfid']
 
 
 def test_memorisation_of_training_copies_and_held_out_images(tmp_path,

@@ -12,7 +12,7 @@ images, the network, the pixels (8-bit) and the resize.
 """
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import ml_collections
@@ -264,6 +264,9 @@ class SampleQuality:
       return
     network = self._build_extractor(config)
     self.real_statistics, self.real_features, count = self._reference(config)
+    if config.eval.rfid and config.loss.objective == 'gan':
+      self.skipped['rfid'] = ("config.loss.objective='gan' trains no "
+                              'encoder to reconstruct with')
     self.protocol = self._protocol(config, network, count)
     logging.info('FID protocol: %s', self.protocol['name'])
 
@@ -327,6 +330,12 @@ class SampleQuality:
     if config.eval.kid:
       record['kid_subsets'] = kid.NUM_SUBSETS
       record['kid_max_subset_size'] = kid.MAX_SUBSET_SIZE
+    if config.eval.memorisation:
+      record['memorisation'] = (
+          'nearest of at most '
+          f'{memorisation_lib.MAX_TRAIN_IMAGES} training images; share of '
+          'samples nearer than the held-out images\' '
+          f'{memorisation_lib.PERCENTILE:g}st percentile')
     if self.skipped:
       record['skipped'] = dict(self.skipped)
     return record
@@ -355,29 +364,32 @@ class SampleQuality:
   # The FID of reconstructions.
 
   def reconstruction_fid(self, reconstructions: np.ndarray
-                         ) -> dict[str, Any]:
+                         ) -> dict[str, float]:
     """rFID: the FID of reconstructions against the same reference.
+
+    Its protocol goes in `protocol['rfid']`.
 
     Args:
       reconstructions: float32 [N, H, W, C] in [-1, 1], the held-out
         images decoded from their posterior means.
 
     Returns:
-      {'rfid': the FID, 'rfid_protocol': what it is}, or {} for 'none'.
+      {'rfid': the FID}, or {} for 'none', with config.eval.rfid=False, or
+      for a model without an encoder.
     """
-    if self.extract is None:
+    if (self.extract is None or not self.config.eval.rfid
+        or 'rfid' in self.skipped):
       return {}
     features = self.extract(reconstructions)
-    fid = frechet.frechet_distance(*self.real_statistics,
-                                   *frechet.statistics(features))
     reference = self.protocol['name'].split(' vs ', 1)[1]
-    return {'rfid': fid, 'rfid_protocol': {
-        'name': f'rFID-{fid_protocol.count_name(len(features))} vs '
-                f'{reference}',
+    self.protocol['rfid'] = {
+        'name': (f'rFID-{fid_protocol.count_name(len(features))} vs '
+                 f'{reference}'),
         'samples': len(features),
         'samples_are': ('the first held-out images (config.eval.'
-                        'num_examples), decoded from their posterior means'),
-        'reference': self.protocol['reference']}}
+                        'num_examples), decoded from their posterior means')}
+    return {'rfid': frechet.frechet_distance(*self.real_statistics,
+                                             *frechet.statistics(features))}
 
   # Memorisation.
 
@@ -414,9 +426,9 @@ class SampleQuality:
       fake_features: [M, D] features of generated images by `extract`.
 
     Returns:
-      The figures (None for 'none').
+      The figures (None for 'none' or with config.eval.memorisation=False).
     """
-    if self.extract is None:
+    if self.extract is None or not self.config.eval.memorisation:
       return None
     return memorisation_lib.memorisation(fake_features, self._held_out(),
                                          self._training()[2])
@@ -425,6 +437,23 @@ class SampleQuality:
     """The training images of rows of `memorisation`'s `nearest_train`."""
     read, kept, _ = self._training()
     return read(kept[np.asarray(rows)])
+
+  def memorisation_picture(self, result: memorisation_lib.Memorisation,
+                           samples_of: Callable[[np.ndarray], np.ndarray]
+                           ) -> np.ndarray:
+    """The samples closest to a training image, each beside that image.
+
+    Args:
+      result: from `memorisation`.
+      samples_of: sample indices -> those samples' images (the samples are
+        not kept: the evaluation decodes them again).
+
+    Returns:
+      A uint8 picture (`memorisation.pairs_picture`).
+    """
+    order, rows = memorisation_lib.closest_pairs(result)
+    return memorisation_lib.pairs_picture(samples_of(order),
+                                          self.training_images(rows))
 
   def write_reference(self, path: str) -> None:
     """Writes the reference's statistics as an .npz (`reference_stats`)."""

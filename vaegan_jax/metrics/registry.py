@@ -198,6 +198,12 @@ TABLE: tuple[Metric, ...] = (
     Metric('kid_std', 'samples'),
     Metric('is', 'samples', lower_is_better=False, selects_best=True),
     Metric('is_std', 'samples'),
+    # The FID of held-out reconstructions against the same reference, and
+    # how near samples sit to training images against held-out images
+    # (`SampleQuality.reconstruction_fid`, `.memorisation`).
+    Metric('rfid', 'samples', lower_is_better=True, selects_best=True),
+    Metric('memorisation_share', 'samples'),
+    Metric('memorisation_median_ratio', 'samples'),
 )
 
 _METRICS: dict[str, Metric] = {m.name: m for m in TABLE}

@@ -102,6 +102,8 @@ class Evaluator:
                        if config.model.conditional else None)
     self.pictured = self.held_out[:16]
     self._quality = None
+    # Pictures the metrics make (the samples nearest a training image).
+    self._pictures = {}
     self._iwae = (iwae.IWAE(config, self.infer.mesh)
                   if self.cfg.iwae_samples and iwae.likelihood_space(config)
                   else None)
@@ -213,8 +215,16 @@ class Evaluator:
         real_statistics=self._quality.real_statistics,
         classify=self._quality.classify, extract=self._quality.extract,
         reconstructions=reconstructions)
-    return {**registry.evaluate('samples', samples,
-                                self._quality.score(features)),
+    produced = {**self._quality.score(features),
+                **self._quality.reconstruction_fid(reconstructions)}
+    memorised = self._quality.memorisation(features)
+    if memorised is not None:
+      produced.update(memorised.record())
+      self._pictures['memorisation'] = self._quality.memorisation_picture(
+          memorised, lambda rows: self.infer.decode(
+              state, codes[rows], None if conditions is None
+              else conditions[rows]))
+    return {**registry.evaluate('samples', samples, produced),
             'fid_protocol': self._quality.protocol}
 
   def metrics(self, state, mean: np.ndarray, logvar: np.ndarray
@@ -252,10 +262,11 @@ class Evaluator:
     mean, logvar = self.infer.encode(state, self.held_out,
                                      self._held_out_conditions())
     results = self.metrics(state, mean, logvar)
-    pictures = self.pictures(state, mean)
+    pictures = {**self.pictures(state, mean), **self._pictures}
     self.writer.write_images(step, pictures)
     if self.keep_pictures:
-      self.writer.keep_images(step, {k: pictures[k] for k in KEPT_PICTURES})
+      self.writer.keep_images(step, {k: pictures[k] for k in KEPT_PICTURES
+                                     + tuple(self._pictures)})
       self.writer.write_animation('samples_8x8', ANIMATION_FILE)
     scalars = {k: v for k, v in results.items() if np.isscalar(v)}
     notes = ({'eval/fid_protocol': results['fid_protocol']['name']}
