@@ -119,6 +119,24 @@ def test_unstrided_and_other_convolutions_are_lax_itself():
                                  **kwargs))
 
 
+def test_the_phase_form_is_chosen_on_the_cpu_only():
+  assert layers.conv_for_platform('cpu') is layers.conv_general_dilated
+  for platform in ('gpu', 'tpu'):
+    assert layers.conv_for_platform(platform) is lax.conv_general_dilated
+  # The networks built here (on the CPU) call it in their strided layers.
+  config = default.get_config()
+  config.model.arch = 'digits'
+  config.data.image_size, config.data.channels = 28, 1
+  nets = networks.build(config)
+  x = jnp.zeros((2, 28, 28, 1))
+  for net in (nets.encoder, nets.discriminator):
+    assert net.conv is layers.conv_general_dilated
+    variables = net.init(jax.random.key(0), x, train=False)
+    jaxpr = jax.make_jaxpr(lambda v, x: net.apply(v, x, train=False))(
+        variables, x)
+    assert 'custom_vjp' in str(jaxpr), type(net).__name__
+
+
 def test_flax_conv_keeps_its_parameters_and_outputs():
   x = _normal(9, (2, 9, 9, 3))
   plain = nn.Conv(5, (5, 5), (2, 2), ((2, 2), (2, 2)))

@@ -17,11 +17,13 @@ same function in one of two ways:
   XLA:CPU computes an order of magnitude faster than the gradient of the
   dilated form.
 
-`conv_general_dilated` is what `flax.linen.Conv` calls in the networks: the
-same convolution, whose input gradient, for a stride above 1, is computed in
-the same phase form (one stride-1 convolution per input phase) instead of as
-XLA's convolution over a zero-dilated cotangent. Outputs and both gradients
-equal those of `lax.conv_general_dilated` (tests/test_layers.py).
+`conv_general_dilated` is the same convolution as `lax.conv_general_dilated`,
+whose input gradient, for a stride above 1, is computed in the same phase
+form (one stride-1 convolution per input phase) instead of as XLA's
+convolution over a zero-dilated cotangent. Outputs and both gradients equal
+those of `lax.conv_general_dilated` (tests/test_layers.py). It pays on
+XLA:CPU only; `conv_for_platform` is the one place that chooses it: the
+networks' `nn.Conv` layers call what it returns (`networks.build`).
 """
 
 import functools
@@ -263,6 +265,31 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array,
     return lax.conv_general_dilated(lhs, rhs, **args)
   padding = tuple((int(lo), int(hi)) for lo, hi in padding)
   return _strided_conv(lhs, rhs, strides[0], padding, precision)
+
+
+ConvFunction = Callable[..., jax.Array]
+
+
+def conv_for_platform(platform: str | None = None) -> ConvFunction:
+  """The convolution the networks' `nn.Conv` layers call on `platform`.
+
+  On the CPU, `conv_general_dilated`: XLA:CPU computes a strided
+  convolution's input gradient as a convolution over a zero-dilated
+  cotangent, several times slower than the phase form (docs/benchmarks.md);
+  on every CPU measured (AVX2 and AVX-512) the phase form made the step
+  faster. Elsewhere XLA's own `lax.conv_general_dilated`: cuDNN computes
+  strided input gradients directly.
+
+  Args:
+    platform: 'cpu', 'gpu', 'tpu'; default `jax.default_backend()`.
+
+  Returns:
+    A function with `lax.conv_general_dilated`'s signature, for
+    `nn.Conv(..., conv_general_dilated=...)`.
+  """
+  if (platform or jax.default_backend()) == 'cpu':
+    return conv_general_dilated
+  return lax.conv_general_dilated
 
 
 class ConvTranspose2x(nn.Module):

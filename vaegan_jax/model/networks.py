@@ -3,6 +3,9 @@
 `larsen64` is the CelebA architecture of Larsen et al. (2016) as their code
 has it; `digits` is the same design, narrower, for 28 or 32 pixel digits.
 Every stride-2 convolution is 5x5 with padding 2, so it halves even sizes.
+The encoder's and discriminator's `nn.Conv` layers call their `conv`, which
+`build` takes from `layers.conv_for_platform` (a faster strided input
+gradient on the CPU, XLA's convolution elsewhere).
 """
 
 import dataclasses
@@ -49,6 +52,7 @@ class Encoder(nn.Module):
   bn_epsilon: float = 1e-5
   condition_embedding: int = 32
   dtype: Any = None
+  conv: layers.ConvFunction = jax.lax.conv_general_dilated
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool,
@@ -60,8 +64,7 @@ class Encoder(nn.Module):
     for width in self.widths:
       x = nn.Conv(width, (5, 5), (2, 2), layers.same_padding(5),
                   use_bias=False, kernel_init=self.kernel_init,
-                  dtype=self.dtype,
-                  conv_general_dilated=layers.conv_general_dilated)(x)
+                  dtype=self.dtype, conv_general_dilated=self.conv)(x)
       x = nn.relu(_norm(self, train)(x))
     x = x.reshape(x.shape[0], -1)
     x = nn.Dense(self.dense, use_bias=False, kernel_init=self.kernel_init,
@@ -146,6 +149,7 @@ class Discriminator(nn.Module):
   spectral_norm: bool = False
   minibatch_std: bool = False
   dtype: Any = None
+  conv: layers.ConvFunction = jax.lax.conv_general_dilated
 
   def _linear(self, layer: nn.Module, x: jax.Array, train: bool) -> jax.Array:
     if self.spectral_norm:
@@ -168,7 +172,7 @@ class Discriminator(nn.Module):
       x = self._linear(nn.Conv(
           width, (5, 5), (1, 1) if first else (2, 2), layers.same_padding(5),
           use_bias=first, kernel_init=self.kernel_init, dtype=self.dtype,
-          conv_general_dilated=layers.conv_general_dilated), x, train)
+          conv_general_dilated=self.conv), x, train)
       if i + 1 == self.feature_layer:
         features = x.astype(jnp.float32)
         if features_only:
@@ -231,6 +235,7 @@ def build(config: ml_collections.ConfigDict) -> Networks:
   size, channels = config.data.image_size, config.data.channels
   n_up = len(spec['decoder_widths'])
   dtype = jnp.dtype(config.model.dtype)
+  conv = layers.conv_for_platform()  # the strided-gradient form on CPU only
   common = dict(kernel_init=layers.kernel_init(config.model.init),
                 bn_momentum=config.model.bn_momentum,
                 bn_epsilon=config.model.bn_epsilon, dtype=dtype)
@@ -238,7 +243,7 @@ def build(config: ml_collections.ConfigDict) -> Networks:
   return Networks(
       encoder=Encoder(spec['encoder_widths'], spec['encoder_dense'],
                       spec['latent_dim'], condition_embedding=embedding,
-                      **common),
+                      conv=conv, **common),
       decoder=Decoder(spec['decoder_widths'], spec['decoder_base_width'],
                       size // 2 ** n_up, channels,
                       conv_transpose_impl=config.model.conv_transpose_impl,
@@ -249,5 +254,5 @@ def build(config: ml_collections.ConfigDict) -> Networks:
                                   norm=config.model.dis_norm,
                                   spectral_norm=config.model.spectral_norm,
                                   minibatch_std=config.model.minibatch_std,
-                                  **common),
+                                  conv=conv, **common),
   )
