@@ -148,12 +148,13 @@ def _cpu_theoretical_flops() -> tuple[float, str]:
   with contextlib.suppress(OSError, ValueError):
     mhz = int(open('/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq')
               .read()) / 1e3
-  lanes = 16 if ' avx512f' in flags else 8 if ' avx2' in flags else 4
+  isa, lanes = (('AVX-512', 16) if ' avx512f' in flags else
+                ('AVX2', 8) if ' avx2' in flags else ('SSE', 4))
   per_cycle = 2 * 2 * lanes  # 2 FMA units x (multiply + add) x lanes
   cores = os.cpu_count() or 1
   return (cores * mhz * 1e6 * per_cycle,
           f'{cores} cores x {mhz / 1e3:.2f} GHz x {per_cycle} float32 '
-          'FLOP/cycle (AVX2: 2 FMA units x 8 lanes x 2)')
+          f'FLOP/cycle ({isa}: 2 FMA units x {lanes} lanes x 2)')
 
 
 def _matmul_flops(n: int = 2048, reps: int = 5) -> float:

@@ -1,6 +1,7 @@
 """The GPU benchmark command: its dry run end to end, and how it keeps going
 when a section fails, runs out of time or a PyTorch variant cannot run."""
 
+import ast
 import importlib.util
 import json
 import math
@@ -227,3 +228,41 @@ def test_cases_past_the_deadline_are_skipped_with_a_message(tmp_path):
       ('tiny:4', 'bfloat16'), ('tiny:4', 'float32')]
   assert all('time budget' in s['why'] for s in out['skipped'])
   assert out['rows'] == [] and out['errors'] == []
+
+
+def _top_level_imports(module) -> set[str]:
+  tree = ast.parse(open(module.__file__).read())
+  names = set()
+  for node in tree.body:
+    if isinstance(node, ast.ImportFrom) and node.module:
+      names |= {f'{node.module}.{a.name}' for a in node.names}
+    elif isinstance(node, ast.Import):
+      names |= {a.name for a in node.names}
+  return names
+
+
+def test_benchmark_and_gpu_do_not_import_each_other():
+  assert 'benchmarks.gpu' not in _top_level_imports(benchmark)
+  assert 'benchmarks.benchmark' not in _top_level_imports(gpu)
+  assert 'benchmarks.common' in _top_level_imports(benchmark)
+  assert 'benchmarks.common' in _top_level_imports(gpu)
+
+
+def test_the_headline_ratio_is_against_pytorchs_fastest_variant():
+  runner = lambda name, times: benchmark.Runner(
+      name, None, times=times, contention=[0.0] * len(times))
+  runners = [runner('jax', [1.0, 1.2, 0.9]),
+             runner('torch eager', [2.0, 2.4, 1.8]),
+             runner('torch eager-cl', [1.25, 1.5, 1.0])]
+  rows = {r['impl']: r for r in benchmark.summarise('x:1', runners, 1.0, 1)}
+  assert rows['jax']['torch_best'] == 'torch eager-cl'
+  assert rows['jax']['vs_torch_best'] == pytest.approx(0.8)
+  assert rows['jax']['vs_torch_eager'] == pytest.approx(0.5)
+
+
+def test_torch_variants_are_checked():
+  assert benchmark.parse_torch_variants('eager,eager-cl') == ['eager',
+                                                               'eager-cl']
+  assert benchmark.parse_torch_variants('none') == []
+  with pytest.raises(ValueError, match='unknown variant'):
+    benchmark.parse_torch_variants('eager,channels_last')

@@ -23,8 +23,11 @@ DATA_AXIS = 'data'
 
 # XLA:CPU (jaxlib 0.10) gives convolutions to YNNPACK by default. Its
 # filter-gradient convolutions (an image-sized window) run 4-12x slower than
-# XLA's own Eigen convolutions, and its forward ones no faster; this keeps
-# YNNPACK for dots and reductions only (docs/benchmarks.md).
+# XLA's own Eigen convolutions on AVX2 CPUs and up to 2.7x slower on AVX-512
+# (Zen 4), its forward ones no faster but for 1-3 channels; this keeps
+# YNNPACK for dots and reductions only, on both CPU families (one setting
+# won on both: docs/benchmarks.md). XLA's oneDNN options compile on AMD
+# CPUs but hand it nothing.
 CPU_COMPILER_OPTIONS = {
     'xla_cpu_experimental_ynn_fusion_type':
         'LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE',
@@ -128,7 +131,7 @@ def jit_train_step(train_step: Callable, mesh: Mesh, donate: bool = True,
   """Compiles `train_step(state, batch, rng)` for `mesh`.
 
   Args:
-    train_step: a pure step, e.g. from `step.make_train_step`.
+    train_step: a pure step, e.g. from `algorithm.make_train_step`.
     mesh: the device mesh.
     donate: donate the input state's buffers to the output state (the input
       state must not be used after the call).
