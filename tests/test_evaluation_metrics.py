@@ -8,6 +8,7 @@ import pytest
 
 import vaegan_jax
 from tests import helpers
+from vaegan_jax import data
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import quality
 from vaegan_jax.run import train
@@ -50,6 +51,13 @@ def test_a_run_records_the_new_metrics_and_keeps_the_best_by_kid(
   assert sorted(kids) == [1, 2, 3]
   assert all('eval/rfid' in r for r in lines if 'eval/kid' in r)
   assert vaegan_jax.load(str(run), 'best').step == min(kids, key=kids.get)
+  # rFID is the FID of the held-out images decoded from their posterior
+  # means, against the reference the FID uses.
+  model = vaegan_jax.load(str(run), 'latest')
+  held = data.eval_data(config, 64)['image']
+  expected = quality.SampleQuality(config, held).reconstruction_fid(
+      model.decode(model.encode(held)[0]))['rfid']
+  assert record['rfid'] == pytest.approx(expected, rel=1e-6)
 
 
 @pytest.mark.slow

@@ -241,3 +241,22 @@ def test_clean_resize_extractor_feeds_the_network_clean_fid_pixels(
   expected = resize.clean_resize(images_lib.to_uint8(images)).mean(axis=(1, 2))
   np.testing.assert_allclose(extract(images.astype(np.float32)), expected,
                              rtol=1e-5, atol=1e-6)
+
+
+def test_clean_resize_is_named_in_the_protocol(monkeypatch):
+  # Eight pixels stand in for the Inception features: this checks the record.
+  pixels = lambda images: np.asarray(images, np.float32).reshape(
+      len(images), -1)[:, :8]
+  monkeypatch.setattr(extractors, 'inception_extractor',
+                      lambda *args, **kwargs: pixels)
+  monkeypatch.setattr(extractors, 'inception_head', lambda path: None)
+  config = _config(eval__fid_features='inception', data__image_size=32,
+                   data__channels=3, eval__inception_weights='w.npz',
+                   eval__fid_resize='clean', eval__num_examples=64,
+                   eval__num_fid_samples=64)
+  held_out = data.eval_data(config, 64)['image']
+  protocol = metrics.SampleQuality(config, held_out).protocol
+  assert protocol['name'] == ('FID-64 vs eval (64 images), inception, '
+                              'clean resize')
+  assert protocol['resize_mode'] == 'clean'
+  assert protocol['resize'].startswith('PIL bicubic with antialiasing')

@@ -314,9 +314,6 @@ class SampleQuality:
     features = self.real_features
     record = fid_protocol.protocol(config, self.kind, network, count or 0,
                                    0 if features is None else len(features))
-    if self.kind == 'inception':
-      record['resize'] = resize_lib.DESCRIPTIONS[config.eval.fid_resize]
-      record['resize_mode'] = config.eval.fid_resize
     if count is None:  # a statistics file
       reference = config.eval.fid_reference
       record.update(
@@ -325,6 +322,11 @@ class SampleQuality:
                 f'{self.kind}'),
           reference_data=f'statistics file {reference}',
           reference_size=None, precision_recall_reference_size=None)
+    if self.kind == 'inception':
+      record['resize'] = resize_lib.DESCRIPTIONS[config.eval.fid_resize]
+      record['resize_mode'] = config.eval.fid_resize
+      if config.eval.fid_resize != 'pytorch_fid':
+        record['name'] += f', {config.eval.fid_resize} resize'
     if config.eval.density_coverage:
       record['density_coverage_k'] = precision_recall.DENSITY_COVERAGE_K
     if config.eval.kid:
