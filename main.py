@@ -80,6 +80,15 @@ def _overrides() -> dict:
   return dict(config_flags.get_override_values(flags.FLAGS['config']))
 
 
+def _defaults():
+  """The fields a run's config.json may lack (one of an earlier release):
+  --config's, else configs/default.py's."""
+  if _CONFIG.value is not None:
+    return _CONFIG.value
+  from configs import default  # pylint: disable=g-import-not-at-top
+  return default.get_config()
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
@@ -103,7 +112,7 @@ def main(argv):
       train.train_and_evaluate(_CONFIG.value, workdir)
       return
     # The other modes read the run as it was trained.
-    config = opening.run_config(workdir, _overrides())
+    config = opening.run_config(workdir, _overrides(), _defaults())
     if _MODE.value == 'evaluate':
       modes.evaluate_checkpoint(config, workdir, _CHECKPOINT.value)
     elif _MODE.value == 'export':

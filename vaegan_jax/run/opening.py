@@ -89,7 +89,8 @@ def open_run(config: ml_collections.ConfigDict | None, workdir: str,
   return OpenRun(config, mesh, state, step)
 
 
-def run_config(workdir: str, overrides: Mapping[str, Any] | None = None
+def run_config(workdir: str, overrides: Mapping[str, Any] | None = None,
+               defaults: ml_collections.ConfigDict | None = None
                ) -> ml_collections.ConfigDict:
   """The run's own configuration (its config.json), with `overrides`.
 
@@ -97,6 +98,8 @@ def run_config(workdir: str, overrides: Mapping[str, Any] | None = None
     workdir: the run's directory.
     overrides: 'section.field' -> value, from the command line; those
       outside `READ_OVERRIDES` must equal the run's values.
+    defaults: a configuration whose fields fill those the run's config.json
+      lacks (a run of a release before the fields were added).
 
   Returns:
     The configuration.
@@ -110,6 +113,8 @@ def run_config(workdir: str, overrides: Mapping[str, Any] | None = None
     raise errors.WorkdirError(
         f'{workdir} is not a directory: give the --workdir of a run.')
   config = workdir_lib.read_config(workdir)
+  if defaults is not None:
+    config = _filled(config, defaults)
   changes, refused = [], []
   for key, value in (overrides or {}).items():
     old = _get(config, key)
@@ -130,6 +135,28 @@ def run_config(workdir: str, overrides: Mapping[str, Any] | None = None
   if changes:
     logging.info('The run\'s config.json with: %s', '; '.join(changes))
   return config
+
+
+def _filled(config: ml_collections.ConfigDict,
+            defaults: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """`config` with the fields only `defaults` has, logged."""
+  run, base = workdir_lib.as_dict(config), workdir_lib.as_dict(defaults)
+  added = sorted(set(workdir_lib.flat(base)) - set(workdir_lib.flat(run)))
+  if not added:
+    return config
+  logging.info('The run\'s config.json predates %d fields; they take the '
+               'defaults: %s.', len(added), ', '.join(
+                   f'config.{k}={workdir_lib.flat(base)[k]!r}'
+                   for k in added))
+  return workdir_lib.config_from_dict(_merged(base, run))
+
+
+def _merged(base: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+  out = dict(base)
+  for key, value in run.items():
+    both = isinstance(value, dict) and isinstance(base.get(key), dict)
+    out[key] = _merged(base[key], value) if both else value
+  return out
 
 
 def _same(old: Any, new: Any) -> bool:

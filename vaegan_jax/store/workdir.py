@@ -38,11 +38,12 @@ def _tuples(value: Any) -> Any:
   return value
 
 
-def _flat(tree: dict[str, Any], prefix: str = '') -> dict[str, Any]:
+def flat(tree: dict[str, Any], prefix: str = '') -> dict[str, Any]:
+  """{'section.field': value} of a nested dict."""
   out = {}
   for key, value in tree.items():
     if isinstance(value, dict):
-      out.update(_flat(value, f'{prefix}{key}.'))
+      out.update(flat(value, f'{prefix}{key}.'))
     else:
       out[prefix + key] = value
   return out
@@ -99,7 +100,7 @@ def config_changes(previous: dict[str, Any] | None,
   """'config.<field>: old -> new' for every field that differs."""
   if previous is None:
     return []
-  old, new = _flat(previous), _flat(as_dict(config))
+  old, new = flat(previous), flat(as_dict(config))
   return [f'config.{k}: {old.get(k)!r} -> {new.get(k)!r}'
           for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
