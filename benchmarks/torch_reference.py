@@ -1,4 +1,4 @@
-"""The VAE-GAN step of `vaegan_jax.model.step`, written plainly in PyTorch.
+"""The VAE-GAN step of `vaegan_jax.model.algorithm`, written plainly in PyTorch.
 
 Used only by `benchmarks/benchmark.py` as the reference to time against: the
 same three networks (same widths, kernels, padding, BatchNorm momentum and
@@ -221,7 +221,8 @@ class Step:
     return terms, bce, pair_logits
 
   def gradients(self, terms):
-    """Each network's gradient of its own objective, as `step.gradients`."""
+    """Each network's gradient of its own objective, as
+    `algorithm.losses_and_gradients`."""
     loss = self.config.loss
     enc = torch.autograd.grad(loss.kl_weight * terms['kl'] + terms['llike'],
                               self.params['encoder'], retain_graph=True)

@@ -26,7 +26,7 @@ from absl import logging
 
 from vaegan_jax import errors
 from vaegan_jax import files
-from vaegan_jax.model import objectives
+from vaegan_jax.model import algorithm as objectives
 from vaegan_jax.run import train
 from vaegan_jax.store import workdir as workdir_lib
 from vaegan_jax.output import writers

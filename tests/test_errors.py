@@ -33,7 +33,7 @@ from vaegan_jax.run import modes
 from vaegan_jax import parallel
 from vaegan_jax.output import sample_files
 from vaegan_jax.model import state as state_lib
-from vaegan_jax.model import step as step_lib
+from vaegan_jax.model import algorithm as step_lib
 from vaegan_jax.run import train
 from vaegan_jax.run import validation
 from vaegan_jax.output import writers

@@ -14,7 +14,7 @@ import numpy as np
 
 from tests import helpers
 from vaegan_jax.model import state as state_lib
-from vaegan_jax.model import step as step_lib
+from vaegan_jax.model import algorithm as step_lib
 
 RNG = jax.random.key(1)
 

@@ -4,12 +4,13 @@ import jax.numpy as jnp
 import pytest
 
 from tests import helpers
-from vaegan_jax.model import objectives
+from vaegan_jax.model import algorithm
 
 
 def _rows(config, objective, step=0):
   return {net: {t: float(w) for t, w in row.items()}
-          for net, row in objectives.weights(config, objective, step).items()}
+          for net, row in algorithm.weights(algorithm.hyperparameters(config), objective,
+                                       step).items()}
 
 
 @pytest.mark.parametrize('weighting,gan', [('original', 1 - 0.25),
@@ -39,15 +40,16 @@ def test_the_family_tables():
       'decoder': {'pixel': 0.75, 'gan_g': 0.25},
       'discriminator': {'gan_d': 1.0, 'gp': 10.0}}
   for objective in ('vaegan', 'vae', 'gan', 'blend'):
-    trained = objectives.trained_networks(objective)
+    trained = algorithm.trained_networks(objective)
     for net, row in _rows(config, objective).items():
       assert bool(row) == trained[net], (objective, net)
 
 
 def test_vae_then_gan_has_two_phases():
   config = helpers.tiny_config(loss__objective='vae_then_gan')
-  assert objectives.phases(config) == ('vae', 'gan')
-  assert objectives.phases(helpers.tiny_config()) == ('vaegan',)
+  phases = lambda c: algorithm.hyperparameters(c).phases
+  assert phases(config) == ('vae', 'gan')
+  assert phases(helpers.tiny_config()) == ('vaegan',)
 
 
 def test_kl_warmup_ramps_the_encoders_kl_weight():
@@ -65,10 +67,12 @@ def test_kl_warmup_ramps_the_encoders_kl_weight():
 ])
 def test_equilibrium_gating(real, fake, dis, dec):
   config = helpers.tiny_config(loss__equilibrium_gating=True)
-  gates = objectives.gates(config, jnp.asarray(real), jnp.asarray(fake))
+  gates = algorithm.gates(algorithm.hyperparameters(config),
+                          jnp.asarray(real), jnp.asarray(fake))
   assert bool(gates['encoder'])
   assert bool(gates['discriminator']) == dis
   assert bool(gates['decoder']) == dec
-  off = objectives.gates(helpers.tiny_config(loss__equilibrium_gating=False),
-                         jnp.asarray(real), jnp.asarray(fake))
+  off = algorithm.gates(algorithm.hyperparameters(
+      helpers.tiny_config(loss__equilibrium_gating=False)),
+                        jnp.asarray(real), jnp.asarray(fake))
   assert all(bool(g) for g in off.values())

@@ -15,7 +15,7 @@ from vaegan_jax import data
 from vaegan_jax.model import layers
 from vaegan_jax import parallel
 from vaegan_jax.model import state as state_lib
-from vaegan_jax.model import step as step_lib
+from vaegan_jax.model import algorithm as step_lib
 
 RNG = jax.random.key(7)
 

@@ -2,7 +2,7 @@
 step applies the three updates (every objective of the family).
 
 The references are `jax.grad` of one network's loss at a time, written out
-here from the paper, not read from `objectives.weights`. Each isolation test
+here from the paper, not read from `algorithm.weights`. Each isolation test
 was checked to fail when its isolation is broken (see the issue notes):
 (a) the encoder seeing L_GAN, (b) the discriminator minimising L_llike,
 (c) γ reaching the encoder, (d) the decoder's γ·L_llike − L_GAN.
@@ -16,11 +16,9 @@ import numpy as np
 import pytest
 
 from tests import helpers
-from vaegan_jax.model import forward as forward_lib
+from vaegan_jax.model import algorithm
 from vaegan_jax.model import networks
-from vaegan_jax.model import objectives
 from vaegan_jax.model import state as state_lib
-from vaegan_jax.model import step as step_lib
 
 RNG = jax.random.key(42)
 
@@ -31,12 +29,31 @@ def _setup(config, batch_size=8):
   return state, images
 
 
-def _forward(config, objective, state, images, condition=None):
-  forward = forward_lib.make_forward(config, networks.build(config), objective)
+def _batch(images, condition=None):
   batch = {'image': images}
   if condition is not None:
     batch['condition'] = condition
-  return lambda params: forward(params, state.batch_stats, batch, RNG)
+  return batch
+
+
+def _forward(config, objective, state, images, condition=None):
+  """params -> the step's loss terms (and aux), the rest of the step bound."""
+  hp, nets = algorithm.hyperparameters(config), networks.build(config)
+  return lambda params: algorithm.loss_terms(
+      hp, nets, objective, params, state.batch_stats,
+      _batch(images, condition), RNG, state.replay)
+
+
+def _weights(config, objective):
+  return algorithm.weights(algorithm.hyperparameters(config), objective)
+
+
+def _gradients(config, state, images, objective='vaegan', condition=None):
+  """params -> the step's own gradients (`algorithm.losses_and_gradients`)."""
+  hp, nets = algorithm.hyperparameters(config), networks.build(config)
+  return lambda params: algorithm.losses_and_gradients(
+      hp, nets, state.replace(params=params), _batch(images, condition), RNG,
+      objective).grads
 
 
 def _condition(config, batch_size=8):
@@ -49,11 +66,11 @@ def _condition(config, batch_size=8):
 
 def _step_gradients(config, state, images, objective='vaegan'):
   """The step's gradients and loss terms."""
-  forward = _forward(config, objective, state, images, _condition(config))
-  weights = objectives.weights(config, objective)
-  grads, terms, _ = jax.jit(
-      lambda p: step_lib.gradients(forward, p, weights))(state.params)
-  return grads, terms
+  hp, nets = algorithm.hyperparameters(config), networks.build(config)
+  batch = _batch(images, _condition(config))
+  out = jax.jit(lambda p: algorithm.losses_and_gradients(
+      hp, nets, state.replace(params=p), batch, RNG, objective))(state.params)
+  return out.grads, out.terms
 
 
 def _reference(config, state, images, losses, objective='vaegan'):
@@ -125,7 +142,7 @@ def test_c_a_loss_weight_changes_only_its_networks_update(field, values,
   for value in values:
     config = helpers.tiny_config(loss__equilibrium_gating=False)
     config.loss[field] = value
-    new_state, _ = jax.jit(step_lib.make_train_step(config))(
+    new_state, _ = jax.jit(algorithm.make_train_step(config))(
         state, {'image': images}, RNG)
     updates.append(jax.tree.map(lambda a, b: a - b, new_state.params,
                                 state.params))
@@ -159,7 +176,7 @@ def test_every_network_gets_its_own_objectives_gradient(objective, overrides):
                                loss__objective=objective, **overrides)
   state, images = _setup(config)
   grads, terms = _step_gradients(config, state, images, objective)
-  rows = objectives.weights(config, objective)
+  rows = _weights(config, objective)
   ref = _reference(config, state, images,
                    {net: row for net, row in rows.items() if row}, objective)
   for net in networks.NETWORKS:
@@ -176,23 +193,21 @@ def test_the_decoders_llike_backward_pass_is_the_encoders():
   config = helpers.tiny_config()
   state, images = _setup(config)
   forward = _forward(config, 'vaegan', state, images)
-  weights = objectives.weights(config, 'vaegan')
+  weights = _weights(config, 'vaegan')
 
   def one_cotangent_per_network(params):
-    primals = dict(params, **{step_lib.AS_GENERATOR: params['decoder']})
-    terms, pullback, _ = jax.vjp(forward, primals, has_aux=True)
+    terms, pullback, _ = jax.vjp(forward, params, has_aux=True)
     grad = lambda row: pullback({t: jnp.asarray(row.get(t, 0.0), v.dtype)
                                  for t, v in terms.items()})[0]
-    decoder = grad(weights['decoder'])
-    return (grad(weights['encoder'])['encoder'], decoder['decoder'],
-            decoder[step_lib.AS_GENERATOR],
+    return (grad(weights['encoder'])['encoder'],
+            grad(weights['decoder'])['decoder'],
             grad(weights['discriminator'])['discriminator'])
 
   def flops(fn):
     cost = jax.jit(fn).lower(state.params).compile().cost_analysis()
     return (cost[0] if isinstance(cost, list) else cost)['flops']
 
-  shared = flops(lambda p: step_lib.gradients(forward, p, weights)[0])
+  shared = flops(_gradients(config, state, images))
   assert shared < 0.95 * flops(one_cotangent_per_network)
 
 
@@ -206,9 +221,8 @@ def test_discriminator_layers_above_dis_l_do_not_change_the_encoder_update():
                                if k in names else v) for k, v in dis.items()}
   above = perturb({'BatchNorm_1', 'Dense_0', 'BatchNorm_2', 'Dense_1'})
   below = perturb({'Conv_1'})
-  gradients = jax.jit(lambda params: step_lib.gradients(
-      _forward(config, 'vaegan', state, images), params,
-      objectives.weights(config, 'vaegan'))[0]['encoder'])
+  step_gradients = _gradients(config, state, images)
+  gradients = jax.jit(lambda params: step_gradients(params)['encoder'])
   base = gradients(state.params)
   for params, same in [(above, True), (below, False)]:
     diff = helpers.max_abs_diff(
@@ -220,7 +234,7 @@ def _train(config, steps, batch_size=8):
   state, _ = _setup(config)
   chex.clear_trace_counter()
   train_step = jax.jit(chex.assert_max_traces(
-      step_lib.make_train_step(config), n=1))
+      algorithm.make_train_step(config), n=1))
   history = [state]
   for i in range(steps):
     images = jnp.asarray(helpers.random_images(config, batch_size, seed=i))
@@ -253,7 +267,7 @@ def test_step_compiles_once_updates_everything_and_is_finite():
 def test_step_noise_is_derived_from_the_step():
   config = helpers.tiny_config()
   state, images = _setup(config)
-  train_step = jax.jit(step_lib.make_train_step(config))
+  train_step = jax.jit(algorithm.make_train_step(config))
   _, m0 = train_step(state, {'image': images}, RNG)
   _, m0_again = train_step(state, {'image': images}, RNG)
   _, m1 = train_step(state.replace(step=state.step + 1), {'image': images},
@@ -289,7 +303,7 @@ def test_each_objective_trains_only_its_networks(objective, overrides):
                                loss__equilibrium_gating=False, **overrides)
   history, metrics = _train(config, 2)
   chex.assert_tree_all_finite(metrics)
-  for net, trained in objectives.trained_networks(objective).items():
+  for net, trained in algorithm.trained_networks(objective).items():
     assert _changed(history[0], history[-1], net) == trained, net
   if objective == 'vae':
     assert float(metrics['loss/pixel']) > 0

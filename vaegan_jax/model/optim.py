@@ -1,10 +1,10 @@
-"""One optax optimizer and one learning-rate schedule per network.
+"""One optax optimizer per network, its learning-rate schedule inside.
 
-The optax transformation gives the update direction (weight decay, then
-RMSProp or Adam scaling); the train step multiplies it by −lr(step), where
-step is the global training step. Keeping the rate out of the optimizer's
-own counter keeps the schedule on the global step even when equilibrium
-gating skips a network's update.
+Each network's optimizer is one flat optax chain: weight decay, RMSProp or
+Adam scaling, then −lr(step) (`scale_by_learning_rate_at`). `step` is the
+global training step, which the train step passes to `update` as an extra
+argument: equilibrium gating reverts a skipped network's optimizer state, so
+a count kept in that state would lag the global step.
 """
 
 from typing import Callable
@@ -27,8 +27,36 @@ def _kernel_mask(params):
   return jax.tree.map(lambda p: p.ndim > 1, params)
 
 
-def transform(optim: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """The update direction of `optim.name`, before the learning rate."""
+def scale_by_learning_rate_at(schedule: Schedule
+                              ) -> optax.GradientTransformationExtraArgs:
+  """Multiplies the updates by −schedule(step), `step` an extra argument.
+
+  Its state is `optax.EmptyState()`: no array, so a checkpoint written
+  before it was in the chain still restores.
+
+  Args:
+    schedule: the learning rate as a function of the global step.
+
+  Returns:
+    A transformation whose `update(updates, state, params, *, step)` takes
+    the global step (`optax.chain` forwards it).
+  """
+  def init(params):
+    del params  # Unused.
+    return optax.EmptyState()
+
+  def update(updates, state, params=None, *, step, **extra_args):
+    del params, extra_args  # Unused.
+    lr = schedule(step)
+    return jax.tree.map(lambda u: -lr * u, updates), state
+
+  return optax.GradientTransformationExtraArgs(init, update)
+
+
+def direction(optim: ml_collections.ConfigDict
+              ) -> list[optax.GradientTransformation]:
+  """The update direction of `optim.name`, before the learning rate: weight
+  decay, then RMSProp or Adam scaling."""
   if optim.name == 'rmsprop':
     scale = optax.scale_by_rms(decay=optim.rmsprop_decay, eps=optim.eps)
   elif optim.name == 'adam':
@@ -36,8 +64,7 @@ def transform(optim: ml_collections.ConfigDict) -> optax.GradientTransformation:
   else:
     raise ValueError(f'Unknown config.optim.name={optim.name!r}; choose one '
                      f'of {OPTIMIZERS}.')
-  return optax.chain(optax.add_decayed_weights(optim.weight_decay,
-                                               _kernel_mask), scale)
+  return [optax.add_decayed_weights(optim.weight_decay, _kernel_mask), scale]
 
 
 def learning_rate(optim: ml_collections.ConfigDict, network: str) -> float:
@@ -72,18 +99,25 @@ def schedule(optim: ml_collections.ConfigDict, base_lr: float) -> Schedule:
 
 
 def build(config: ml_collections.ConfigDict
-          ) -> tuple[dict[str, optax.GradientTransformation],
+          ) -> tuple[dict[str, optax.GradientTransformationExtraArgs],
                      dict[str, Schedule]]:
   """The optimizer and the learning-rate schedule of each network.
+
+  The chain is flat (its state: weight decay's, the scaling's, then
+  EmptyState), so the optimizer state's arrays keep the paths checkpoints
+  written before the schedule joined the chain have.
 
   Args:
     config: uses `config.optim`.
 
   Returns:
-    ({network: transformation}, {network: schedule}) keyed by
+    ({network: optimizer, whose update takes `step=` the global step},
+    {network: its schedule, for the logged learning rate}) keyed by
     `networks.NETWORKS`.
   """
-  tx = transform(config.optim)
-  return ({net: tx for net in networks.NETWORKS},
-          {net: schedule(config.optim, learning_rate(config.optim, net))
-           for net in networks.NETWORKS})
+  schedules = {net: schedule(config.optim, learning_rate(config.optim, net))
+               for net in networks.NETWORKS}
+  optimizers = {net: optax.chain(*direction(config.optim),
+                                 scale_by_learning_rate_at(schedules[net]))
+                for net in networks.NETWORKS}
+  return optimizers, schedules

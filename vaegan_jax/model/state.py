@@ -26,16 +26,14 @@ class TrainState:
     params: {'encoder', 'decoder', 'discriminator'} -> parameters.
     batch_stats: the same keys -> BatchNorm running statistics.
     opt_state: the same keys -> optax optimizer state.
-    replay: with `config.loss.replay_size`, the experience replay buffer:
-      {'images': [N, H, W, C] past generated images, 'conditions': [N, K]
-      their conditions (conditional models), 'count': images written so
-      far}; else None.
+    replay: with `config.loss.replay_size`, the experience replay buffer
+      (`replay.Replay`); else None.
   """
   step: jax.Array
   params: dict[str, PyTree]
   batch_stats: dict[str, PyTree]
   opt_state: dict[str, PyTree]
-  replay: PyTree = None
+  replay: replay_lib.Replay | None = None
 
 
 def image_shape(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
@@ -77,7 +75,7 @@ def _init(config: ml_collections.ConfigDict, rng: jax.Array) -> TrainState:
       batch_stats={net: v.get('batch_stats', {})
                    for net, v in variables.items()},
       opt_state={net: txs[net].init(params[net]) for net in networks.NETWORKS},
-      replay=replay_lib.init(config, image_shape(config),
+      replay=replay_lib.init(config.loss.replay_size, image_shape(config),
                              condition_shape(config)),
   )
 

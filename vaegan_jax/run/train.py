@@ -32,7 +32,7 @@ from vaegan_jax.run import preemption
 from vaegan_jax.run import progress as progress_lib
 from vaegan_jax.run import profiling
 from vaegan_jax.model import state as state_lib
-from vaegan_jax.model import step as step_lib
+from vaegan_jax.model import algorithm as step_lib
 from vaegan_jax.store import warm_start
 from vaegan_jax.store import workdir as workdir_lib
 from vaegan_jax.output import writers

@@ -17,7 +17,7 @@ from vaegan_jax import errors
 from vaegan_jax.model import layers
 from vaegan_jax.model import losses
 from vaegan_jax.model import networks
-from vaegan_jax.model import objectives
+from vaegan_jax.model import algorithm as objectives
 from vaegan_jax.model import optim
 from vaegan_jax.data import preprocess
 from vaegan_jax.metrics import inception_weights
