@@ -1,10 +1,13 @@
 """One optax optimizer per network, its learning-rate schedule inside.
 
-Each network's optimizer is one flat optax chain: weight decay, RMSProp or
-Adam scaling, then −lr(step) (`scale_by_learning_rate_at`). `step` is the
-global training step, which the train step passes to `update` as an extra
+Each network's optimizer is an optax chain: weight decay, then RMSProp or
+Adam scaling times −lr(step) (`with_learning_rate_at`). `step` is the global
+training step, which the train step passes to `update` as an extra
 argument: equilibrium gating reverts a skipped network's optimizer state, so
-a count kept in that state would lag the global step.
+a count kept in that state would lag the global step. The schedule keeps no
+state of its own, and the chain has the two states (weight decay's, the
+scaling's) that checkpoints of earlier releases hold: orbax restores a
+chain only into one of as many states, even empty ones.
 """
 
 from typing import Callable
@@ -27,44 +30,38 @@ def _kernel_mask(params):
   return jax.tree.map(lambda p: p.ndim > 1, params)
 
 
-def scale_by_learning_rate_at(schedule: Schedule
-                              ) -> optax.GradientTransformationExtraArgs:
-  """Multiplies the updates by −schedule(step), `step` an extra argument.
-
-  Its state is `optax.EmptyState()`: no array, so a checkpoint written
-  before it was in the chain still restores.
+def with_learning_rate_at(scale: optax.GradientTransformation,
+                          schedule: Schedule
+                          ) -> optax.GradientTransformationExtraArgs:
+  """`scale`'s updates times −schedule(step), `step` an extra argument.
 
   Args:
+    scale: the update direction's scaling (RMSProp, Adam); its state is
+      this transformation's state.
     schedule: the learning rate as a function of the global step.
 
   Returns:
     A transformation whose `update(updates, state, params, *, step)` takes
     the global step (`optax.chain` forwards it).
   """
-  def init(params):
-    del params  # Unused.
-    return optax.EmptyState()
+  scale = optax.with_extra_args_support(scale)
 
   def update(updates, state, params=None, *, step, **extra_args):
-    del params, extra_args  # Unused.
+    updates, state = scale.update(updates, state, params, **extra_args)
     lr = schedule(step)
     return jax.tree.map(lambda u: -lr * u, updates), state
 
-  return optax.GradientTransformationExtraArgs(init, update)
+  return optax.GradientTransformationExtraArgs(scale.init, update)
 
 
-def direction(optim: ml_collections.ConfigDict
-              ) -> list[optax.GradientTransformation]:
-  """The update direction of `optim.name`, before the learning rate: weight
-  decay, then RMSProp or Adam scaling."""
+def scaling(optim: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """RMSProp or Adam scaling, as `optim.name` says."""
   if optim.name == 'rmsprop':
-    scale = optax.scale_by_rms(decay=optim.rmsprop_decay, eps=optim.eps)
-  elif optim.name == 'adam':
-    scale = optax.scale_by_adam(b1=optim.b1, b2=optim.b2, eps=optim.eps)
-  else:
-    raise ValueError(f'Unknown config.optim.name={optim.name!r}; choose one '
-                     f'of {OPTIMIZERS}.')
-  return [optax.add_decayed_weights(optim.weight_decay, _kernel_mask), scale]
+    return optax.scale_by_rms(decay=optim.rmsprop_decay, eps=optim.eps)
+  if optim.name == 'adam':
+    return optax.scale_by_adam(b1=optim.b1, b2=optim.b2, eps=optim.eps)
+  raise ValueError(f'Unknown config.optim.name={optim.name!r}; choose one '
+                   f'of {OPTIMIZERS}.')
 
 
 def learning_rate(optim: ml_collections.ConfigDict, network: str) -> float:
@@ -103,10 +100,6 @@ def build(config: ml_collections.ConfigDict
                      dict[str, Schedule]]:
   """The optimizer and the learning-rate schedule of each network.
 
-  The chain is flat (its state: weight decay's, the scaling's, then
-  EmptyState), so the optimizer state's arrays keep the paths checkpoints
-  written before the schedule joined the chain have.
-
   Args:
     config: uses `config.optim`.
 
@@ -115,9 +108,11 @@ def build(config: ml_collections.ConfigDict
     {network: its schedule, for the logged learning rate}) keyed by
     `networks.NETWORKS`.
   """
-  schedules = {net: schedule(config.optim, learning_rate(config.optim, net))
+  optim = config.optim
+  schedules = {net: schedule(optim, learning_rate(optim, net))
                for net in networks.NETWORKS}
-  optimizers = {net: optax.chain(*direction(config.optim),
-                                 scale_by_learning_rate_at(schedules[net]))
+  optimizers = {net: optax.chain(
+      optax.add_decayed_weights(optim.weight_decay, _kernel_mask),
+      with_learning_rate_at(scaling(optim), schedules[net]))
                 for net in networks.NETWORKS}
   return optimizers, schedules
