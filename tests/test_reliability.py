@@ -267,7 +267,10 @@ def test_training_resumes_past_a_damaged_checkpoint_and_a_torn_metrics_line(
   assert 'Checkpoint 3 is damaged' in caplog.text
   assert re.search(r'Skipped line \d+ of .*metrics.jsonl', caplog.text)
   records = writers.read_jsonl(str(metrics))
-  assert [r['step'] for r in records if 'eval/kl' in r] == [3, 4]
+  # Resumed from step 2: the first run's records of step 3 (its training
+  # and its final evaluation) are dropped and step 3 is logged anew, once.
+  assert [r['step'] for r in records if 'eval/kl' in r] == [4]
+  assert [r['step'] for r in records if 'loss/kl' in r] == [1, 2, 3, 4]
   steps = checkpoint_lib.Checkpointer(str(run)).manager.all_steps()
   assert steps == [2, 3, 4]
   for step in (3, 4):  # saved anew, sealed with their manifests
