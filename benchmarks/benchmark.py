@@ -627,6 +627,14 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
           f'{r["retried"]:7d}  {r["memory"]}')
 
 
+def graph_breaks() -> int:
+  """Dynamo's graph breaks since its last reset (0 if it has none)."""
+  import torch  # pylint: disable=g-import-not-at-top
+  from torch._dynamo import utils  # pylint: disable=g-import-not-at-top
+  del torch
+  return int(sum(utils.counters['graph_break'].values()))
+
+
 def time_case(config, case: str, variants: list[str], args, device: str,
               peak: float) -> list[dict[str, Any]]:
   """Times one case: the JAX step and the PyTorch `variants`, interleaved.
@@ -657,6 +665,11 @@ def time_case(config, case: str, variants: list[str], args, device: str,
     for r in runners[1:]:
       r.flops = counted
   rows = summarise(case, runners, peak, config.train.batch_size)
+  if any(v.startswith('compile') for v in variants):
+    breaks = graph_breaks()
+    for row in rows:
+      if row['impl'].startswith('torch compile'):
+        row['graph_breaks'] = breaks
   return rows + [{'case': case, 'impl': name, 'error': error}
                  for name, error in failed.items()]
 

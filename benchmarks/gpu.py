@@ -15,6 +15,7 @@ end; the remaining sections are skipped with a message when time runs out:
    JPEGs, CelebA crop, 64x64; cached reads at each batch size);
 2. steps: the `larsen64` train step at batch 64, 256 and 1024, bfloat16 and
    float32, against the PyTorch reference in eager mode on the same card,
+   NCHW and channels-last (cuDNN autotuning on: PyTorch's best on a GPU),
    timed interleaved (`benchmark.time_case`): step time, images/s; then,
    once every case is timed, the JAX step's FLOPs (XLA's count of the step
    compiled for the CPU) and MFU; an out-of-memory case is reported and the
@@ -23,7 +24,13 @@ end; the remaining sections are skipped with a message when time runs out:
    `main.py`, evaluation at the end only, FID off unless
    `--inception_weights` is given; the time per step is the median of the
    logged steps/s after the first log interval (compilation);
-4. compile: the cases of 2 against `torch.compile`, while time lasts.
+4. profile: a `jax.profiler` trace of the bfloat16 step at batch 256 and
+   1024 (kept under `--out`/traces), summarised: time per kind of
+   operation, the longest operations, the share of the step the device is
+   busy, MFU (`trace_summary.py`);
+5. compile: the cases of 2 against `torch.compile` (channels-last,
+   mode 'max-autotune'; the rows count Dynamo's graph breaks), while time
+   lasts.
 
 Writes `gpu_benchmark.json` (every number) and `gpu_benchmark.md` (tables
 for docs/benchmarks.md) into `--out`, and prints the tables. Installs
@@ -75,11 +82,20 @@ GPU_PLAN = {
     'min_case_s': 15.0, 'jpegs': 2000, 'read_images': 16384,
     'read_repeats': 3, 'train_steps': 2000, 'train_log_every': 50,
     'train_set': [], 'budget': 450.0,
+    # PyTorch's best on a GPU: channels-last with cuDNN's autotuning (which
+    # benchmark.torch_runners turns on for CUDA), and torch.compile's
+    # max-autotune mode in the compile section.
+    'steps_torch': 'eager,eager-cl', 'compile_torch': 'compile-cl',
+    'torch_compile_mode': 'max-autotune',
+    # The profile section: a jax.profiler trace of the bfloat16 step.
+    'profile_batches': [256, 1024], 'profile_dtype': 'bfloat16',
+    'profile_steps': 5,
 }
 DRY_PLAN = {
     **GPU_PLAN, 'arch': 'tiny', 'batches': [4], 'compile_dtypes': ['float32'],
     'steps': 3, 'warmup': 1,
-    'torch_compile_backend': 'eager', 'min_case_s': 5.0, 'jpegs': 200,
+    'torch_compile_backend': 'eager', 'torch_compile_mode': 'default',
+    'profile_batches': [4], 'profile_steps': 2, 'min_case_s': 5.0, 'jpegs': 200,
     'read_images': 64, 'read_repeats': 2, 'train_steps': 20,
     'train_log_every': 5, 'budget': 360.0,
     # celeba.py's networks, narrow: the same code, compiled in seconds.
@@ -94,6 +110,7 @@ SHARES = {  # section: (cap, reserve), fractions of the budget
     'environment': (0.125, 0.03),
     'steps': (0.45, 0.08),
     'train': (0.375, 0.2),
+    'profile': (0.25, 0.1),
     'compile': (1.0, 0.08),
 }
 SECTIONS = tuple(SHARES)
@@ -231,6 +248,7 @@ def steps_child(plan: dict[str, Any], result: str, deadline: float,
   usable, torch_text = torch_status(backend)
   out = {'torch': torch_text, 'rows': [], 'errors': [], 'skipped': [],
          'peak': {}, 'torch_compile_backend': plan['torch_compile_backend']}
+  variant = 'steps' if variant == 'eager' else variant
   if variant == 'compile' and not usable:
     out['skipped'].append({'why': torch_text})
     write_json(result, out)
@@ -240,10 +258,11 @@ def steps_child(plan: dict[str, Any], result: str, deadline: float,
     sys.modules['torch'].set_num_threads(1)
   args = benchmark.parse_args([
       f'--steps={plan["steps"]}', f'--warmup={plan["warmup"]}',
-      f'--torch={variant if usable else "none"}',
+      f'--torch={plan[variant + "_torch"] if usable else "none"}',
       f'--torch_compile_backend={plan["torch_compile_backend"]}',
+      f'--torch_compile_mode={plan["torch_compile_mode"]}',
       f'--max_contention={plan["max_contention"]}', '--flops=none'])
-  dtypes = plan['dtypes' if variant == 'eager' else 'compile_dtypes']
+  dtypes = plan['dtypes' if variant == 'steps' else 'compile_dtypes']
   peaks = {}
   for dtype in dtypes:
     peaks[dtype], out['peak'][dtype] = benchmark.device_peak(dtype)
@@ -284,7 +303,7 @@ def steps_child(plan: dict[str, Any], result: str, deadline: float,
       write_json(result, out)
       benchmark.print_rows(rows)
       _free_memory()
-  if variant == 'eager':  # the compile section's JAX rows repeat these
+  if variant == 'steps':  # the compile section's JAX rows repeat these
     count_flops(plan, out, result, deadline, peaks)
 
 
@@ -323,11 +342,54 @@ def count_flops(plan: dict[str, Any], out: dict[str, Any], result: str,
     write_json(result, out)
 
 
+def profile_child(plan: dict[str, Any], result: str,
+                  deadline: float) -> None:
+  """A `jax.profiler` trace of the step at each profile batch, summarised:
+  time per kind of operation, the longest operations, busy share, MFU."""
+  from benchmarks import benchmark  # pylint: disable=g-import-not-at-top
+  from benchmarks import trace_summary  # pylint: disable=g-import-not-at-top
+  dtype = plan['profile_dtype']
+  peak, how = benchmark.device_peak(dtype)
+  out = {'dtype': dtype, 'peak': how, 'cases': {}, 'skipped': [],
+         'errors': []}
+  write_json(result, out)
+  for batch in plan['profile_batches']:
+    case = f'{plan["arch"]}:{batch}'
+    if time.time() + plan['min_case_s'] > deadline:
+      out['skipped'].append({'case': case, 'why': 'time budget'})
+      say(f'profile {case}: skipped, time budget')
+      continue
+    say(f'profile {case} {dtype}')
+    try:
+      config = benchmark.make_config(plan['arch'], batch, dtype)
+      runner = benchmark.jax_runner(config, 'project', 'cpu')  # + FLOPs
+      trace_dir = os.path.join(plan['trace_dir'], f'{plan["arch"]}_{batch}')
+      wall = trace_summary.profile_step(runner.step, trace_dir,
+                                        plan['profile_steps'])
+      summary = trace_summary.summarise(trace_dir, plan['profile_steps'],
+                                        runner.flops, peak, wall)
+    except Exception as e:  # pylint: disable=broad-except
+      out['errors'].append({'case': case, 'error': describe_error(e)})
+      say(f'profile {case} failed: {out["errors"][-1]["error"]}')
+      _free_memory()
+      write_json(result, out)
+      continue
+    summary.update(compile_s=runner.compile_s, trace_dir=trace_dir)
+    out['cases'][case] = summary
+    say(f'profile {case}: {wall * 1e3:.2f} ms/step, operations '
+        f'{summary.get("ops_s", 0) * 1e3:.2f} ms, MFU '
+        f'{summary.get("mfu", float("nan")):.1%}; {summary.get("kinds")}')
+    write_json(result, out)
+    _free_memory()
+
+
 def child_main(args: argparse.Namespace) -> None:
   plan = read_json(args.plan)
   common.set_start(plan['t0'])
   if args.child == 'environment':
     environment_child(plan, args.result, args.deadline)
+  elif args.child == 'profile':
+    profile_child(plan, args.result, args.deadline)
   elif args.child in ('steps', 'compile'):
     steps_child(plan, args.result, args.deadline,
                 'eager' if args.child == 'steps' else 'compile')
@@ -563,7 +625,9 @@ def _percent(value: Any) -> str:
 
 
 IMPL = {'jax': '**JAX**', 'torch eager': 'PyTorch eager',
-        'torch compile': 'PyTorch `torch.compile`'}
+        'torch eager-cl': 'PyTorch eager, channels-last',
+        'torch compile': 'PyTorch `torch.compile`',
+        'torch compile-cl': 'PyTorch `torch.compile`, channels-last'}
 
 
 def step_table(results: dict[str, Any]) -> list[str]:
@@ -575,7 +639,8 @@ def step_table(results: dict[str, Any]) -> list[str]:
   backend = results.get('compile', {}).get('torch_compile_backend')
   impl = dict(IMPL)
   if backend not in (None, 'inductor'):
-    impl['torch compile'] += f' (backend {backend!r})'
+    for name in ('torch compile', 'torch compile-cl'):
+      impl[name] += f' (backend {backend!r})'
   lines = ['| case | dtype | implementation | compile s | ms/step | '
            'images/s | step time / JAX\'s | GFLOP/step | TFLOP/s | MFU | '
            'memory |', '|' + '---|' * 11]
@@ -592,8 +657,11 @@ def step_table(results: dict[str, Any]) -> list[str]:
       lines.append(f'| {label} | {impl[r["impl"]]} | failed: '
                    f'{r["error"][:80]} |||||||')
       continue
+    breaks = r.get('graph_breaks')
+    name = impl[r['impl']] + (f' ({breaks} graph breaks)'
+                              if breaks is not None else '')
     lines.append(
-        f'| {label} | {impl[r["impl"]]} | {_num(r["compile_s"], 1)} | '
+        f'| {label} | {name} | {_num(r["compile_s"], 1)} | '
         f'{_num(r["median_s"], 2, 1e3)} | {_num(r["images_per_s"])} | '
         f'{_num(r.get("vs_jax"), 2)} | {_num(r["gflop"])} | '
         f'{_num(r["gflops_per_s"], 1, 1e-3)} | {_percent(r["mfu"])} | '
@@ -647,6 +715,24 @@ def train_lines(results: dict[str, Any], plan: dict[str, Any]) -> list[str]:
           f'{_num(train["images_per_s"])} images/s{alone}.']
 
 
+def profile_lines(results: dict[str, Any]) -> list[str]:
+  """The profile section's summaries (`trace_summary.table`)."""
+  from benchmarks import trace_summary  # pylint: disable=g-import-not-at-top
+  profile = results.get('profile', {})
+  lines = []
+  for case, summary in profile.get('cases', {}).items():
+    lines += ['', f'Profile of `{case}` in {profile["dtype"]} '
+              f'(`jax.profiler`, {summary.get("trace_dir", "")}): '
+              f'{summary.get("wall_s", float("nan")) * 1e3:.2f} ms/step, '
+              f'operations {summary.get("ops_s", float("nan")) * 1e3:.2f} '
+              f'ms ({summary.get("busy", float("nan")):.0%} busy), MFU '
+              f'{summary.get("mfu", float("nan")):.1%} of {profile["peak"]}.',
+              '', *trace_summary.table(summary)]
+  for e in profile.get('errors', []):
+    lines.append(f'- profile: {e["case"]} failed: {e["error"]}')
+  return lines
+
+
 def markdown(results: dict[str, Any], plan: dict[str, Any]) -> str:
   env = results.get('environment', {})
   peak = results.get('steps', {}).get('peak', {})
@@ -660,6 +746,7 @@ def markdown(results: dict[str, Any], plan: dict[str, Any]) -> str:
                f'{t["section"]} {t["status"]} ({t["wall_s"]:.0f} s)'
                + (f': {t["message"]}' if t['message'] else '')
                for t in results['timeline']) + '.']
+  lines += profile_lines(results)
   for name in ('steps', 'compile'):
     for s in results.get(name, {}).get('skipped', []):
       lines.append(f'- {name}: {s.get("case", "")} {s.get("dtype", "")} '
@@ -724,6 +811,7 @@ def main(argv=None) -> int:
   os.makedirs(out, exist_ok=True)
   scratch = tempfile.mkdtemp(prefix='vaegan_gpu_benchmark_')
   plan = make_plan(args, scratch)
+  plan['trace_dir'] = os.path.join(out, 'traces')
   plan_path = os.path.join(scratch, 'plan.json')
   write_json(plan_path, plan)
   say(f'{"dry run (CPU, tiny sizes)" if args.dry_run else "GPU run"}; '
@@ -740,6 +828,8 @@ def main(argv=None) -> int:
       sections.append(child_section('steps', plan_path, scratch))
     if 'train' in wanted:
       sections.append(train_section(plan, scratch, args.inception_weights))
+    if 'profile' in wanted:
+      sections.append(child_section('profile', plan_path, scratch))
     if 'compile' in wanted:
       sections.append(child_section('compile', plan_path, scratch))
     ran, timeline = run_sections(

@@ -35,12 +35,13 @@ def test_dry_run_reports_every_section(tmp_path):
   results = json.loads((out / 'gpu_benchmark.json').read_text())
   assert [(t['section'], t['status']) for t in results['timeline']] == [
       ('environment', 'ok'), ('steps', 'ok'), ('train', 'ok'),
-      ('compile', 'ok')]
+      ('profile', 'ok'), ('compile', 'ok')]
   assert results['environment']['backend'] == 'cpu'
   pipeline = results['pipeline']
   assert _positive(pipeline['prepare_images_per_s'])
   assert _positive(pipeline['reads']['4'])
-  expected = {'jax', 'torch eager'} if HAS_TORCH else {'jax'}
+  expected = ({'jax', 'torch eager', 'torch eager-cl'} if HAS_TORCH
+              else {'jax'})
   for dtype in ('float32', 'bfloat16'):
     rows = {r['impl']: r for r in results['steps']['rows']
             if r['dtype'] == dtype}
@@ -50,13 +51,18 @@ def test_dry_run_reports_every_section(tmp_path):
         assert _positive(r[key]), (dtype, r['impl'], key, r[key])
   if HAS_TORCH:  # the dry run compiles float32 only
     compiled = [r for r in results['compile']['rows']
-                if r['impl'] == 'torch compile']
+                if r['impl'] == 'torch compile-cl']
     assert [r['dtype'] for r in compiled] == ['float32']
     assert _positive(compiled[0]['vs_jax'])
   train = results['train']
   assert train['last_step'] == 20 and train['log_records'] == 4
   assert _positive(train['steps_per_s']) and _positive(train['s_per_step'])
+  profile = results['profile']['cases']['tiny:4']
+  assert _positive(profile['ops_s']) and _positive(profile['mfu'])
+  assert profile['ops_s'] < 3 * profile['wall_s']  # per step, both
+  assert profile['kinds']['convolution'] > 0, profile['kinds']
   table = (out / 'gpu_benchmark.md').read_text()
+  assert 'Profile of `tiny:4` in bfloat16' in table
   assert '| `tiny`, batch 4 | float32 | **JAX** |' in table
   assert 'ms/step' in table.split('Training')[1]
   assert table in proc.stdout  # the tables are printed too
@@ -266,3 +272,21 @@ def test_torch_variants_are_checked():
   assert benchmark.parse_torch_variants('none') == []
   with pytest.raises(ValueError, match='unknown variant'):
     benchmark.parse_torch_variants('eager,channels_last')
+
+
+def test_trace_operations_are_grouped_by_kind():
+  from benchmarks import trace_summary  # pylint: disable=g-import-not-at-top
+  kinds = {name: trace_summary.kind_of(name) for name in (
+      'convolution.44', 'conv_general_dilated.180',
+      'sm90_xmma_wgrad_implicit_gemm', 'ynn_fusion.3', 'cutlass_gemm_relu',
+      'transpose_copy_fusion.29', 'broadcast_add_fusion', 'loop_add_fusion',
+      'convert_convert_fusion.7', 'rng-bit-generator')}
+  assert kinds == {
+      'convolution.44': 'convolution',
+      'conv_general_dilated.180': 'convolution',
+      'sm90_xmma_wgrad_implicit_gemm': 'convolution',
+      'ynn_fusion.3': 'matmul', 'cutlass_gemm_relu': 'matmul',
+      'transpose_copy_fusion.29': 'copy/transpose',
+      'broadcast_add_fusion': 'fusion', 'loop_add_fusion': 'fusion',
+      'convert_convert_fusion.7': 'fusion', 'rng-bit-generator': 'other'}
+  assert 'No profile' in trace_summary.table({'error': 'none'})[0]
