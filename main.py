@@ -59,6 +59,12 @@ _NUM_PROCESSES = flags.DEFINE_integer('num_processes', None,
                                       'Number of processes (multi-host).')
 _PROCESS_ID = flags.DEFINE_integer('process_id', None,
                                    'This process\'s index (multi-host).')
+_HEARTBEAT_TIMEOUT = flags.DEFINE_integer(
+    'heartbeat_timeout_seconds', 30, 'Multi-host: when another process of '
+    'the run has been silent this long (killed, or its host down), this one '
+    'stops with one line and exit status 69; restart all of them to resume '
+    'from the last complete checkpoint. JAX\'s own heartbeat timeout is set '
+    'to twice this plus 10 s, as a backstop.', lower_bound=2)
 
 
 def _workdir() -> str:
@@ -104,8 +110,12 @@ def main(argv):
   from vaegan_jax.run import opening  # pylint: disable=g-import-not-at-top
   from vaegan_jax.run import train  # pylint: disable=g-import-not-at-top
   if _DISTRIBUTED.value:
-    jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
-                               _PROCESS_ID.value)
+    from vaegan_jax.run import watchdog  # pylint: disable=g-import-not-at-top
+    jax.distributed.initialize(
+        _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
+        heartbeat_timeout_seconds=watchdog.jax_heartbeat_timeout(
+            _HEARTBEAT_TIMEOUT.value))
+    watchdog.start(_HEARTBEAT_TIMEOUT.value)
   workdir = _workdir()
   try:
     if _MODE.value == 'train':
