@@ -1,13 +1,19 @@
 """DiffAugment: each policy against a hand computation, one draw shared by
-every group of images the discriminator judges, and gradients that flow
-back through the augmentation as the analytic ones."""
+every group of images the discriminator judges (in the step too), and
+gradients that flow back through the augmentation as the analytic ones."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from tests import helpers
+from vaegan_jax.model import algorithm
 from vaegan_jax.model import augment
+from vaegan_jax.model import networks
+from vaegan_jax.model import state as state_lib
+from vaegan_jax.run import validation
 
 KEY = jax.random.key(3)
 ALL = ('color', 'translation', 'cutout', 'flip')
@@ -140,3 +146,40 @@ def test_the_gradient_of_a_sum_of_augmented_images_is_not_zero(name):
   grad = jax.grad(lambda v: jnp.sum(augment.augment(v, KEY, (name,)) ** 2))(x)
   assert float(jnp.abs(grad).sum()) > 0
   assert bool(jnp.all(jnp.isfinite(grad)))
+
+
+def test_the_step_shows_the_discriminator_every_image_by_one_draw(
+    monkeypatch):
+  # Every augmented pass of a step (real and generated images, replayed
+  # samples, L_llike's pair, R1's real images) uses the same draw.
+  calls = []
+  original = augment.apply
+
+  def spy(x, d, names):
+    calls.append(d)
+    return original(x, d, names)
+
+  monkeypatch.setattr(augment, 'apply', spy)
+  config = helpers.tiny_config(loss__augment='color,translation,cutout',
+                               loss__augment_llike=True,
+                               loss__discriminate_recon=True,
+                               loss__replay_size=16, loss__r1_weight=1.0,
+                               loss__r1_every=1)
+  state = state_lib.create_train_state(config, jax.random.key(0))
+  batch = {'image': jnp.asarray(helpers.random_images(config, 8))}
+  algorithm.loss_terms(algorithm.hyperparameters(config),
+                       networks.build(config), 'vaegan', state.params,
+                       state.batch_stats, batch, KEY, state.replay)
+  assert len(calls) == 4  # L_llike, L_GAN, the replayed samples, R1
+  for d in calls[1:]:
+    chex.assert_trees_all_equal(d, calls[0])
+
+
+def test_config_validation_refuses_flipped_digits_and_unknown_policies():
+  flipped = validation.problems(helpers.tiny_config(
+      loss__augment='translation,flip'))
+  assert len(flipped) == 1 and 'mirror image of a digit' in flipped[0]
+  unknown = validation.problems(helpers.tiny_config(loss__augment='colour'))
+  assert len(unknown) == 1 and 'comma-separated list' in unknown[0]
+  assert not validation.problems(helpers.tiny_config(
+      loss__augment='color,translation,cutout'))

@@ -1,13 +1,27 @@
 """The decoder's exponential moving average (StyleGAN's G_ema): the update
-rule and its decay against hand computations."""
+rule and its decay against hand computations, the step's update, exact
+resumes, old checkpoints, and exports that sample with it."""
+
+import json
+import logging
 
 import chex
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import vaegan_jax
 from tests import helpers
+from vaegan_jax.model import algorithm
 from vaegan_jax.model import ema
+from vaegan_jax.model import networks
+from vaegan_jax.model import state as state_lib
+from vaegan_jax.run import modes
+from vaegan_jax.run import train
+from vaegan_jax.store import checkpoint as checkpoint_lib
+from vaegan_jax.store import export
+
 
 
 def test_update_moves_the_average_towards_the_decoder():
@@ -60,3 +74,102 @@ def test_decoder_variables_pick_the_average_where_there_is_one():
   variables, which = ema.decoder_variables(State())
   assert which == 'ema' and variables['params'] is State.ema['params']
   assert ema.decoder_variables(State(), use_ema=False)[1] == 'decoder'
+
+
+def _decoder(state):
+  return ema.init(state.params['decoder'], state.batch_stats['decoder'])
+
+
+def test_the_step_moves_the_average_after_the_decoders_update():
+  config = helpers.tiny_config(model__ema_decay=0.9,
+                               loss__equilibrium_gating=False)
+  state = state_lib.create_train_state(config, jax.random.key(0))
+  chex.assert_trees_all_equal(state.ema, _decoder(state))
+  batch = {'image': jnp.asarray(helpers.random_images(config, 8))}
+  new, metrics = jax.jit(algorithm.make_train_step(config))(
+      state, batch, jax.random.key(1))
+  # 0.9 · the average before + 0.1 · the decoder after its update.
+  want = jax.tree.map(lambda old, x: 0.9 * old + 0.1 * x, state.ema,
+                      _decoder(new))
+  chex.assert_trees_all_close(new.ema, want, rtol=1e-6, atol=1e-7)
+  assert helpers.max_abs_diff(new.ema, _decoder(new)) > 0
+  assert float(metrics['ema_decay']) == pytest.approx(0.9)
+  off = state_lib.create_train_state(helpers.tiny_config(), jax.random.key(0))
+  assert off.ema is None
+
+
+def _run_config(num_steps, **overrides):
+  config = helpers.tiny_config(**{'model__ema_decay': 0.9, **overrides})
+  config.data.name = 'bundled_mnist'
+  config.train.num_steps = num_steps
+  config.train.log_every = 1
+  config.train.checkpoint_every = 3
+  config.eval.every = 0
+  return config
+
+
+@pytest.mark.slow  # two training runs
+def test_resume_with_the_average_is_exact(tmp_path):
+  straight = train.train_and_evaluate(_run_config(6), str(tmp_path / 'a'))
+  train.train_and_evaluate(_run_config(3), str(tmp_path / 'b'))
+  resumed = train.train_and_evaluate(_run_config(6), str(tmp_path / 'b'))
+  assert int(resumed.step) == 6
+  chex.assert_trees_all_equal(jax.device_get(resumed.ema),
+                              jax.device_get(straight.ema))
+  chex.assert_trees_all_equal(jax.device_get(resumed.params),
+                              jax.device_get(straight.params))
+  assert helpers.max_abs_diff(resumed.ema, _decoder(resumed)) > 0
+
+
+@pytest.mark.parametrize('saved', ['without the field', 'with it off'])
+def test_a_checkpoint_without_the_average_starts_it_from_its_decoder(
+    tmp_path, caplog, saved):
+  # A checkpoint written before TrainState had `ema`, or by a run with it
+  # off, resumed with it on.
+  state = state_lib.create_train_state(helpers.tiny_config(),
+                                       jax.random.key(0))
+  old = {k: getattr(state, k)
+         for k in ('step', 'params', 'batch_stats', 'opt_state')}
+  if saved == 'with it off':
+    old = state
+  ckpt = checkpoint_lib.Checkpointer(str(tmp_path))
+  ckpt.save(5, old, {'position': 7})
+  ckpt.close()
+  config = helpers.tiny_config(model__ema_decay=0.99)
+  ckpt = checkpoint_lib.Checkpointer(str(tmp_path), read_only=True)
+  try:
+    with caplog.at_level(logging.WARNING):
+      restored, data_state, _ = ckpt.restore_newest(
+          state_lib.abstract_train_state(config))
+  finally:
+    ckpt.close()
+  assert data_state == {'position': 7}
+  chex.assert_trees_all_equal(jax.device_get(restored.ema),
+                              jax.device_get(_decoder(state)))
+  chex.assert_trees_all_equal(jax.device_get(restored.params),
+                              jax.device_get(state.params))
+  assert 'Checkpoint 5 has no average of the decoder' in caplog.text
+
+
+@pytest.mark.slow  # a training run with its evaluation
+def test_evaluation_export_and_load_sample_with_the_average(tmp_path):
+  workdir = str(tmp_path / 'run')
+  config = _run_config(2, model__ema_decay=0.5)
+  train.train_and_evaluate(config, workdir)
+  scored = json.loads((tmp_path / 'run' / 'eval_metrics.json').read_text())
+  assert scored['decoders'] == {'samples': 'ema',
+                                'reconstructions': 'decoder'}
+  path = modes.export_checkpoint(config, workdir, 'latest', str(tmp_path))
+  exported_config, variables = export.load(path)
+  decoder = networks.build(exported_config).decoder
+  codes = np.random.default_rng(0).normal(size=(5, 8)).astype(np.float32)
+  decode = lambda v: np.asarray(decoder.apply(v, codes, train=False))
+  model = vaegan_jax.load(workdir)
+  np.testing.assert_allclose(decode(export.sampling_decoder(variables)),
+                             model.decode(codes), atol=1e-5)
+  # Samples: the prior codes of the seed (`Inference.prior`), decoded by
+  # the average, not by the decoder.
+  prior = np.asarray(jax.random.normal(jax.random.key(3), (5, 8)))
+  np.testing.assert_allclose(model.sample(5, seed=3), np.asarray(
+      decoder.apply(variables['decoder_ema'], prior, train=False)), atol=1e-5)
+  assert np.abs(decode(variables['decoder']) - model.decode(codes)).max() > 1e-4

@@ -92,10 +92,20 @@ def _norm(tree):
   return float(jnp.sqrt(sum(jnp.sum(x ** 2) for x in jax.tree.leaves(tree))))
 
 
-def test_a_encoder_gradient_is_its_own_loss_alone():
+# DiffAugment (on L_llike's passes too) and R1 change what the discriminator
+# sees and adds, not whose gradient is whose. R1's row: γ_R1 / 2 · k.
+FEATURES = {'plain': {},
+            'augment': {'loss__augment': 'color,translation,cutout',
+                        'loss__augment_llike': True},
+            'r1': {'loss__r1_weight': 10.0, 'loss__r1_every': 4}}
+R1_ROW = {'plain': {}, 'augment': {}, 'r1': {'r1': 20.0}}
+
+
+@pytest.mark.parametrize('features', sorted(FEATURES))
+def test_a_encoder_gradient_is_its_own_loss_alone(features):
   # With reconstructions in the GAN loss, L_GAN could reach the encoder.
   config = helpers.tiny_config(loss__discriminate_recon=True,
-                               loss__kl_weight=0.7)
+                               loss__kl_weight=0.7, **FEATURES[features])
   state, images = _setup(config)
   grads, _ = _step_gradients(config, state, images)
   ref = _reference(config, state, images, {'own': {'kl': 0.7, 'llike': 1.0},
@@ -107,14 +117,20 @@ def test_a_encoder_gradient_is_its_own_loss_alone():
   assert _norm(ref['gan']['decoder']) > 0
 
 
-def test_b_discriminator_gradient_is_the_gan_loss_alone():
-  config = helpers.tiny_config(loss__discriminate_recon=True)
+@pytest.mark.parametrize('features', sorted(FEATURES))
+def test_b_discriminator_gradient_is_the_gan_loss_alone(features):
+  config = helpers.tiny_config(loss__discriminate_recon=True,
+                               **FEATURES[features])
   state, images = _setup(config)
   grads, _ = _step_gradients(config, state, images)
-  ref = _reference(config, state, images, {'gan': {'gan_d': 1.0}})
+  ref = _reference(config, state, images,
+                   {'gan': {'gan_d': 1.0, **R1_ROW[features]}})
+  # R1's second derivatives (gradients about 1), summed in another order:
+  # up to 3e-6 apart.
+  tol = ({'rtol': 1e-4, 'atol': 1e-5} if features == 'r1' else
+         {'rtol': 1e-5, 'atol': 1e-7})
   chex.assert_trees_all_close(grads['discriminator'],
-                              ref['gan']['discriminator'], rtol=1e-5,
-                              atol=1e-7)
+                              ref['gan']['discriminator'], **tol)
   assert _norm(grads['discriminator']) > 0
 
 
@@ -170,6 +186,10 @@ def test_c_a_loss_weight_changes_only_its_networks_update(field, values,
     # Class-conditional, with both remedies for mode collapse.
     ('vaegan', {'model__conditional': True, 'model__num_conditions': 10,
                 'model__minibatch_std': True, 'loss__replay_size': 16}),
+    # DiffAugment on replayed samples too, and R1 on every step.
+    ('gan', {'loss__augment': 'translation,cutout', 'loss__r1_weight': 5.0,
+             'loss__r1_every': 1, 'loss__gan': 'non_saturating',
+             'loss__replay_size': 16, 'loss__equilibrium_gating': False}),
 ])
 def test_every_network_gets_its_own_objectives_gradient(objective, overrides):
   config = helpers.tiny_config(loss__discriminate_recon=True,

@@ -49,12 +49,13 @@ class TrainedModel:
 
   def decode(self, codes: np.ndarray,
              conditions: np.ndarray | None = None) -> np.ndarray:
-    """Images decoded from codes."""
+    """Images decoded from codes (by the decoder's moving average where the
+    run keeps one, `config.model.ema_decay`)."""
     return self._infer.decode(self.state, codes, conditions)
 
   def reconstruct(self, images: np.ndarray,
                   conditions: np.ndarray | None = None) -> np.ndarray:
-    """Decodes each image's posterior mean."""
+    """Decodes each image's posterior mean (by the decoder itself)."""
     return self._infer.reconstruct(self.state, images, conditions)
 
   def sample(self, num: int, seed: int = 0,

@@ -46,6 +46,8 @@ import ml_collections
 import optax
 
 from vaegan_jax.model import architectures
+from vaegan_jax.model import augment as augment_lib
+from vaegan_jax.model import ema as ema_lib
 from vaegan_jax.model import losses
 from vaegan_jax.model import networks
 from vaegan_jax.model import optim
@@ -60,8 +62,8 @@ Weights = dict[str, dict[str, jax.Array]]
 NETWORKS = networks.NETWORKS
 # 'kl' L_prior; 'llike' L_llike on Dis_l; 'pixel' the pixel reconstruction
 # error; 'gan_d', 'gan_g' the two sides of the GAN loss; 'gp' WGAN-GP's
-# gradient penalty.
-TERMS = ('kl', 'llike', 'pixel', 'gan_d', 'gan_g', 'gp')
+# gradient penalty; 'r1' R1's, E‖∇_x D(x)‖² on real images.
+TERMS = ('kl', 'llike', 'pixel', 'gan_d', 'gan_g', 'gp', 'r1')
 OBJECTIVES = ('vaegan', 'vae', 'gan', 'vae_then_gan', 'blend')
 DECODER_WEIGHTINGS = ('original', 'paper')
 FORWARD_METRICS = ('d/real', 'd/recon', 'd/prior', 'bce/real', 'bce/fake',
@@ -96,6 +98,9 @@ class Hyperparameters:
     blend_lambda: λ of the 'blend' objective.
     n_critic: discriminator updates per step.
     equilibrium_gating, equilibrium, margin: the gating rule (`gates`).
+    augment: DiffAugment's policies (`augment.POLICIES`; () off).
+    augment_llike: whether L_llike's Dis_l passes are augmented too.
+    r1_weight, r1_every: γ_R1 (0 off) and the steps between penalties.
   """
   phases: tuple[str, ...]
   pretrain_steps: int
@@ -118,6 +123,10 @@ class Hyperparameters:
   equilibrium_gating: bool
   equilibrium: float
   margin: float
+  augment: tuple[str, ...] = ()
+  augment_llike: bool = False
+  r1_weight: float = 0.0
+  r1_every: int = 1
 
 
 def hyperparameters(config: ml_collections.ConfigDict) -> Hyperparameters:
@@ -145,7 +154,10 @@ def hyperparameters(config: ml_collections.ConfigDict) -> Hyperparameters:
       gamma=loss.gamma, decoder_weighting=loss.decoder_weighting,
       gp_weight=loss.gp_weight, blend_lambda=loss.blend_lambda,
       n_critic=loss.n_critic, equilibrium_gating=loss.equilibrium_gating,
-      equilibrium=loss.equilibrium, margin=loss.margin)
+      equilibrium=loss.equilibrium, margin=loss.margin,
+      augment=augment_lib.policies(loss.augment),
+      augment_llike=loss.augment_llike, r1_weight=loss.r1_weight,
+      r1_every=loss.r1_every)
 
 
 def trained_networks(objective: str) -> dict[str, bool]:
@@ -167,11 +179,13 @@ class Noise(NamedTuple):
     prior: [B, latent] Z_p ~ N(0, I).
     penalty: the key of WGAN-GP's interpolation fractions.
     replay: the key that draws the replayed images.
+    augment: the key of DiffAugment's draw.
   """
   eps: jax.Array
   prior: jax.Array
   penalty: jax.Array
   replay: jax.Array
+  augment: jax.Array
 
 
 def noise(rng: jax.Array, batch_size: int, latent_dim: int) -> Noise:
@@ -180,7 +194,7 @@ def noise(rng: jax.Array, batch_size: int, latent_dim: int) -> Noise:
   shape = (batch_size, latent_dim)
   return Noise(jax.random.normal(k_eps, shape),
                jax.random.normal(k_prior, shape), k_gp,
-               jax.random.fold_in(rng, 3))
+               jax.random.fold_in(rng, 3), jax.random.fold_in(rng, 4))
 
 
 def _apply(nets: networks.Networks, net: str, params: PyTree, x: jax.Array,
@@ -199,7 +213,8 @@ def _stack(*conditions):
   return None if conditions[0] is None else jnp.concatenate(conditions)
 
 
-def _vae_terms(hp, nets, objective, params, batch_stats, images, cond, eps):
+def _vae_terms(hp, nets, objective, params, batch_stats, images, cond, eps,
+               see):
   """Z ~ q(Z|X) by reparameterisation, X~ = Dec(Z); L_prior and L_llike (on
   Dis_l for 'vaegan', on pixels otherwise).
 
@@ -221,7 +236,7 @@ def _vae_terms(hp, nets, objective, params, batch_stats, images, cond, eps):
     # table does not weigh L_llike either).
     (logits, features), _ = _apply(
         nets, 'discriminator', jax.lax.stop_gradient(params['discriminator']),
-        jnp.concatenate([recon, images]), batch_stats['discriminator'],
+        see(jnp.concatenate([recon, images])), batch_stats['discriminator'],
         _stack(cond, cond))
     terms['llike'] = jnp.mean(losses.reconstruction(
         features[:n], features[n:], hp.recon, hp.recon_reduction))
@@ -233,9 +248,10 @@ def _vae_terms(hp, nets, objective, params, batch_stats, images, cond, eps):
 
 
 def _gan_terms(hp, nets, params, batch_stats, decoder_stats, images, cond, z,
-               rngs, replay):
+               rngs, replay, see, step):
   """X_p = Dec(Z_p), and with discriminate_recon Dec(stop_gradient(Z)); the
-  discriminator judges X against them (and against replayed samples).
+  discriminator judges X against them (and against replayed samples), each
+  as `see` shows it (DiffAugment's one draw, or as they are).
 
   Returns:
     (terms, metrics, {'decoder', 'discriminator'}: new BatchNorm statistics,
@@ -253,7 +269,7 @@ def _gan_terms(hp, nets, params, batch_stats, decoder_stats, images, cond, z,
   fresh = jax.lax.stop_gradient(fakes[:n])
   (logits, _), stats['discriminator'] = _apply(
       nets, 'discriminator', params['discriminator'],
-      jnp.concatenate([images, fakes]), batch_stats['discriminator'],
+      see(jnp.concatenate([images, fakes])), batch_stats['discriminator'],
       _stack(cond, fake_cond))
   real, fake = logits[:n], logits[n:]
   sources = jnp.split(fake, fakes.shape[0] // n)
@@ -264,15 +280,21 @@ def _gan_terms(hp, nets, params, batch_stats, decoder_stats, images, cond, z,
     old, old_cond = replay_lib.sample(replay, fresh, cond, hp.replay_fraction,
                                       rngs.replay)
     (old_logits, _), _ = _apply(nets, 'discriminator', params['discriminator'],
-                                old, batch_stats['discriminator'], old_cond)
+                                see(old), batch_stats['discriminator'],
+                                old_cond)
     judged = jnp.concatenate([fake, old_logits])
   terms = {'gan_d': hp.gan.discriminator(real, judged, hp.real_weight),
            'gan_g': sum(hp.gan.generator(s) for s in sources)}
+  # The penalties' discriminator: its logits of images as `see` shows them,
+  # differentiated with respect to the images before their augmentation.
+  critic = lambda x: _apply(nets, 'discriminator', params['discriminator'],
+                            see(x), batch_stats['discriminator'], cond)[0][0]
   if hp.gan.gradient_penalty:
-    critic = lambda x: _apply(nets, 'discriminator', params['discriminator'],
-                              x, batch_stats['discriminator'], cond)[0][0]
     terms['gp'] = losses.gradient_penalty(critic, images, fakes[:n],
                                           rngs.penalty)
+  if hp.r1_weight:  # lazy: every r1_every-th step
+    terms['r1'] = losses.lazy(lambda: losses.r1_penalty(critic, images), step,
+                              hp.r1_every)
   metrics = {'d/real': jnp.mean(jax.nn.sigmoid(real)),
              'd/prior': jnp.mean(jax.nn.sigmoid(sources[0])),
              'bce/real': jnp.mean(losses.bce_real(real)),
@@ -285,7 +307,8 @@ def _gan_terms(hp, nets, params, batch_stats, decoder_stats, images, cond, z,
 def loss_terms(hp: Hyperparameters, nets: networks.Networks, objective: str,
                params: dict[str, PyTree], batch_stats: dict[str, PyTree],
                batch: Batch, rng: jax.Array,
-               replay: replay_lib.Replay | None = None
+               replay: replay_lib.Replay | None = None,
+               step: jax.Array | int = 0
                ) -> tuple[dict[str, jax.Array], Any]:
   """Every loss term of one phase, from one pass of the networks.
 
@@ -299,6 +322,7 @@ def loss_terms(hp: Hyperparameters, nets: networks.Networks, objective: str,
     rng: the key of this step's noise (`noise`).
     replay: the experience replay buffer, whose images the discriminator
       also judges, or None.
+    step: the global step (R1 is computed on every `hp.r1_every`-th).
 
   Returns:
     (terms, (batch_stats, metrics, fakes)): every key of `TERMS` and
@@ -308,6 +332,11 @@ def loss_terms(hp: Hyperparameters, nets: networks.Networks, objective: str,
   """
   images, cond = batch['image'], batch.get('condition')
   rngs = noise(rng, images.shape[0], hp.latent_dim)
+  see = lambda x: x
+  if hp.augment:  # one draw for every image the discriminator judges
+    draw = augment_lib.draw(rngs.augment, images.shape[0], hp.image_shape,
+                            hp.augment)
+    see = lambda x: augment_lib.apply(x, draw, hp.augment)
   terms = dict.fromkeys(TERMS, jnp.zeros((), jnp.float32))
   metrics = dict.fromkeys(FORWARD_METRICS, jnp.zeros((), jnp.float32))
   stats = dict(batch_stats)
@@ -315,14 +344,15 @@ def loss_terms(hp: Hyperparameters, nets: networks.Networks, objective: str,
   z = None
   if trained_networks(objective)['encoder']:
     z, new_terms, new_metrics, new_stats = _vae_terms(
-        hp, nets, objective, params, batch_stats, images, cond, rngs.eps)
+        hp, nets, objective, params, batch_stats, images, cond, rngs.eps,
+        see if hp.augment_llike else (lambda x: x))
     terms.update(new_terms)
     metrics.update(new_metrics)
     stats.update(new_stats)
   if objective != 'vae':
     new_terms, new_metrics, new_stats, fresh = _gan_terms(
         hp, nets, params, batch_stats, stats['decoder'], images, cond, z,
-        rngs, replay)
+        rngs, replay, see, step)
     terms.update(new_terms)
     metrics.update(new_metrics)
     stats.update(new_stats)
@@ -349,13 +379,14 @@ def weights(hp: Hyperparameters, objective: str,
   −L_GAN; 'gan_g' the decoder's side of L_GAN, for minimax the mean of
   log(1 − D(x̂)), so the decoder descends γ·L_llike − L_GAN):
 
-      network        kl     llike   gan_d   gan_g        gp
-      encoder        β      1       .       .            .
-      decoder        .      γ       .       1 − γ  [1]   .
-      discriminator  .      .       1       .            λ_gp  [2]
+      network        kl     llike   gan_d   gan_g        gp         r1
+      encoder        β      1       .       .            .          .
+      decoder        .      γ       .       1 − γ  [1]   .          .
+      discriminator  .      .       1       .            λ_gp  [2]  γ_R1·k/2 [3]
 
   [1] 1 − γ as the authors' code ('original'), 1 as the paper ('paper');
-  [2] WGAN-GP only. The family's other objectives weigh the same terms.
+  [2] WGAN-GP only; [3] with R1, computed every k = r1_every steps (zero
+  between). The family's other objectives weigh the same terms.
 
   Args:
     hp: the step's hyperparameters.
@@ -370,6 +401,8 @@ def weights(hp: Hyperparameters, objective: str,
   discriminator = {'gan_d': 1.0}
   if hp.gan.gradient_penalty:
     discriminator['gp'] = hp.gp_weight
+  if hp.r1_weight:
+    discriminator['r1'] = hp.r1_weight / 2 * hp.r1_every
   if objective == 'vaegan':
     gan = 1.0 - hp.gamma if hp.decoder_weighting == 'original' else 1.0
     table = {'encoder': {'kl': kl, 'llike': 1.0},
@@ -454,7 +487,7 @@ def losses_and_gradients(hp: Hyperparameters, nets: networks.Networks,
   rows = weights(hp, objective, state.step)
   terms, pullback, (stats, metrics, fakes) = jax.vjp(
       lambda params: loss_terms(hp, nets, objective, params, state.batch_stats,
-                                batch, rng, state.replay),
+                                batch, rng, state.replay, state.step),
       state.params, has_aux=True)
 
   def gradient_of(row):  # ∇ of Σ_t row[t] · terms[t], w.r.t. every network
@@ -577,6 +610,7 @@ def make_train_step(config: ml_collections.ConfigDict
   hp = hyperparameters(config)
   nets = networks.build(config)
   optimizers, schedules = optim.build(config)
+  ema_decay = ema_lib.schedule(config)
 
   def update(state, net, grads, apply):
     return apply_gradients(optimizers[net], state.params[net],
@@ -624,8 +658,14 @@ def make_train_step(config: ml_collections.ConfigDict
     if replay is not None:
       replay = optax.tree.where(trained['discriminator'], replay_lib.add(
           replay, out.fakes, batch.get('condition')), replay)
+    average = state.ema
+    if average is not None:  # the decoder's moving average, after its update
+      metrics['ema_decay'] = ema_decay(state.step)
+      average = ema_lib.update(average, params['decoder'],
+                               out.batch_stats['decoder'],
+                               metrics['ema_decay'])
     return state.replace(step=state.step + 1, params=params,
                          batch_stats=out.batch_stats, opt_state=opt_state,
-                         replay=replay), metrics
+                         replay=replay, ema=average), metrics
 
   return train_step

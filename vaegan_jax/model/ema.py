@@ -28,8 +28,8 @@ COLLECTIONS = ('params', 'batch_stats')
 
 def enabled(config: ml_collections.ConfigDict) -> bool:
   """Whether `config` keeps an average of the decoder."""
-  model = config.model
-  return bool(model.ema_decay) or bool(model.ema_halflife_images)
+  model = config.model  # a run's config.json from before the average: off
+  return bool(model.get('ema_decay')) or bool(model.get('ema_halflife_images'))
 
 
 def schedule(config: ml_collections.ConfigDict
@@ -45,8 +45,8 @@ def schedule(config: ml_collections.ConfigDict
     `ema_halflife_images` (ramped up).
   """
   model = config.model
-  constant, halflife = model.ema_decay, model.ema_halflife_images
-  rampup, batch = model.ema_rampup, config.train.batch_size
+  constant, halflife = model.get('ema_decay'), model.get('ema_halflife_images')
+  rampup, batch = model.get('ema_rampup'), config.train.batch_size
 
   def beta(step):
     if not halflife:

@@ -17,6 +17,7 @@ import ml_collections
 import numpy as np
 
 from vaegan_jax.model import architectures
+from vaegan_jax.model import ema
 from vaegan_jax.model import networks
 from vaegan_jax import parallel
 from vaegan_jax.model import state as state_lib
@@ -149,16 +150,21 @@ class Inference:
     return self._apply['encoder'](self.variables(state, 'encoder'), rows)
 
   def decode(self, state, z: np.ndarray,
-             conditions: np.ndarray | None = None) -> np.ndarray:
-    """codes [N, D] -> images [N, H, W, C] in [-1, 1]."""
+             conditions: np.ndarray | None = None,
+             average: bool = True) -> np.ndarray:
+    """codes [N, D] -> images [N, H, W, C] in [-1, 1], by the decoder's
+    moving average where `state` has one (`ema`) unless `average` is False.
+    """
     rows = self._rows(self.codes(z), conditions)
-    return self._apply['decoder'](self.variables(state, 'decoder'), rows)
+    return self._apply['decoder'](ema.decoder_variables(state, average)[0],
+                                  rows)
 
   def reconstruct(self, state, images: np.ndarray,
                   conditions: np.ndarray | None = None) -> np.ndarray:
-    """Decodes the posterior means of `images`."""
+    """Decodes the posterior means of `images` by the decoder the encoder
+    was trained with (not its average)."""
     return self.decode(state, self.encode(state, images, conditions)[0],
-                       conditions)
+                       conditions, average=False)
 
   def discriminate(self, state, images: np.ndarray,
                    conditions: np.ndarray | None = None

@@ -6,10 +6,12 @@ from typing import Any, Mapping
 
 import flax
 import jax
+from absl import logging
 import jax.numpy as jnp
 import ml_collections
 
 from vaegan_jax.model import architectures
+from vaegan_jax.model import ema as ema_lib
 from vaegan_jax.model import networks
 from vaegan_jax.model import optim
 from vaegan_jax.model import replay as replay_lib
@@ -28,12 +30,15 @@ class TrainState:
     opt_state: the same keys -> optax optimizer state.
     replay: with `config.loss.replay_size`, the experience replay buffer
       (`replay.Replay`); else None.
+    ema: with `config.model.ema_decay` (or `ema_halflife_images`), the
+      decoder's moving average {'params', 'batch_stats'} (`ema`); else None.
   """
   step: jax.Array
   params: dict[str, PyTree]
   batch_stats: dict[str, PyTree]
   opt_state: dict[str, PyTree]
   replay: replay_lib.Replay | None = None
+  ema: dict[str, PyTree] | None = None
 
 
 def image_shape(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
@@ -77,6 +82,8 @@ def _init(config: ml_collections.ConfigDict, rng: jax.Array) -> TrainState:
       opt_state={net: txs[net].init(params[net]) for net in networks.NETWORKS},
       replay=replay_lib.init(config.loss.replay_size, image_shape(config),
                              condition_shape(config)),
+      ema=(ema_lib.init(params['decoder'], variables['decoder'].get(
+          'batch_stats', {})) if ema_lib.enabled(config) else None),
   )
 
 
@@ -125,18 +132,46 @@ def shape_differences(saved: PyTree, wanted: PyTree, saved_name: str,
           for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
+# Fields a checkpoint may lack although this run has them, and how they
+# start then: the decoder's average from the checkpoint's decoder.
+STARTED_ON_RESTORE = ('ema',)
+
+
 def fields_saved(saved: PyTree, abstract_state: PyTree) -> PyTree:
   """What to restore of `abstract_state`: all of it, or, for a checkpoint
-  written before a TrainState field existed (`replay`), the fields it has.
+  written before a TrainState field existed (`replay`, `ema`) or with its
+  option off, the fields it has.
 
   A field the checkpoint lacks is left None, as this run has it (the option
-  it holds is off); `check_compatible` has refused any other difference.
+  it holds is off), or, for `STARTED_ON_RESTORE`, started by
+  `restored_state`; `check_compatible` refuses any other difference.
   """
   if not (dataclasses.is_dataclass(abstract_state) and
           isinstance(saved, Mapping)):
     return abstract_state
   fields = [f.name for f in dataclasses.fields(abstract_state)]
-  if all(name in saved for name in fields):
+  unsaved = [name for name in STARTED_ON_RESTORE
+             if saved.get(name) is None
+             and getattr(abstract_state, name) is not None]
+  if all(name in saved for name in fields) and not unsaved:
     return abstract_state
-  return {name: getattr(abstract_state, name) for name in fields
-          if name in saved or getattr(abstract_state, name) is not None}
+  return {name: None if name in unsaved else getattr(abstract_state, name)
+          for name in fields
+          if name in saved or getattr(abstract_state, name) is not None
+          and name not in unsaved}
+
+
+def restored_state(abstract_state: TrainState, restored: Mapping[str, Any],
+                   step: int) -> TrainState:
+  """The state of the fields `fields_saved` restored, those the checkpoint
+  lacks as this run has them: None, or, for `STARTED_ON_RESTORE`, the
+  decoder's average started as the restored decoder (which the log says)."""
+  state = abstract_state.replace(**restored)
+  if abstract_state.ema is None or restored.get('ema') is not None:
+    return state
+  logging.warning("Checkpoint %d has no average of the decoder "
+                  "(config.model.ema_decay): it starts as the checkpoint's "
+                  "decoder.", step)
+  copy = lambda tree: jax.tree.map(jnp.copy, tree)
+  return state.replace(ema=ema_lib.init(copy(state.params['decoder']),
+                                        copy(state.batch_stats['decoder'])))

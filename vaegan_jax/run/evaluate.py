@@ -25,6 +25,7 @@ from vaegan_jax import data
 from vaegan_jax import errors
 from vaegan_jax import files
 from vaegan_jax.data import images as images_lib
+from vaegan_jax.model import ema
 from vaegan_jax.model import inference
 from vaegan_jax import metrics
 from vaegan_jax.output import plots
@@ -173,7 +174,8 @@ class Evaluator:
     samples = self.infer.sample(state, 64, _PRIOR_SEED)
     recon = self.infer.decode(state, codes[:len(self.pictured)],
                               self._held_out_conditions(
-                                  slice(0, len(self.pictured))))
+                                  slice(0, len(self.pictured))),
+                              average=False)
     out = {
         'samples_4x4': images_lib.grid(samples[:16], 4),
         'samples_8x8': images_lib.grid(samples, 8),
@@ -236,7 +238,8 @@ class Evaluator:
       `config.eval.iwae_samples`) and 'samples' (if there is a feature
       network), in its order, and 'fid_protocol' beside the last.
     """
-    recon = self.infer.decode(state, mean, self._held_out_conditions())
+    recon = self.infer.decode(state, mean, self._held_out_conditions(),
+                              average=False)
     context = registry.HeldOut(images=self.held_out, reconstructions=recon,
                                mean=mean, logvar=logvar)
     return {
@@ -262,6 +265,10 @@ class Evaluator:
     mean, logvar = self.infer.encode(state, self.held_out,
                                      self._held_out_conditions())
     results = self.metrics(state, mean, logvar)
+    # Samples, interpolations and walks: the decoder's average where the run
+    # keeps one; reconstructions: the decoder the encoder was trained with.
+    results['decoders'] = {'samples': ema.decoder_variables(state)[1],
+                           'reconstructions': 'decoder'}
     pictures = {**self.pictures(state, mean), **self._pictures}
     self.writer.write_images(step, pictures)
     if self.keep_pictures:

@@ -14,6 +14,7 @@ import ml_collections
 
 from vaegan_jax.model import architectures
 from vaegan_jax import errors
+from vaegan_jax.model import augment
 from vaegan_jax.model import layers
 from vaegan_jax.model import losses
 from vaegan_jax.model import networks
@@ -91,6 +92,7 @@ FIELDS: dict[str, tuple[Check, Requirement]] = {
     'model.dtype': one_of(DTYPES),
     'model.dis_norm': one_of(networks.DIS_NORMS),
     'model.condition_embedding': at_least(1),
+    'model.ema_decay': within(0, 1, high_open=True),
     'loss.objective': one_of(objectives.OBJECTIVES),
     'loss.blend_lambda': within(0, 1),
     'loss.pretrain_steps': at_least(0),
@@ -108,6 +110,12 @@ FIELDS: dict[str, tuple[Check, Requirement]] = {
     'loss.margin': non_negative(),
     'loss.replay_size': at_least(0),
     'loss.replay_fraction': within(0, 1),
+    'loss.augment': ((lambda v: isinstance(v, str) and all(
+        n.strip() in augment.POLICIES for n in v.split(',') if n.strip())),
+                     f'a comma-separated list of {augment.POLICIES}, e.g. '
+                     "'color,translation,cutout' ('' for none)"),
+    'loss.r1_weight': non_negative(),
+    'loss.r1_every': at_least(1),
     'optim.name': one_of(optim.OPTIMIZERS),
     'optim.lr': positive(),
     'optim.rmsprop_decay': within(0, 1, high_open=True),
@@ -147,6 +155,8 @@ OPTIONAL: dict[str, tuple[Check, Requirement]] = {
     'init_from': ((lambda v: isinstance(v, str) and bool(v)),
                   'the path of a run\'s workdir or checkpoint'),
     'data.prepare_threads': at_least(1),
+    'model.ema_halflife_images': positive(),
+    'model.ema_rampup': positive(),
     'eval.best_metric': ((lambda v: v == '' or v in registry.best_choices()),
                          registry.best_requirement),
     **{f'optim.{net}.lr': positive() for net in networks.NETWORKS},
@@ -217,6 +227,12 @@ def _loss_problems(config: ml_collections.ConfigDict) -> list[str]:
         f'config.loss.gan={loss.gan!r} penalises the gradient of each '
         'example\'s score, which BatchNorm on batch statistics mixes across '
         'examples; set --config.model.dis_norm=layer (or none).')
+  if gan.gradient_penalty and loss.r1_weight:
+    problems.append(
+        f'config.loss.r1_weight={loss.r1_weight} adds R1 to WGAN-GP, which '
+        'has its own gradient penalty (config.loss.gp_weight); set '
+        '--config.loss.r1_weight=0 or another config.loss.gan.')
+  problems += _augment_problems(config)
   if loss.objective == 'vae_then_gan' and not (
       0 < loss.pretrain_steps < config.train.num_steps):
     problems.append(
@@ -224,6 +240,26 @@ def _loss_problems(config: ml_collections.ConfigDict) -> list[str]:
         f'config.loss.pretrain_steps={loss.pretrain_steps} steps, which must '
         f'be between 0 and config.train.num_steps={config.train.num_steps} '
         'to train the GAN at all.')
+  return problems
+
+
+# Data whose mirror images are not images of it.
+NO_FLIP_DATA = ('mnist', 'bundled_mnist')
+
+
+def _augment_problems(config: ml_collections.ConfigDict) -> list[str]:
+  problems = []
+  names = [n.strip() for n in config.loss.augment.split(',')]
+  if 'flip' in names and config.data.name in NO_FLIP_DATA:
+    problems.append(
+        f'config.loss.augment={config.loss.augment!r} flips images, and '
+        f'the mirror image of a digit is not a digit ({config.data.name}); '
+        "drop 'flip' (color, translation and cutout suit digits).")
+  if config.model.ema_decay and config.model.ema_halflife_images:
+    problems.append(
+        f'config.model.ema_decay={config.model.ema_decay} and '
+        f'config.model.ema_halflife_images={config.model.ema_halflife_images}'
+        ' both set the decoder\'s average: set one (the other 0 / None).')
   return problems
 
 

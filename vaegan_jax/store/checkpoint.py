@@ -209,9 +209,9 @@ class Checkpointer:
     if problems:
       raise integrity.DamagedCheckpoint(step, problems)
     try:
-      self.check_compatible(step, abstract_state, hint)
       target = state_lib.fields_saved(
           self.manager.item_metadata(step)['state'].tree, abstract_state)
+      self.check_compatible(step, target, hint)
       restored = self.manager.restore(step, args=ocp.args.Composite(
           state=ocp.args.StandardRestore(target),
           data=ocp.args.JsonRestore()))
@@ -226,7 +226,7 @@ class Checkpointer:
     logging.info('Restored checkpoint %d from %s', step, self.directory)
     state = restored['state']
     if target is not abstract_state:
-      state = abstract_state.replace(**state)
+      state = state_lib.restored_state(abstract_state, state, step)
     return state, restored['data']
 
   def restore_newest(self, abstract_state: PyTree, hint: str = ''

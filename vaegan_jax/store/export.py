@@ -2,7 +2,9 @@
 
 `python main.py --mode=export` writes `<workdir>/export/model_step_<N>.msgpack`
 (`flax.serialization` msgpack): the three networks' parameters and
-BatchNorm statistics as numpy arrays, and the model's configuration as JSON.
+BatchNorm statistics as numpy arrays (and the decoder's moving average as
+'decoder_ema', where the run keeps one: sample with it), and the model's
+configuration as JSON.
 Reading it needs flax and this package's `models`, not orbax:
 
     from vaegan_jax.store import export
@@ -10,6 +12,8 @@ Reading it needs flax and this package's `models`, not orbax:
     config, variables = export.load('model_step_1000.msgpack')
     decoder = networks.build(config).decoder
     images = decoder.apply(variables['decoder'], z, train=False)
+    samples = decoder.apply(export.sampling_decoder(variables), z,
+                            train=False)
 """
 
 import json
@@ -27,6 +31,7 @@ from vaegan_jax.model import networks
 from vaegan_jax.store import workdir
 
 FORMAT = 'vaegan_jax.export'
+EMA = 'decoder_ema'  # the decoder's moving average, where the run has one
 VERSION = 1
 
 
@@ -37,12 +42,15 @@ def save(path: str, config: ml_collections.ConfigDict, state: Any,
   Args:
     path: the .msgpack file to write (its directory is created).
     config: the run's configuration.
-    state: a TrainState (only `params` and `batch_stats` are written).
+    state: a TrainState (its `params`, `batch_stats` and `ema` are
+      written).
     step: the checkpoint's step.
   """
   variables = {net: {'params': state.params[net],
                      'batch_stats': state.batch_stats[net]}
                for net in networks.NETWORKS}
+  if getattr(state, 'ema', None) is not None:
+    variables[EMA] = dict(state.ema)
   blob = {
       'format': FORMAT,
       'version': VERSION,
@@ -73,3 +81,9 @@ def load(path: str) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
                      '(python main.py --mode=export).')
   config = workdir.config_from_dict(json.loads(blob['config']))
   return config, blob['variables']
+
+
+def sampling_decoder(variables: dict[str, Any]) -> dict[str, Any]:
+  """The decoder's variables to sample with: its moving average where the
+  export has one ('decoder_ema'), else the decoder's own."""
+  return variables.get(EMA, variables['decoder'])

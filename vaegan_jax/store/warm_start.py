@@ -3,7 +3,9 @@
 `config.init_from` names a run's workdir (its latest checkpoint) or one of
 its checkpoints (`<workdir>/checkpoints/<step>`); `config.init_networks`
 names which networks take that run's parameters and BatchNorm statistics
-(e.g. ('decoder',): pretrain a VAE, then train the GAN from its decoder).
+(e.g. ('decoder',): pretrain a VAE, then train the GAN from its decoder);
+the decoder brings its moving average where both runs keep one (a run
+without one gives its decoder as the average's start).
 Everything else of the new run starts afresh: the other networks, every
 optimizer state, the step and the data order. A workdir with checkpoints of
 its own resumes from them instead (`train._initial_state`).
@@ -12,11 +14,13 @@ its own resumes from them instead (`train._initial_state`).
 from typing import Sequence
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 from absl import logging
 from etils import epath
 
 from vaegan_jax import errors
+from vaegan_jax.model import ema
 from vaegan_jax.store import restore
 from vaegan_jax.model import state as state_lib
 from vaegan_jax.store import workdir as workdir_lib
@@ -98,9 +102,14 @@ def initialise(state: state_lib.TrainState, config: ml_collections.ConfigDict,
   params, batch_stats = dict(state.params), dict(state.batch_stats)
   for net in networks:
     params[net], batch_stats[net] = old.params[net], old.batch_stats[net]
+  average = state.ema  # the decoder's: init_from's, or its decoder's copy
+  if average is not None and 'decoder' in networks:
+    average = old.ema if old.ema is not None else ema.init(
+        *jax.tree.map(jnp.copy, (old.params['decoder'],
+                                 old.batch_stats['decoder'])))
   count = sum(x.size for net in networks
               for x in jax.tree.leaves(old.params[net]))
   logging.info('Initialised the %s from %s, step %d (%d parameters, and '
                'BatchNorm statistics); optimizer states start afresh.',
                ', '.join(networks), workdir, step, count)
-  return state.replace(params=params, batch_stats=batch_stats)
+  return state.replace(params=params, batch_stats=batch_stats, ema=average)
