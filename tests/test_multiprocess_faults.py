@@ -14,7 +14,9 @@ import pytest
 
 from tests import helpers
 from tests import test_multiprocess
+from vaegan_jax.output import writers
 from vaegan_jax.run import watchdog
+from vaegan_jax.store import checkpoint as checkpoint_lib
 
 _TIMEOUT = 8  # --heartbeat_timeout_seconds for these runs
 _STEP = re.compile(r'step (\d+)/')
@@ -103,3 +105,62 @@ def test_a_killed_process_ends_the_other_in_one_line(tmp_path):
   for noise in ('Traceback', 'Fatal Python error', 'Check failed',
                 '*** '):
     assert noise not in out, out[-6000:]
+
+
+@pytest.fixture(scope='module')
+def preempted(tmp_path_factory):
+  """A run both of whose processes got SIGTERM mid-run, as in a preemption:
+  its workdir, its processes' exit statuses and outputs."""
+  workdir = tmp_path_factory.mktemp('preempted') / 'run'
+  run = _Run(workdir, 100000)
+  try:
+    run.wait_for_step(3)
+    for proc in run.procs:  # one after the other, as a scheduler does
+      proc.send_signal(signal.SIGTERM)
+    statuses = [run.wait(i, 120) for i in range(2)]
+  finally:
+    run.kill()
+  time.sleep(0.5)  # the readers' last lines
+  return workdir, statuses, [run.output(i) for i in range(2)]
+
+
+def _stopped_at(out: str) -> int:
+  found = re.findall(r'Stopped at step (\d+) by SIGTERM', out)
+  assert len(found) == 1, out[-6000:]
+  return int(found[0])
+
+
+@pytest.mark.slow
+def test_sigterm_to_both_saves_the_same_step_and_exits_0(preempted):
+  workdir, statuses, outputs = preempted
+  assert statuses == [0, 0], '\n'.join(o[-4000:] for o in outputs)
+  steps = [_stopped_at(out) for out in outputs]
+  assert steps[0] == steps[1], steps
+  saved = checkpoint_lib.Checkpointer(str(workdir),
+                                      read_only=True).manager.all_steps()
+  assert saved[-1] == steps[0], (saved, steps)
+  for out in outputs:
+    assert 'Traceback' not in out, out[-6000:]
+
+
+@pytest.mark.slow
+def test_a_restart_of_both_resumes_from_the_last_checkpoint(preempted):
+  workdir, _, outputs = preempted
+  stopped = _stopped_at(outputs[0])
+  run = _Run(workdir, stopped + 2)
+  try:
+    statuses = [run.wait(i, 400) for i in range(2)]
+  finally:
+    run.kill()
+  time.sleep(0.5)
+  outputs = [run.output(i) for i in range(2)]
+  assert statuses == [0, 0], '\n'.join(o[-4000:] for o in outputs)
+  for out in outputs:
+    assert f'Resuming from the checkpoint at step {stopped}.' in out, (
+        out[-6000:])
+  logged = [r['step'] for r in writers.read_jsonl(
+      str(workdir / writers.METRICS_FILE)) if 'loss/kl' in r]
+  assert logged == list(range(1, stopped + 3)), logged
+  saved = checkpoint_lib.Checkpointer(str(workdir),
+                                      read_only=True).manager.all_steps()
+  assert saved[-1] == stopped + 2, saved
