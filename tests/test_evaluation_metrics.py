@@ -11,6 +11,8 @@ from tests import helpers
 from vaegan_jax import data
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import quality
+from vaegan_jax.metrics import reference_stats
+from vaegan_jax.run import modes
 from vaegan_jax.run import train
 from vaegan_jax.run import validation
 
@@ -58,6 +60,18 @@ def test_a_run_records_the_new_metrics_and_keeps_the_best_by_kid(
   expected = quality.SampleQuality(config, held).reconstruction_fid(
       model.decode(model.encode(held)[0]))['rfid']
   assert record['rfid'] == pytest.approx(expected, rel=1e-6)
+  # --mode=evaluate writes the reference statistics others can score
+  # against; scored against that file, the same checkpoint gets the same FID.
+  stats = str(tmp_path / 'reference.npz')
+  config.eval.write_reference_stats = stats
+  first = modes.evaluate_checkpoint(config, str(run), 'latest')
+  mu, sigma = reference_stats.load(stats)[:2]
+  assert mu.ndim == 1 and sigma.shape == (len(mu), len(mu))
+  config.eval.write_reference_stats = None
+  config.eval.fid_reference = stats
+  again = modes.evaluate_checkpoint(config, str(run), 'latest')
+  assert again['fid'] == pytest.approx(first['fid'], rel=1e-4)
+  assert 'kid' not in again  # KID needs the reference's features
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ from vaegan_jax.output import sample_files
 from vaegan_jax.run import opening
 from vaegan_jax.output import writers
 from vaegan_jax.metrics import fid_protocol
+from vaegan_jax.metrics import quality
 
 
 def evaluate_checkpoint(config: ml_collections.ConfigDict | None, workdir: str,
@@ -54,6 +55,9 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict | None, workdir: str,
     finally:
       writer.close()
   logging.info('Wrote the evaluation of step %d to %s', step, out)
+  if config.eval.write_reference_stats:
+    quality.write_reference_statistics(
+        config, config.eval.write_reference_stats, evaluator.held_out)
   return results
 
 
