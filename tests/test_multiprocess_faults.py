@@ -1,7 +1,8 @@
 """Faults of a two-process run on localhost (`main.py --distributed`): a
 process killed mid-run ends the other within the heartbeat timeout in one
-line; SIGTERM to both (a preemption) saves the same step in both and exits
-0; a restart of both resumes from that step."""
+line; SIGTERM to one of them (a preemption notice reaching the hosts at
+different times) saves the same step in both and exits 0; a restart of both
+resumes from that step."""
 
 import re
 import signal
@@ -109,14 +110,16 @@ def test_a_killed_process_ends_the_other_in_one_line(tmp_path):
 
 @pytest.fixture(scope='module')
 def preempted(tmp_path_factory):
-  """A run both of whose processes got SIGTERM mid-run, as in a preemption:
-  its workdir, its processes' exit statuses and outputs."""
+  """A run whose process 1 got SIGTERM mid-run, as in a preemption whose
+  notice reaches the hosts at different times: its workdir, its processes'
+  exit statuses and outputs."""
   workdir = tmp_path_factory.mktemp('preempted') / 'run'
   run = _Run(workdir, 100000)
   try:
     run.wait_for_step(3)
-    for proc in run.procs:  # one after the other, as a scheduler does
-      proc.send_signal(signal.SIGTERM)
+    # The notice reaches process 1 first; process 0 stops at the same step
+    # (its own notice, later, would find it saving or gone).
+    run.procs[1].send_signal(signal.SIGTERM)
     statuses = [run.wait(i, 120) for i in range(2)]
   finally:
     run.kill()
@@ -125,13 +128,14 @@ def preempted(tmp_path_factory):
 
 
 def _stopped_at(out: str) -> int:
-  found = re.findall(r'Stopped at step (\d+) by SIGTERM', out)
+  found = re.findall(r'Stopped at step (\d+) by (?:SIGTERM|a signal to '
+                     r'another process)\.', out)
   assert len(found) == 1, out[-6000:]
   return int(found[0])
 
 
 @pytest.mark.slow
-def test_sigterm_to_both_saves_the_same_step_and_exits_0(preempted):
+def test_sigterm_to_one_saves_the_same_step_in_both_and_exits_0(preempted):
   workdir, statuses, outputs = preempted
   assert statuses == [0, 0], '\n'.join(o[-4000:] for o in outputs)
   steps = [_stopped_at(out) for out in outputs]

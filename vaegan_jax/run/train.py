@@ -252,7 +252,8 @@ def _loop(config, state, train_iter, train_step, ckpt, writer, evaluator,
           step, eval_metrics['kl'])
       if interrupted or collapsed:
         ckpt.wait()
-        why = (f'{stop.signal_name}. Run the same command to resume'
+        signal_name = stop.signal_name or 'a signal to another process'
+        why = (f'{signal_name}. Run the same command to resume'
                if interrupted else 'posterior collapse '
                '(config.eval.stop_on_collapse)')
         logging.warning('Stopped at step %d by %s; checkpoint saved in %s.',
