@@ -68,8 +68,8 @@ def test_every_network_uses_the_condition():
   z = jax.random.normal(jax.random.key(1), (2, 8))
   one, two = jnp.eye(10)[jnp.array([1, 1])], jnp.eye(10)[jnp.array([2, 2])]
   for net, inputs in (('encoder', x), ('decoder', z), ('discriminator', x)):
-    apply = lambda c, net=net, inputs=inputs: nets[net].apply(
-        v(net), inputs, train=False, condition=c)
+    apply = lambda c, net=net, inputs=inputs: nets.apply(
+        net, v(net), inputs, c, train=False)
     assert helpers.max_abs_diff(apply(one), apply(two)) > 1e-6, net
 
 

@@ -80,19 +80,18 @@ def make_bound_fn(config: ml_collections.ConfigDict):
 
   def per_image(variables, images, eps, conditions=None):
     b, k, d = eps.shape
-    kw = lambda c: {} if c is None else {'condition': c}
-    mean, logvar = nets.encoder.apply(variables['encoder'], images,
-                                      train=False, **kw(conditions))
+    mean, logvar = nets.apply('encoder', variables['encoder'], images,
+                              conditions, train=False)
     z = mean[:, None] + jnp.exp(0.5 * logvar)[:, None] * eps  # [B, k, D]
     repeated = (None if conditions is None
                 else jnp.repeat(conditions, k, axis=0))
-    decoded = nets.decoder.apply(variables['decoder'], z.reshape(b * k, d),
-                                 train=False, **kw(repeated))
+    decoded = nets.apply('decoder', variables['decoder'],
+                         z.reshape(b * k, d), repeated, train=False)
     target = jnp.repeat(images, k, axis=0)
     if space == 'features':
-      features = lambda x, c: nets.discriminator.apply(
-          variables['discriminator'], x, train=False, features_only=True,
-          **kw(c))[1]
+      features = lambda x, c: nets.apply(
+          'discriminator', variables['discriminator'], x, c, train=False,
+          features_only=True)[1]
       target, decoded = features(target, repeated), features(decoded,
                                                              repeated)
     density = laplace_log_density if l1 else gaussian_log_density

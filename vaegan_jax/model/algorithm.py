@@ -211,9 +211,8 @@ def _apply(nets: networks.Networks, net: str, params: PyTree, x: jax.Array,
            stats: PyTree, condition: jax.Array | None
            ) -> tuple[Any, PyTree]:
   """One training-mode pass of `net`: (output, its new BatchNorm stats)."""
-  kwargs = {} if condition is None else {'condition': condition}
-  out, new = nets[net].apply({'params': params, 'batch_stats': stats}, x,
-                             train=True, mutable=['batch_stats'], **kwargs)
+  out, new = nets.apply(net, {'params': params, 'batch_stats': stats}, x,
+                        condition, train=True, mutable=['batch_stats'])
   return out, new.get('batch_stats', {})
 
 

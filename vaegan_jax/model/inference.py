@@ -53,11 +53,8 @@ class Inference:
                         config.data.channels)
 
     def apply(net, variables, rows):
-      if self.condition_shape is None:
-        return self.nets[net].apply(variables, rows, train=False)
-      x, condition = rows
-      return self.nets[net].apply(variables, x, train=False,
-                                  condition=condition)
+      x, condition = rows if self.condition_shape else (rows, None)
+      return self.nets.apply(net, variables, x, condition, train=False)
 
     self._apply = {net: parallel.batched(functools.partial(apply, net),
                                          self.mesh, batch_size)

@@ -211,13 +211,28 @@ def _with_minibatch_std(x: jax.Array, group: int = 4) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True)
 class Networks:
-  """The three modules of one configuration."""
+  """The three modules of one configuration, initialised and applied by
+  name: the one place that passes a conditional model its conditions."""
   encoder: Encoder
   decoder: Decoder
   discriminator: Discriminator
 
-  def __getitem__(self, name: str) -> nn.Module:
-    return getattr(self, name)
+  def init(self, name: str, rng: jax.Array, x: jax.Array,
+           condition: jax.Array | None = None, **kwargs) -> Any:
+    """`Module.init` of the network `name` ('encoder', 'decoder' or
+    'discriminator'); `condition` is passed only if given."""
+    if condition is not None:
+      kwargs['condition'] = condition
+    return getattr(self, name).init(rng, x, **kwargs)
+
+  def apply(self, name: str, variables: Any, x: jax.Array,
+            condition: jax.Array | None = None, **kwargs) -> Any:
+    """`Module.apply` of the network `name`, e.g. `nets.apply('decoder',
+    variables, z, condition, train=False)`; `condition` is passed only if
+    given (an unconditional model takes none)."""
+    if condition is not None:
+      kwargs['condition'] = condition
+    return getattr(self, name).apply(variables, x, **kwargs)
 
 
 def build(config: ml_collections.ConfigDict) -> Networks:

@@ -65,13 +65,12 @@ def _init(config: ml_collections.ConfigDict, rng: jax.Array) -> TrainState:
   image = jnp.zeros((1, *image_shape(config)), jnp.float32)
   z = jnp.zeros((1, architectures.latent_dim(config)), jnp.float32)
   inputs = {'encoder': image, 'decoder': z, 'discriminator': image}
-  kwargs = {}
+  condition = None
   if condition_shape(config):
-    kwargs['condition'] = jnp.zeros((1, *condition_shape(config)),
-                                    jnp.float32)
+    condition = jnp.zeros((1, *condition_shape(config)), jnp.float32)
   keys = dict(zip(networks.NETWORKS, jax.random.split(rng, 3)))
-  variables = {net: nets[net].init(keys[net], inputs[net], train=False,
-                                   **kwargs)
+  variables = {net: nets.init(net, keys[net], inputs[net], condition,
+                              train=False)
                for net in networks.NETWORKS}
   params = {net: v['params'] for net, v in variables.items()}
   return TrainState(

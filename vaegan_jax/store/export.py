@@ -70,7 +70,7 @@ def load(path: str) -> tuple[ml_collections.ConfigDict, dict[str, Any]]:
 
   Returns:
     (config, variables): `variables[net]` is {'params', 'batch_stats'} for
-    `networks.build(config)[net].apply(variables[net], x, train=False)`.
+    `networks.build(config).apply(net, variables[net], x, train=False)`.
 
   Raises:
     ValueError: the file is not an export of this package.
