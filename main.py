@@ -115,7 +115,9 @@ def main(argv):
         _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
         heartbeat_timeout_seconds=watchdog.jax_heartbeat_timeout(
             _HEARTBEAT_TIMEOUT.value))
-    watchdog.start(_HEARTBEAT_TIMEOUT.value)
+    dog = watchdog.start(_HEARTBEAT_TIMEOUT.value)
+  else:
+    dog = None
   workdir = _workdir()
   try:
     if _MODE.value == 'train':
@@ -134,6 +136,10 @@ def main(argv):
                               _SAMPLE_FORMAT.value, _OUTPUT_DIR.value)
   except errors.UserError as e:
     sys.exit(f'Error: {e}')
+  except jax.errors.JaxRuntimeError as e:
+    if dog is None:
+      raise
+    dog.end_after_failure(e)  # a peer gone: one line, not JAX's abort
   except KeyboardInterrupt:  # outside training, which stops by itself
     sys.exit(f'Stopped by Ctrl-C: --mode={_MODE.value} did not finish.')
 

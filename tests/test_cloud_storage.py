@@ -253,11 +253,11 @@ def test_weights_reports_and_timings_on_gs(gcs):
     inception_weights.load_variables(f'gs://{BUCKET}/inception_fid.npz')
   experiment = definitions.EXPERIMENTS['compare']
   workdir = f'gs://{BUCKET}/experiments/compare'
-  path = report.write(experiment, workdir, 'the command')
+  path = report.write(experiment, workdir)
   assert path == f'{workdir}/report.md'
   assert fs.cat(path[len('gs://'):]).decode().startswith(
       f'# {experiment.title}')
-  directory = runner.run_dir(workdir, experiment.runs[0])
+  directory = runner.run_dir(workdir, experiment.runs[0], 0)
   runner._write_timing(directory, {'sessions': [], 'step': 3})  # pylint: disable=protected-access
   assert runner.read_timing(directory)['step'] == 3
   assert runner.is_finished(directory, 3)

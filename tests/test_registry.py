@@ -54,8 +54,9 @@ def test_a_registered_metric_is_recorded_and_selects_the_best_checkpoint(
   with open(tmp_path / 'eval_metrics.json') as f:
     record = json.load(f)
   assert record['step'] == 3 and record['toy'] == TOY_VALUES[2]
-  # Every number of the record is a registered metric.
-  assert set(record) - {'step', 'fid_protocol'} <= {
+  # Every number of the record is a registered metric (beside the step, the
+  # FID protocol and which decoder drew the samples and reconstructions).
+  assert set(record) - {'step', 'fid_protocol', 'decoders'} <= {
       m.name for g in registry.GROUPS for m in registry.of_group(g)}
   # Higher is better: step 2 (5.0) is kept beside the latest, step 3.
   ckpt = checkpoint_lib.Checkpointer(str(tmp_path), best_metric='toy',

@@ -156,6 +156,22 @@ class PeerWatchdog:
                 f's: it was killed or its host is down')
     return None
 
+  def end_after_failure(self, error: BaseException) -> None:
+    """Ends the process after a collective failed (a peer closed its
+    connection): waits up to `timeout` seconds for the heartbeats to name
+    the lost peer, then ends with one line, as `_watch` does, before JAX's
+    shutdown at exit can abort the process with a C++ stack trace."""
+    deadline = time.monotonic() + self.timeout + 2 * _INTERVAL
+    problem = None
+    while problem is None and time.monotonic() < deadline:
+      time.sleep(_INTERVAL / 2)
+      problem = self.problem(time.monotonic())
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ''
+    self.stop()
+    self._end(problem or f'a collective with the other processes failed '
+              f'({type(error).__name__}: {first[:200]}): another process '
+              'was probably killed or lost')
+
   def _end(self, problem: str) -> None:
     """Writes one line, flushes the logs and ends the process."""
     line = (f'Error: {problem}, so process {self._id} stops too '
