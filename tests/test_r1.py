@@ -71,6 +71,7 @@ def _norm(tree):
   return float(jnp.sqrt(sum(jnp.sum(x ** 2) for x in jax.tree.leaves(tree))))
 
 
+@pytest.mark.slow
 def test_a_lazy_steps_penalty_gradient_is_k_times_the_eager_ones():
   r1 = {'loss__r1_weight': 10.0}
   without, _ = _step(8)

@@ -99,9 +99,12 @@ FEATURES = {'plain': {},
                         'loss__augment_llike': True},
             'r1': {'loss__r1_weight': 10.0, 'loss__r1_every': 4}}
 R1_ROW = {'plain': {}, 'augment': {}, 'r1': {'r1': 20.0}}
+# With augmentation or R1 on, the isolation tests run in the slow tier.
+_FEATURE_PARAMS = [f if f == 'plain' else pytest.param(f, marks=pytest.mark.slow)
+                   for f in sorted(FEATURES)]
 
 
-@pytest.mark.parametrize('features', sorted(FEATURES))
+@pytest.mark.parametrize('features', _FEATURE_PARAMS)
 def test_a_encoder_gradient_is_its_own_loss_alone(features):
   # With reconstructions in the GAN loss, L_GAN could reach the encoder.
   config = helpers.tiny_config(loss__discriminate_recon=True,
@@ -117,7 +120,7 @@ def test_a_encoder_gradient_is_its_own_loss_alone(features):
   assert _norm(ref['gan']['decoder']) > 0
 
 
-@pytest.mark.parametrize('features', sorted(FEATURES))
+@pytest.mark.parametrize('features', _FEATURE_PARAMS)
 def test_b_discriminator_gradient_is_the_gan_loss_alone(features):
   config = helpers.tiny_config(loss__discriminate_recon=True,
                                **FEATURES[features])
@@ -231,7 +234,8 @@ def test_the_decoders_llike_backward_pass_is_the_encoders():
   assert shared < 0.95 * flops(one_cotangent_per_network)
 
 
-@pytest.mark.parametrize('objective', ['vaegan', 'blend'])
+@pytest.mark.parametrize('objective', [
+    'vaegan', pytest.param('blend', marks=pytest.mark.slow)])
 def test_the_generator_copy_gives_the_same_gradients_for_less_work(objective):
   # The decoder's parameters, read a second time by its generator passes,
   # let each decoder term's backward pass stop where its own passes end.
