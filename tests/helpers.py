@@ -27,6 +27,18 @@ def tiny_config(**overrides):
   return config
 
 
+def run_config(num_steps, **overrides):
+  """The tiny config on the bundled digits for a whole training run of
+  `num_steps`: a log line every step, a checkpoint every 3, no evaluation."""
+  config = tiny_config(**overrides)
+  config.data.name = 'bundled_mnist'
+  config.train.num_steps = num_steps
+  config.train.log_every = 1
+  config.train.checkpoint_every = 3
+  config.eval.every = 0
+  return config
+
+
 @contextlib.contextmanager
 def optimised_compilation():
   """`jax.jit` with XLA's optimisations inside the block, for code whose run

@@ -26,14 +26,7 @@ from vaegan_jax.store import warm_start
 ROOT = helpers.ROOT
 
 
-def _config(num_steps, **overrides):
-  config = helpers.tiny_config(**overrides)
-  config.data.name = 'bundled_mnist'
-  config.train.num_steps = num_steps
-  config.train.log_every = 1
-  config.train.checkpoint_every = 3
-  config.eval.every = 0
-  return config
+_config = helpers.run_config
 
 
 def _restore(workdir, config, step=None):
@@ -47,10 +40,16 @@ def _restore(workdir, config, step=None):
 
 @pytest.mark.slow  # a whole training run
 def test_resume_is_exact(tmp_path, caplog):
-  straight = train.train_and_evaluate(_config(6), str(tmp_path / 'a'))
-  train.train_and_evaluate(_config(3), str(tmp_path / 'b'))
-  resumed = train.train_and_evaluate(_config(6), str(tmp_path / 'b'))
+  # With the decoder's moving average on, which the checkpoint carries too.
+  ema = {'model__ema_decay': 0.9}
+  straight = train.train_and_evaluate(_config(6, **ema), str(tmp_path / 'a'))
+  train.train_and_evaluate(_config(3, **ema), str(tmp_path / 'b'))
+  resumed = train.train_and_evaluate(_config(6, **ema), str(tmp_path / 'b'))
   assert int(resumed.step) == 6
+  chex.assert_trees_all_equal(jax.device_get(resumed.ema),
+                              jax.device_get(straight.ema))
+  assert helpers.max_abs_diff(
+      resumed.ema['params'], resumed.params['decoder']) > 0
   chex.assert_trees_all_equal(jax.device_get(resumed.params),
                               jax.device_get(straight.params))
   chex.assert_trees_all_equal(jax.device_get(resumed.opt_state),
@@ -63,7 +62,7 @@ def test_resume_is_exact(tmp_path, caplog):
   assert len(history) == 1
   assert json.loads(history[0].read_text())['train']['num_steps'] == 3
   # Resuming with the same config again changes nothing there.
-  train.train_and_evaluate(_config(6), str(tmp_path / 'b'))
+  train.train_and_evaluate(_config(6, **ema), str(tmp_path / 'b'))
   assert len(list((tmp_path / 'b' / 'config_history').iterdir())) == 1
 
 
