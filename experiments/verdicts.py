@@ -362,6 +362,44 @@ def collapse(groups: Groups) -> str:
           + '.')
 
 
+# The features experiment's target for the default run: mean FID at most
+# TARGET_FID, mean precision and recall at least TARGET_PR.
+TARGET_FID = 20.0
+TARGET_PR = 0.80
+FEATURES_ALONE = ('ema', 'augment', 'r1')
+
+
+def features(groups: Groups) -> str:
+  if 'none' not in groups or not groups['none']:
+    return 'The run without features is needed to decide.'
+  base = _values(groups['none'], 'fid')
+  parts = []
+  for name in FEATURES_ALONE:
+    if groups.get(name):
+      c = compare_groups(_values(groups[name], 'fid'), base)
+      parts.append(f'{groups[name][0].run.label} alone: FID '
+                   f'{c.a.text(1)}, {_direction(c)}')
+  meeting = []
+  for name, seeds in groups.items():
+    means = {k: summarise(_values(seeds, k))
+             for k in ('fid', 'precision', 'recall')}
+    if any(m is None for m in means.values()):
+      continue
+    if (means['fid'].mean <= TARGET_FID
+        and means['precision'].mean >= TARGET_PR
+        and means['recall'].mean >= TARGET_PR):
+      meeting.append(f'{seeds[0].run.label} ({len(seeds)} seeds: FID '
+                     f'{means["fid"].text(1)}, precision '
+                     f'{means["precision"].text(3)}, recall '
+                     f'{means["recall"].text(3)})')
+  target = (f'The target (mean FID ≤ {TARGET_FID:g}, precision and recall '
+            f'≥ {TARGET_PR:.2f}) is met by '
+            + ('; '.join(meeting) if meeting else 'no run') + '.')
+  return (f'{target} Against none (FID '
+          f'{summarise(base).text(1)}; {_seeds_line(groups)}; a difference '
+          f'counts at p < {ALPHA:g}): ' + '; '.join(parts) + '.')
+
+
 def still_falling(fid_by_step: Mapping[int, Sequence[float]]
                   ) -> bool | None:
   """Whether FID was still falling at the last evaluation.
@@ -387,4 +425,5 @@ def still_falling(fid_by_step: Mapping[int, Sequence[float]]
 VERDICTS: dict[str, Callable[[Groups], str]] = {
     'compare': compare, 'ablation': ablation, 'lr': lr,
     'translation': translation_claim, 'feature_layer': feature_layer,
-    'conditional': conditional_claim, 'collapse': collapse}
+    'conditional': conditional_claim, 'collapse': collapse,
+    'features': features}

@@ -176,6 +176,27 @@ def test_translation_holds_when_the_vaegan_keeps_more_sharpness():
       'The claim is not resolved')
 
 
+def test_features_names_the_runs_meeting_the_target_and_each_features_effect():
+  experiment = definitions.FEATURES
+  def groups(fid, precision, recall):
+    return {run.name: [_result(run, seed, {
+        'fid': fid[run.name] + d, 'precision': precision + d / 100,
+        'recall': recall + d / 100}) for seed, d in enumerate((-1, 0, 1))]
+        for run in experiment.runs}
+  fid = {'none': 30.0, 'ema': 25.0, 'augment': 30.2, 'r1': 40.0,
+         'ema_mbstd': 19.0, 'all': 21.0}
+  text = verdicts.features(groups(fid, 0.85, 0.82))
+  assert 'is met by EMA + minibatch std (3 seeds: FID 19.0' in text
+  assert 'EMA + minibatch std + augmentation + R1 (' not in text  # FID 21
+  assert 'EMA alone: FID 25.0 ± 2.5, lower' in text
+  assert 'augmentation alone: FID 30.2 ± 2.5, not resolved' in text
+  assert 'R1 alone: FID 40.0 ± 2.5, higher' in text
+  # Precision under 0.80: no run meets the target, whatever its FID.
+  assert 'is met by no run' in verdicts.features(groups(fid, 0.79, 0.9))
+  assert 'is needed' in verdicts.features(
+      {k: v for k, v in groups(fid, 0.9, 0.9).items() if k != 'none'})
+
+
 def test_fid_still_falls_where_the_last_drop_beats_the_interval():
   assert verdicts.still_falling({200: [50, 52, 54], 400: [40, 41, 42]})
   # A drop of 1 inside an interval of about ±2.5: no longer falling.
