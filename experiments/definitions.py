@@ -291,7 +291,11 @@ FEATURES = Experiment(
           Run('ema_mbstd', 'EMA + minibatch std',
               _features(**EMA, **MINIBATCH_STD)),
           Run('all', 'EMA + minibatch std + augmentation + R1',
-              _features(**EMA, **MINIBATCH_STD, **AUGMENT, **R1))),
+              _features(**EMA, **MINIBATCH_STD, **AUGMENT, **R1)),
+          Run('r1_ema_mbstd', 'R1 + EMA + minibatch std',
+              _features(**R1, **EMA, **MINIBATCH_STD)),
+          Run('r1_strong', 'R1 of weight 1', _features(
+              **{**R1, 'loss.r1_weight': 1.0}))),
     defaults={'train.num_steps': 1000, 'train.log_every': 10,
               'eval.every': 500, 'eval.split': 'validation'},
     seeds=3)
