@@ -92,7 +92,9 @@ GPU_PLAN = {
     'profile_steps': 5,
 }
 DRY_PLAN = {
-    **GPU_PLAN, 'arch': 'tiny', 'batches': [4], 'compile_dtypes': ['float32'],
+    # float32 steps only: the profile section runs the bfloat16 step.
+    **GPU_PLAN, 'arch': 'tiny', 'batches': [4], 'dtypes': ['float32'],
+    'compile_dtypes': ['float32'],
     'steps': 3, 'warmup': 1,
     'torch_compile_backend': 'eager', 'torch_compile_mode': 'default',
     'profile_batches': [4], 'profile_steps': 2, 'min_case_s': 5.0, 'jpegs': 200,

@@ -39,8 +39,9 @@ def run(experiment: Experiment, config: ml_collections.ConfigDict,
     seeds: how many seeds each run repeats over (None: the experiment's
       `seeds`): `config.seed`, `config.seed + 1`, ...
     docs: where the finished seeds' small files are copied
-      (`<docs>/runs/<name>/seed_<k>/`) and the report written from them;
-      None: the report is written in `workdir` from its runs.
+      (`<docs>/runs/<name>/seed_<k>/`), the protocol's floors measured
+      (`floors.write`) and the report written from them; None: all three
+      go in `workdir`.
 
   Returns:
     The report's path, or None if a run was stopped (SIGTERM or Ctrl-C)
@@ -52,6 +53,8 @@ def run(experiment: Experiment, config: ml_collections.ConfigDict,
   from experiments import report  # pylint: disable=g-import-not-at-top
   from experiments import runner  # pylint: disable=g-import-not-at-top
   from experiments import records  # pylint: disable=g-import-not-at-top
+  from experiments import floors  # pylint: disable=g-import-not-at-top
+  floors.write(config, docs or workdir)
   for seed in runner.seeds(config, seeds or experiment.seeds):
     for r in runner.select(experiment, runs):
       logging.info('Run %s of %s, seed %d.', r.name, experiment.name, seed)

@@ -25,6 +25,7 @@ from vaegan_jax.output import writers
 from experiments import conditional
 from experiments import definitions
 from experiments import figures
+from experiments import floors
 from experiments import records
 from experiments import runner
 from experiments import translation
@@ -442,6 +443,9 @@ def write(experiment: definitions.Experiment, root: str) -> str:
   if any(r.config is not None for r in all_seeds):
     parts += ['', _settings(experiment, all_seeds, commands)]
   parts += ['', _quality_table(experiment, groups, finished)]
+  floors_line = floors.line(floors.read(root))
+  if floors_line:
+    parts += ['', floors_line]
   if any(finished.values()):
     sections = [_fid_section, _samples_section, _reconstructions_section] + [
         SECTIONS[name] for name in experiment.sections]

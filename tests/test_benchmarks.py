@@ -42,13 +42,13 @@ def test_dry_run_reports_every_section(tmp_path):
   assert _positive(pipeline['reads']['4'])
   expected = ({'jax', 'torch eager', 'torch eager-cl'} if HAS_TORCH
               else {'jax'})
-  for dtype in ('float32', 'bfloat16'):
-    rows = {r['impl']: r for r in results['steps']['rows']
-            if r['dtype'] == dtype}
-    assert set(rows) == expected, rows
-    for r in rows.values():
-      for key in ('median_s', 'images_per_s', 'gflop', 'mfu', 'compile_s'):
-        assert _positive(r[key]), (dtype, r['impl'], key, r[key])
+  # The dry run times float32 steps; its profile runs the bfloat16 step.
+  rows = {r['impl']: r for r in results['steps']['rows']}
+  assert set(rows) == expected, rows
+  for r in rows.values():
+    assert r['dtype'] == 'float32'
+    for key in ('median_s', 'images_per_s', 'gflop', 'mfu', 'compile_s'):
+      assert _positive(r[key]), (r['impl'], key, r[key])
   if HAS_TORCH:  # the dry run compiles float32 only
     compiled = [r for r in results['compile']['rows']
                 if r['impl'] == 'torch compile-cl']

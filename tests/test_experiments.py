@@ -16,6 +16,7 @@ from vaegan_jax import data
 import experiments
 from vaegan_jax.run import validation
 from experiments import definitions
+from experiments import floors
 from experiments import records
 from experiments import report
 from experiments import runner
@@ -314,6 +315,30 @@ def test_the_rule_commit_is_read_from_git():
   assert re.fullmatch('[0-9a-f]{40}', sha) and when.tzinfo is not None
 
 
+def test_floors_are_measured_once_per_protocol(tmp_path, monkeypatch):
+  measured = []
+  def measure(config):
+    measured.append(config.eval.split)
+    return {'protocol': floors.protocol(config), 'train_images': 4000,
+            'eval_images': 500, 'metrics': {'fid': 6.44, 'precision': 0.893,
+                                            'recall': 0.8821}}
+  monkeypatch.setattr(floors, 'measure', measure)
+  config = mnist.get_config()
+  assert floors.line(floors.read(str(tmp_path))) == ''
+  floors.write(config, str(tmp_path))
+  floors.write(config, str(tmp_path))
+  assert measured == ['test']
+  config.eval.split = 'validation'
+  assert floors.write(config, str(tmp_path))['protocol']['eval_split'] == (
+      'validation')
+  assert measured == ['test', 'validation']
+  assert floors.line(floors.read(str(tmp_path))) == (
+      '**Floors.** The 4,000 real training images scored as samples against '
+      'the 500 images of the validation split the runs are scored on: FID '
+      '6.4, precision 0.893, recall 0.882 (`floors.json`): what real digits '
+      'reach on this protocol, the best a model can be expected to.')
+
+
 @pytest.fixture(scope='module')
 def tiny_workdir(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('experiment'))
@@ -341,7 +366,7 @@ def _table_row(report_text, label):
 
 @pytest.mark.slow  # whole training runs
 def test_a_tiny_experiment_writes_its_report(tiny_workdir):
-  workdir, docs, _ = tiny_workdir
+  workdir, docs, config = tiny_workdir
   with open(os.path.join(docs, 'report.md')) as f:
     text = f.read()
   for figure in ('samples', 'reconstructions', 'losses', 'translation',
@@ -365,6 +390,13 @@ def test_a_tiny_experiment_writes_its_report(tiny_workdir):
     assert runner.read_result(TINY.runs[0], seed, seed_dir).config.seed == seed
     copied = os.path.join(docs, 'runs', 'vae', f'seed_{seed}')
     assert sorted(os.listdir(copied)) == sorted(runner.RECORD_FILES)
+  # The floors: the training digits scored against the evaluated ones.
+  found = floors.read(docs)
+  assert found['protocol'] == floors.protocol(config)
+  assert found['train_images'] == len(data.train_data(config)['image'])
+  assert found['eval_images'] == 64
+  assert 0 < found['metrics']['fid'] and found['metrics']['precision'] > 0.5
+  assert f'FID {found["metrics"]["fid"]:.1f}, precision ' in text
   # From the copies alone, the same report again.
   before = _outputs(pathlib.Path(docs))
   report.write(TINY, docs)
