@@ -295,7 +295,14 @@ FEATURES = Experiment(
           Run('r1_ema_mbstd', 'R1 + EMA + minibatch std',
               _features(**R1, **EMA, **MINIBATCH_STD)),
           Run('r1_strong', 'R1 of weight 1', _features(
-              **{**R1, 'loss.r1_weight': 1.0}))),
+              **{**R1, 'loss.r1_weight': 1.0})),
+          # Beyond the features: the prior's weight in the encoder's loss,
+          # which pulls the encoded digits towards the prior the samples
+          # are drawn from.
+          Run('ema_mbstd_kl3', 'EMA + minibatch std, KL weight 3',
+              _features(**EMA, **MINIBATCH_STD, **{'loss.kl_weight': 3.0})),
+          Run('ema_mbstd_kl10', 'EMA + minibatch std, KL weight 10',
+              _features(**EMA, **MINIBATCH_STD, **{'loss.kl_weight': 10.0}))),
     defaults={'train.num_steps': 1000, 'train.log_every': 10,
               'eval.every': 500, 'eval.split': 'validation'},
     seeds=3)
