@@ -48,7 +48,8 @@ class Experiment:
     sections: extra report sections besides the quality table and pictures:
       'losses' (losses at the end of training), 'translation',
       'conditional' (each class's samples and how the digits classifier
-      reads them).
+      reads them), 'prior_gap' (reconstructions against prior samples,
+      `prior_gap.measure`).
     seeds: how many seeds each run repeats over (--seeds overrides it).
   """
   name: str
@@ -305,6 +306,7 @@ FEATURES = Experiment(
               _features(**EMA, **MINIBATCH_STD, **{'loss.kl_weight': 10.0}))),
     defaults={'train.num_steps': 1000, 'train.log_every': 10,
               'eval.every': 500, 'eval.split': 'validation'},
+    sections=('prior_gap',),
     seeds=3)
 
 EXPERIMENTS: dict[str, Experiment] = {

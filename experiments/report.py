@@ -26,6 +26,7 @@ from experiments import conditional
 from experiments import definitions
 from experiments import figures
 from experiments import floors
+from experiments import prior_gap
 from experiments import records
 from experiments import runner
 from experiments import translation
@@ -414,8 +415,38 @@ def _conditional_section(experiment, finished, root) -> str:
   return '\n'.join(parts).rstrip() if len(parts) > 2 else ''
 
 
+def _prior_gap_section(experiment, finished, root) -> str:
+  del root  # Unused: a table only.
+  rows = []
+  for seeds in finished.values():
+    seeds = [r for r in seeds if 'prior_gap' in r.measures]
+    if not seeds:
+      continue
+    gaps = [r.measures['prior_gap'] for r in seeds]
+    rows.append([seeds[0].run.label, str(len(seeds))] + [
+        _summary([g[kind][k] for g in gaps], digits)
+        for kind in ('reconstructions', 'samples')
+        for k, digits in (('fid', 1), ('precision', 3), ('recall', 3))] + [
+            _summary([g['code_second_moment'] for g in gaps], 2)])
+  if not rows:
+    return ''
+  header = ('run', 'seeds', 'reconstructions: FID', 'precision', 'recall',
+            'samples: FID', 'precision', 'recall', 'codes\' E[μ² + σ²]')
+  return '\n'.join([
+      '## Prior samples against reconstructions', '', _table(header, rows),
+      '', f'The decoded posterior means of {prior_gap.COUNT:,} training '
+      f'digits, and {prior_gap.COUNT:,} decoded prior samples, each scored '
+      'against the evaluated digits, through the same decoder (the moving '
+      'average where a run keeps one). Where reconstructions score far '
+      'above samples, the decoder can draw digits but the prior\'s codes '
+      'land where no digit was encoded. The last column is the encoded '
+      'digits\' second moment per latent dimension (the prior\'s is 1). '
+      f'Mean over the seeds ± the {verdicts.CONFIDENCE:.0%} interval.'])
+
+
 SECTIONS = {'losses': _losses_section, 'translation': _translation_section,
-            'conditional': _conditional_section}
+            'conditional': _conditional_section,
+            'prior_gap': _prior_gap_section}
 
 
 def write(experiment: definitions.Experiment, root: str) -> str:

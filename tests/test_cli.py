@@ -10,11 +10,13 @@ import sys
 
 import pytest
 
+from configs import test as test_config
 from tests import helpers
 from vaegan_jax import errors
 from vaegan_jax.run import cli
 from vaegan_jax.run import opening
 from vaegan_jax.run import progress
+from vaegan_jax.run import train
 from vaegan_jax.store import export
 from vaegan_jax.store import workdir as workdir_lib
 
@@ -75,10 +77,10 @@ def test_a_read_command_refuses_a_model_override_in_one_line(tmp_path):
 @pytest.mark.slow  # three starts of main.py, about 40 s
 def test_sample_and_export_of_a_conditional_run_need_no_overrides(tmp_path):
   workdir = tmp_path / 'run'
-  status, out = main_py('--config=configs/test.py', f'--workdir={workdir}',
-                        '--config.model.conditional=True',
-                        '--config.train.num_steps=2')
-  assert status == 0, out
+  config = test_config.get_config()  # trained here: the modes are the test
+  config.model.conditional = True
+  config.train.num_steps = 2
+  train.train_and_evaluate(config, str(workdir))
   status, out = main_py('--mode=sample', f'--workdir={workdir}',
                         '--num_samples=2')
   assert status == 0, out
