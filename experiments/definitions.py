@@ -297,6 +297,10 @@ FEATURES = Experiment(
               _features(**R1, **EMA, **MINIBATCH_STD)),
           Run('r1_strong', 'R1 of weight 1', _features(
               **{**R1, 'loss.r1_weight': 1.0})),
+          # What L_llike sees with augmentation on: Dis_l of X and X̃ under
+          # the same draw, against the paper's L_llike (the 'augment' run).
+          Run('augment_llike', 'augmentation, also in L_llike',
+              _features(**AUGMENT, **{'loss.augment_llike': True})),
           # Beyond the features: the prior's weight in the encoder's loss,
           # which pulls the encoded digits towards the prior the samples
           # are drawn from.
