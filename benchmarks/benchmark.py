@@ -19,6 +19,7 @@ pipeline's images/s beside the step's.
 """
 
 import argparse
+import ast
 import contextlib
 import dataclasses
 import functools
@@ -118,9 +119,19 @@ def parse_args(argv=None) -> argparse.Namespace:
   return p.parse_args(argv)
 
 
+# The step both sides time: Algorithm 1 as the PyTorch reference implements
+# it, without the training features configs/mnist.py turns on (R1, the
+# decoder's moving average, the minibatch std); `--set` turns them on for
+# the JAX side alone.
+PLAIN_STEP = {'loss.r1_weight': 0.0, 'loss.augment': '',
+              'model.minibatch_std': False, 'model.ema_decay': 0.0,
+              'model.ema_halflife_images': None, 'model.ema_rampup': None}
+
+
 def make_config(arch: str, batch_size: int, dtype: str,
                 overrides: tuple[str, ...] = ()):
   config = importlib.import_module(CONFIGS[arch]).get_config()
+  config.update_from_flattened_dict(PLAIN_STEP)
   config.train.batch_size = batch_size
   config.model.dtype = dtype
   for override in overrides:
@@ -128,7 +139,15 @@ def make_config(arch: str, batch_size: int, dtype: str,
     *path, field = key.split('.')
     node = functools.reduce(getattr, path, config)
     old = getattr(node, field)  # AttributeError names a mistyped field
-    setattr(node, field, type(old)(value) if old is not None else value)
+    if isinstance(old, bool):
+      parsed = value.lower() in ('true', '1')
+    elif old is None:  # a placeholder: a number if it reads as one
+      parsed = value
+      with contextlib.suppress(ValueError, SyntaxError):
+        parsed = ast.literal_eval(value)
+    else:
+      parsed = type(old)(value)
+    setattr(node, field, parsed)
   return config
 
 

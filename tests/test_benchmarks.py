@@ -227,8 +227,8 @@ def test_a_case_that_fails_is_reported_and_the_next_case_runs(tmp_path):
 
 def test_cases_past_the_deadline_are_skipped_with_a_message(tmp_path):
   result = str(tmp_path / 'steps.json')
-  gpu.steps_child({**gpu.DRY_PLAN, 'dry_run': True}, result,
-                  time.time() + 1, 'eager')
+  gpu.steps_child({**gpu.DRY_PLAN, 'dtypes': ['bfloat16', 'float32'],
+                   'dry_run': True}, result, time.time() + 1, 'eager')
   out = json.loads(open(result).read())
   assert [(s['case'], s['dtype']) for s in out['skipped']] == [
       ('tiny:4', 'bfloat16'), ('tiny:4', 'float32')]
@@ -290,3 +290,20 @@ def test_trace_operations_are_grouped_by_kind():
       'broadcast_add_fusion': 'fusion', 'loop_add_fusion': 'fusion',
       'convert_convert_fusion.7': 'fusion', 'rng-bit-generator': 'other'}
   assert 'No profile' in trace_summary.table({'error': 'none'})[0]
+
+
+def test_the_timed_step_is_the_plain_one_unless_set():
+  # configs/mnist.py turns R1, the decoder's average and the minibatch std
+  # on; the PyTorch reference has none of them.
+  plain = benchmark.make_config('digits', 64, 'float32')
+  assert not plain.model.minibatch_std and plain.loss.r1_weight == 0.0
+  assert plain.model.ema_halflife_images is None
+  featured = benchmark.make_config(
+      'digits', 64, 'float32', ('model.minibatch_std=True',
+                                'model.ema_halflife_images=10000',
+                                'loss.r1_weight=0.1'))
+  assert featured.model.minibatch_std and featured.loss.r1_weight == 0.1
+  assert featured.model.ema_halflife_images == 10000
+  assert not benchmark.make_config(
+      'digits', 64, 'float32', ('model.minibatch_std=False',)
+  ).model.minibatch_std
