@@ -301,6 +301,10 @@ FEATURES = Experiment(
           # the same draw, against the paper's L_llike (the 'augment' run).
           Run('augment_llike', 'augmentation, also in L_llike',
               _features(**AUGMENT, **{'loss.augment_llike': True})),
+          # Whether the chosen combination still improves past 1,000 steps.
+          Run('r1_ema_mbstd_2000', 'R1 + EMA + minibatch std, 2,000 steps',
+              _features(**R1, **EMA, **MINIBATCH_STD,
+                        **{'train.num_steps': 2000})),
           # Beyond the features: the prior's weight in the encoder's loss,
           # which pulls the encoded digits towards the prior the samples
           # are drawn from.
