@@ -145,4 +145,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=cli.parse_flags)
+  app.run(main, flags_parser=lambda argv: cli.parse_flags(
+      cli.config_for_overrides(argv)))

@@ -82,7 +82,7 @@ def test_sample_and_export_of_a_conditional_run_need_no_overrides(tmp_path):
   config.train.num_steps = 2
   train.train_and_evaluate(config, str(workdir))
   status, out = main_py('--mode=sample', f'--workdir={workdir}',
-                        '--num_samples=2')
+                        '--num_samples=2', '--config.eval.batch_size=32')
   assert status == 0, out
   assert (workdir / 'samples' / 'step_2_seed_0.png').exists()
   status, out = main_py('--mode=export', '--config=configs/test.py',
@@ -176,3 +176,22 @@ def test_the_objectives_terms_are_their_weight_tables_rows():
       assert weighed == set(terms) | gp, objective
       assert {n for n, row in table.items() if row} == set(
           progress.TRAINED_NETWORKS[objective]), objective
+
+
+def test_a_reading_modes_overrides_need_no_config_flag():
+  given = ['main.py', '--mode=evaluate', '--workdir=w',
+           '--config.eval.split=test']
+  assert cli.config_for_overrides(given) == (
+      given[:1] + [f'--config={cli.DEFAULT_CONFIG}'] + given[1:])
+  assert os.path.exists(cli.DEFAULT_CONFIG)
+  for typed in (
+      ['main.py', '--config.train.num_steps=5'],  # training: its own config
+      ['main.py', '--mode=train', '--workdir=w', '--config.seed=1'],
+      ['main.py', '--mode', 'sample', '--config.eval.split=test'],  # no run
+      ['main.py', '--mode=export', '--workdir=w', '--config=c.py',
+       '--config.eval.split=test'],
+      ['main.py', '--mode=sample', '--workdir=w']):
+    assert cli.config_for_overrides(typed) == typed
+  assert cli.config_for_overrides(
+      ['main.py', '--mode', 'sample', '--workdir', 'w', '--config.eval.x=1']
+  )[1] == f'--config={cli.DEFAULT_CONFIG}'

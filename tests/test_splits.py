@@ -118,3 +118,14 @@ def test_the_digits_classifier_learns_from_the_training_part_only(
   assert not train & set(_rows(config, 'eval').tolist())
   assert not train & set(_rows(_config(eval__split='validation'),
                                'eval').tolist())
+
+
+def test_the_fid_record_names_the_split_scored():
+  from vaegan_jax.metrics import fid_protocol  # pylint: disable=g-import-not-at-top
+  for split in ('test', 'validation'):
+    record = fid_protocol.protocol(_config(eval__split=split), 'digits',
+                                   'net', 500, 500)
+    assert record['reference_data'].endswith(f', {split} split')
+  record = fid_protocol.protocol(_config(eval__fid_reference='train'),
+                                 'digits', 'net', 4000, 500)
+  assert record['reference_data'].endswith(', train split')

@@ -11,6 +11,7 @@ from typing import Any, Callable
 import ml_collections
 import numpy as np
 
+from vaegan_jax.data import arrays
 from vaegan_jax.data import sources
 from vaegan_jax.metrics import extractors
 from vaegan_jax.metrics import frechet
@@ -109,13 +110,15 @@ def protocol(config: ml_collections.ConfigDict, kind: str, network: str,
               "clean-fid's mode='legacy_pytorch')")
   else:
     resize = 'none (28x28 grayscale)'
+  # The split scored: 'test' or 'validation' for the held-out images.
+  part = arrays.eval_part(config) if reference == 'eval' else reference
   return {
       'name': (f'FID-{count_name(samples)} vs {reference} '
                f'({reference_size} images), {kind}'),
       'samples': samples,
       'sample_seed': SAMPLE_SEED,
       'reference': reference,
-      'reference_data': f'{sources.describe(config)}, {reference} split',
+      'reference_data': f'{sources.describe(config)}, {part} split',
       'reference_size': reference_size,
       'features': kind,
       'network': network,

@@ -27,6 +27,35 @@ def parse_flags(argv: list[str]) -> list[str]:
   return argv
 
 
+# What a reading mode's overrides hang on when no --config is given.
+DEFAULT_CONFIG = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__)))), 'configs', 'default.py')
+
+
+def config_for_overrides(argv: list[str]) -> list[str]:
+  """`argv` with --config=configs/default.py where a reading mode has
+  --config.<field> overrides, a --workdir and no --config.
+
+  `--mode=evaluate --workdir=w --config.eval.split=test` reads the run's
+  own config.json; its overrides still need a --config for absl to know
+  the flags (configs/default.py's, whose values the run's replace). Training
+  and commands without --workdir are left as typed: they need the user's
+  own --config.
+  """
+  args = argv[1:]
+  mode = next((a.split('=', 1)[1] for a in args if a.startswith('--mode=')),
+              None)
+  if mode is None and '--mode' in args[:-1]:
+    mode = args[args.index('--mode') + 1]
+  has = lambda name: any(a == f'--{name}' or a.startswith(f'--{name}=')
+                         for a in args)
+  if (mode in (None, 'train') or has('config') or not has('workdir')
+      or not any(a.startswith('--config.') for a in args)):
+    return argv
+  return argv[:1] + [f'--config={DEFAULT_CONFIG}'] + args
+
+
 def check_config_file() -> None:
   """A --config file that cannot be read exits with one line naming it and
   the configs there are (ml_collections defers the error to the config's
