@@ -297,10 +297,6 @@ FEATURES = Experiment(
               _features(**R1, **EMA, **MINIBATCH_STD)),
           Run('r1_strong', 'R1 of weight 1', _features(
               **{**R1, 'loss.r1_weight': 1.0})),
-          # What L_llike sees with augmentation on: Dis_l of X and X̃ under
-          # the same draw, against the paper's L_llike (the 'augment' run).
-          Run('augment_llike', 'augmentation, also in L_llike',
-              _features(**AUGMENT, **{'loss.augment_llike': True})),
           # Whether the chosen combination still improves past 1,000 steps.
           Run('r1_ema_mbstd_2000', 'R1 + EMA + minibatch std, 2,000 steps',
               _features(**R1, **EMA, **MINIBATCH_STD,
