@@ -10,7 +10,8 @@ writes `<docs>/report.md` (`<workdir>/report.md` without --docs) with its
 tables and figures from those files alone. The experiments
 (`definitions.EXPERIMENTS`): compare (VAE, GAN, VAE-GAN), ablation (the
 λ-blend), lr (learning-rate sensitivity), translation (reconstructing shifted
-digits) and feature_layer (Dis_l at each discriminator convolution).
+digits), feature_layer (Dis_l at each discriminator convolution), conditional,
+collapse and features (EMA, DiffAugment and R1, chosen on validation).
 """
 
 from typing import Collection

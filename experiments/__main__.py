@@ -6,9 +6,10 @@
     python -m experiments compare --report_only --docs=docs/compare
 
 Experiments: compare, ablation, lr, translation, feature_layer, conditional,
-collapse. Every run is --config (configs/mnist.py) with its overrides, the
-experiment's defaults for the fields the command line does not set
-(train.num_steps, train.log_every, eval.every), and the run's own fields,
+collapse, features. Every run is --config (configs/mnist.py) with its
+overrides, the experiment's defaults for the fields the command line does
+not set (train.num_steps, train.log_every, eval.every, eval.split), and the
+run's own fields,
 repeated over --seeds seeds (config.seed, config.seed + 1, ...) in
 <workdir>/runs/<name>/seed_<k>/. Running the same command again skips
 finished seeds, continues unfinished ones and rewrites the report. With
