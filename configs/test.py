@@ -15,6 +15,12 @@ def get_config():
   # The original's loss and gating, which the step tests exercise.
   config.loss.gan = 'minimax'
   config.loss.equilibrium_gating = True
+  # Algorithm 1 as written: configs/mnist.py's training features off (the
+  # tests of R1, the decoder's average and the minibatch std turn them on).
+  config.loss.r1_weight = 0.0
+  config.model.ema_halflife_images = None
+  config.model.ema_rampup = None
+  config.model.minibatch_std = False
   config.train.batch_size = 8
   config.train.num_steps = 4
   config.eval.fid_features = 'none'  # tests that want FID ask for it
