@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks import common
+from configs import mnist as mnist_config
 from vaegan_jax.model import architectures
 from vaegan_jax.model import networks
 from vaegan_jax import parallel
@@ -120,12 +121,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # The step both sides time: Algorithm 1 as the PyTorch reference implements
-# it, without the training features configs/mnist.py turns on (R1, the
-# decoder's moving average, the minibatch std); `--set` turns them on for
-# the JAX side alone.
-PLAIN_STEP = {'loss.r1_weight': 0.0, 'loss.augment': '',
-              'model.minibatch_std': False, 'model.ema_decay': 0.0,
-              'model.ema_halflife_images': None, 'model.ema_rampup': None}
+# it, without the training features configs/mnist.py turns on; `--set` turns
+# them on for the JAX side alone.
+PLAIN_STEP = mnist_config.FEATURES_OFF
 
 
 def make_config(arch: str, batch_size: int, dtype: str,

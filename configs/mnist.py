@@ -2,6 +2,13 @@
 
 from configs import default
 
+# The training features this config turns on, all off: Algorithm 1 as
+# written (configs/test.py, the benchmark's step, the features experiment's
+# baseline).
+FEATURES_OFF = {'model.ema_decay': 0.0, 'model.ema_halflife_images': None,
+                'model.ema_rampup': None, 'loss.augment': '',
+                'loss.r1_weight': 0.0, 'model.minibatch_std': False}
+
 
 def get_config():
   config = default.get_config()

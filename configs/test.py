@@ -17,10 +17,7 @@ def get_config():
   config.loss.equilibrium_gating = True
   # Algorithm 1 as written: configs/mnist.py's training features off (the
   # tests of R1, the decoder's average and the minibatch std turn them on).
-  config.loss.r1_weight = 0.0
-  config.model.ema_halflife_images = None
-  config.model.ema_rampup = None
-  config.model.minibatch_std = False
+  config.update_from_flattened_dict(mnist.FEATURES_OFF)
   config.train.batch_size = 8
   config.train.num_steps = 4
   config.eval.fid_features = 'none'  # tests that want FID ask for it

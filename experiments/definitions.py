@@ -14,6 +14,8 @@ tests a sharper or derived claim than the quoted one.
 import dataclasses
 from typing import Any
 
+from configs import mnist
+
 # The shift of the translation experiment, in training and on held-out
 # digits: up to 10% of the size along each axis (3 pixels of 28).
 TRANSLATE = 0.1
@@ -244,9 +246,7 @@ COLLAPSE = Experiment(
 # The training features of the features experiment, all off: each of its
 # runs sets every one of them, so that the runs do not depend on which the
 # base config turns on.
-FEATURES_OFF = {'model.ema_decay': 0.0, 'model.ema_halflife_images': None,
-                'model.ema_rampup': None, 'loss.augment': '',
-                'loss.r1_weight': 0.0, 'model.minibatch_std': False}
+FEATURES_OFF = mnist.FEATURES_OFF
 # Each feature's setting in the features experiment: StyleGAN2-ADA's EMA
 # (a half-life of 10,000 images, ramped up over the first 5% of images
 # seen), DiffAugment's policies for gray digits (colour is for RGB), and
