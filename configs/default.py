@@ -127,8 +127,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.loss.kl_weight = 1.0
   config.loss.kl_warmup_steps = 0  # KL weight rises linearly from 0 over these
   # Reconstruction error on Dis_l (vaegan) or on pixels (vae, blend): 'l2'
-  # (Gaussian NLL) or 'l1', summed over features or pixels ('sum', a proper
-  # log-likelihood, as the original) or averaged ('mean').
+  # (Gaussian NLL), 'l1', or on pixels only 'bce' (Bernoulli NLL of the
+  # intensities, a VAE's binary cross-entropy), summed over features or
+  # pixels ('sum', a proper log-likelihood, as the original) or averaged
+  # ('mean').
   config.loss.recon = 'l2'
   config.loss.recon_reduction = 'sum'
   # 'minimax' (the original's decoder term log(1 − D(G(z)))),

@@ -8,6 +8,7 @@ figures are PNG files next to report.md, linked relatively. A `notes.md`
 in the folder, if there is one, is included as the report's observations.
 """
 
+import ast
 import datetime
 import os
 import subprocess
@@ -108,10 +109,35 @@ def _git(*args: str) -> str | None:
   return out.stdout.strip()
 
 
-def rule_commit() -> tuple[str, datetime.datetime, bool] | None:
+def rule_lines(name: str) -> list[tuple[int, int]]:
+  """The lines of verdicts.py that experiment `name`'s verdict rests on.
+
+  Two ranges (first, last), 1-based: the shared part, from the top to the
+  line before the first verdict function (the test, the intervals and the
+  helpers every verdict uses), and the verdict's own, from the end of the
+  function before it to the end of its function (its constants, then the
+  function). An experiment without a verdict rests on the whole file.
+  """
+  root = os.path.dirname(os.path.dirname(os.path.abspath(verdicts.__file__)))
+  with open(os.path.join(root, VERDICTS_PATH)) as f:
+    body = ast.parse(f.read()).body
+  verdict = verdicts.VERDICTS.get(name)
+  functions = [node for node in body if isinstance(node, ast.FunctionDef)]
+  names = {v.__name__ for v in verdicts.VERDICTS.values()}
+  first = next(n.lineno for n in functions if n.name in names)
+  if verdict is None:
+    return [(1, body[-1].end_lineno)]
+  i = next(i for i, n in enumerate(functions) if n.name == verdict.__name__)
+  return [(1, first - 1),
+          (functions[i - 1].end_lineno + 1, functions[i].end_lineno)]
+
+
+def rule_commit(name: str) -> tuple[str, datetime.datetime, bool] | None:
   """(hash, commit time, whether the file has changes not committed) of the
-  last commit of experiments/verdicts.py; None outside a git checkout."""
-  line = _git('log', '-1', '--format=%H %cI', '--', VERDICTS_PATH)
+  newest commit of the lines of experiments/verdicts.py that experiment
+  `name`'s verdict rests on (`rule_lines`); None outside a git checkout."""
+  ranges = [f'-L{a},{b}:{VERDICTS_PATH}' for a, b in rule_lines(name)]
+  line = _git('log', '-1', '--format=%H %cI', '--no-patch', *ranges)
   if not line:
     return None
   commit, when = line.split()
@@ -119,10 +145,11 @@ def rule_commit() -> tuple[str, datetime.datetime, bool] | None:
   return commit, _time(when), dirty
 
 
-def rule_provenance(began: datetime.datetime | None) -> str:
+def rule_provenance(name: str, began: datetime.datetime | None) -> str:
   """The report's paragraph on when its rule was committed.
 
   Args:
+    name: the experiment's name.
     began: when the runs' first session began (their first results came
       after it).
 
@@ -130,16 +157,20 @@ def rule_provenance(began: datetime.datetime | None) -> str:
     Markdown: the commit of verdicts.py the verdict used, the time the runs
     began, and, plainly, whether the rule is newer than the runs.
   """
-  commit = rule_commit()
+  commit = rule_commit(name)
   when = began.isoformat() if began else 'unknown'
   if commit is None:
     return (f'**The rule.** The verdict\'s rule is `{VERDICTS_PATH}`, '
             f'whose commit is unknown (not a git checkout). The runs began '
             f'{when}.')
   sha, committed, dirty = commit
-  text = (f'**The rule.** The verdict above used `{VERDICTS_PATH}` as of '
-          f'commit `{sha}` ({committed.isoformat()}); the runs began '
-          f'{when}, and their first results came after.')
+  verdict = verdicts.VERDICTS.get(name)
+  lines = (f'its shared part and `{verdict.__name__}` with its constants'
+           if verdict else 'all of it')
+  text = (f'**The rule.** The verdict above used `{VERDICTS_PATH}`; the '
+          f'lines it rests on ({lines}) last changed in commit `{sha}` '
+          f'({committed.isoformat()}). The runs began {when}, and their '
+          f'first results came after.')
   if dirty:
     text += (f' **`{VERDICTS_PATH}` has changes not committed: the rule '
              f'that made this verdict is not in git.**')
@@ -467,7 +498,7 @@ def write(experiment: definitions.Experiment, root: str) -> str:
   if any(finished.values()) and experiment.name in verdicts.VERDICTS:
     decided = {n: s for n, s in finished.items() if s}
     parts += [f'**Here.** {verdicts.VERDICTS[experiment.name](decided)}',
-              '', rule_provenance(first_began(groups)), '']
+              '', rule_provenance(experiment.name, first_began(groups)), '']
   parts += [experiment.description]
   commands = sorted({s['command'] for r in all_seeds
                      for s in r.timing['sessions'] if 'command' in s})

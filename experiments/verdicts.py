@@ -400,6 +400,33 @@ def features(groups: Groups) -> str:
           f'counts at p < {ALPHA:g}): ' + '; '.join(parts) + '.')
 
 
+# The tune experiment's trials of each model (run name '<model>_<trial>').
+TUNE_TRIALS = ('third', 'default', 'triple', 'lr')
+
+
+def tune(groups: Groups) -> str:
+  """Each model's choice: its trial with the lowest mean FID at the last
+  step (on the validation split), once all its trials have finished."""
+  parts = []
+  for model, label, _, _ in definitions.TUNE_MODELS:
+    names = [r.name for r in definitions.TUNE.runs
+             if r.name.startswith(model + '_')
+             and r.name[len(model) + 1:] in TUNE_TRIALS]
+    fid = {n: summarise(_values(groups.get(n, ()), 'fid')) for n in names}
+    done = {n: m for n, m in fid.items() if m is not None}
+    if len(done) < len(names):
+      parts.append(f'{label}: {len(done)} of {len(names)} trials finished, '
+                   'nothing chosen yet')
+      continue
+    best = min(done, key=lambda n: done[n].mean)
+    others = ', '.join(f'{groups[n][0].run.label.split(", ", 1)[1]} '
+                       f'{done[n].text(1)}' for n in names if n != best)
+    parts.append(f'{label}: **{groups[best][0].run.label.split(", ", 1)[1]}'
+                 f'** (FID {done[best].text(1)}; the others {others})')
+  return ('Each model\'s setting is its trial with the lowest FID on the '
+          'validation digits at the last step: ' + '; '.join(parts) + '.')
+
+
 def still_falling(fid_by_step: Mapping[int, Sequence[float]]
                   ) -> bool | None:
   """Whether FID was still falling at the last evaluation.
@@ -426,4 +453,4 @@ VERDICTS: dict[str, Callable[[Groups], str]] = {
     'compare': compare, 'ablation': ablation, 'lr': lr,
     'translation': translation_claim, 'feature_layer': feature_layer,
     'conditional': conditional_claim, 'collapse': collapse,
-    'features': features}
+    'features': features, 'tune': tune}

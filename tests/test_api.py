@@ -1,5 +1,6 @@
 """The API from the top: what `vaegan_jax` exports, imported on first use."""
 
+import importlib.util
 import subprocess
 import sys
 
@@ -30,3 +31,25 @@ def test_importing_the_package_does_not_import_jax():
        'import sys, vaegan_jax; print("jax" in sys.modules)'],
       capture_output=True, text=True, check=True, env=helpers.subprocess_env())
   assert out.stdout.strip() == 'False'
+
+
+@pytest.mark.skipif(importlib.util.find_spec('torch') is None,
+                    reason='PyTorch is not installed')
+def test_the_trainer_starts_without_importing_pytorch():
+  # tensorboardX would import it (1.3-1.7 s of every start); a summary
+  # written after that still reaches the event file.
+  code = ('import os, sys, tempfile\n'
+          'from vaegan_jax.run import train\n'
+          'from vaegan_jax.output import writers\n'
+          'assert "torch" not in sys.modules\n'
+          'd = tempfile.mkdtemp()\n'
+          'w = writers.MetricWriter(d)\n'
+          'w.write_scalars(1, {"loss/kl": 0.5})\n'
+          'w.close()\n'
+          'tb = os.path.join(d, writers.TENSORBOARD_DIR)\n'
+          'data = b"".join(open(os.path.join(tb, f), "rb").read() '
+          'for f in os.listdir(tb))\n'
+          'print("torch" in sys.modules, b"loss/kl" in data)')
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                       text=True, check=True, env=helpers.subprocess_env())
+  assert out.stdout.split() == ['False', 'True']

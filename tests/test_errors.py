@@ -61,6 +61,8 @@ CONFIG_CASES = [
     ({'loss__n_critic': 0}, 'n_critic=0 must be an integer >= 1'),
     ({'loss__recon': 'l3'}, 'config.loss.recon'),
     ({'loss__recon_reduction': 'max'}, 'config.loss.recon_reduction'),
+    ({'loss__recon': 'bce'}, "recon='bce' is a likelihood of pixels .* "
+     'Dis_l, which are not probabilities'),
     ({'loss__objective': 'vae_then_gan', 'loss__pretrain_steps': 10},
      'pretrain_steps=10 .* between 0 and config.train.num_steps=4'),
     ({'model__dis_norm': 'group'}, 'config.model.dis_norm'),

@@ -135,13 +135,23 @@ def test_each_run_repeats_over_seeds_in_its_own_folder(tmp_path):
   os.makedirs(tmp_path / 'runs' / 'vae' / 'seed_x')
   assert runner.found_seeds(str(tmp_path), run) == [2, 10]
   assert runner.found_seeds(str(tmp_path), definitions.COMPARE.runs[1]) == []
+  tuning = (definitions.FEATURES, definitions.TUNE)
   seed_claims = [e for e in definitions.EXPERIMENTS.values()
-                 if e is not definitions.FEATURES]
+                 if e not in tuning]
   assert all(e.seeds == 5 for e in seed_claims)
   assert all(e.defaults['eval.every'] == 200 for e in seed_claims)
-  # The features experiment chooses settings: on validation, 3 seeds.
-  assert definitions.FEATURES.seeds == 3
-  assert definitions.FEATURES.defaults['eval.split'] == 'validation'
+  # The experiments that choose settings do so on validation: features
+  # over 3 seeds, tune one seed per trial, the same trials for each model.
+  assert [e.seeds for e in tuning] == [3, 1]
+  assert all(e.defaults['eval.split'] == 'validation' for e in tuning)
+  trials = {}
+  for run in definitions.TUNE.runs:
+    model = next(m for m, *_ in sorted(definitions.TUNE_MODELS, key=lambda m:
+                                       -len(m[0])) if run.name.startswith(m))
+    trials.setdefault(model, []).append(run.name[len(model) + 1:])
+  assert len(trials) == 4
+  assert all(t == ['third', 'default', 'triple', 'lr'] for t in
+             trials.values())
 
 
 def test_log_files_keep_each_evaluation_with_its_losses():
@@ -291,28 +301,42 @@ def test_the_report_says_when_the_rule_is_newer_than_the_runs(fake_workdir,
                                                                  monkeypatch):
   committed = datetime.datetime(2001, 1, 1, 12, tzinfo=datetime.timezone.utc)
   monkeypatch.setattr(report, 'rule_commit',
-                      lambda: ('abc123', committed, False))
+                      lambda name: ('abc123', committed, False))
   text = open(report.write(FAKE, str(fake_workdir))).read()
-  assert ('used `experiments/verdicts.py` as of commit `abc123` '
-          '(2001-01-01T12:00:00+00:00); the runs began '
-          '2001-01-01T10:00:00+00:00') in text
+  assert ('used `experiments/verdicts.py`; the lines it rests on (its '
+          'shared part and `translation_claim` with its constants) last '
+          'changed in commit `abc123` (2001-01-01T12:00:00+00:00). The runs '
+          'began 2001-01-01T10:00:00+00:00') in text
   assert 'The rule\'s commit is newer than the runs\' first results' in text
   committed = datetime.datetime(2000, 12, 31, tzinfo=datetime.timezone.utc)
   text = open(report.write(FAKE, str(fake_workdir))).read()
   assert 'The rule was committed before the runs began.' in text
   assert 'newer than the runs' not in text
   monkeypatch.setattr(report, 'rule_commit',
-                      lambda: ('abc123', committed, True))
+                      lambda name: ('abc123', committed, True))
   text = open(report.write(FAKE, str(fake_workdir))).read()
   assert 'has changes not committed' in text
 
 
 def test_the_rule_commit_is_read_from_git():
-  found = report.rule_commit()
+  found = report.rule_commit('features')
   if found is None:
     pytest.skip('not a git checkout')
   sha, when, _ = found
   assert re.fullmatch('[0-9a-f]{40}', sha) and when.tzinfo is not None
+
+
+def test_a_verdict_rests_on_the_shared_lines_and_its_own():
+  (top, shared_end), (start, end) = report.rule_lines('features')
+  with open(os.path.join(helpers.ROOT, report.VERDICTS_PATH)) as f:
+    lines = f.read().splitlines()
+  assert top == 1 and lines[shared_end].startswith('def compare(')
+  own = '\n'.join(lines[start - 1:end])
+  # Its constants and its function; no other verdict.
+  assert 'TARGET_FID = ' in own and 'def features(' in own
+  assert 'def collapse(' not in own and 'def still_falling(' not in own
+  assert lines[end].strip() == '' and 'ALPHA = ' not in own
+  assert report.rule_lines('no_such_experiment') == [(1, len(lines))]
 
 
 def test_floors_are_measured_once_per_protocol(tmp_path, monkeypatch):

@@ -14,9 +14,11 @@ from vaegan_jax.model import state as state_lib
 from vaegan_jax.metrics import iwae
 
 
-@pytest.fixture(scope='module', params=['vae', 'vaegan'])
+@pytest.fixture(scope='module', params=['vae', 'vaegan', 'vae_bce'])
 def model(request):
-  config = helpers.tiny_config(loss__objective=request.param,
+  objective, _, recon = request.param.partition('_')
+  config = helpers.tiny_config(loss__objective=objective,
+                               loss__recon=recon or 'l2',
                                eval__iwae_samples=1, eval__batch_size=64)
   state = state_lib.create_train_state(config, jax.random.key(0))
   # A posterior far from the prior and a decoder whose output depends on z,
@@ -58,8 +60,12 @@ def test_one_sample_is_the_single_sample_elbo(model):
         v['discriminator'], a, train=False, features_only=True)[1]
     x, recon = feats(x), feats(recon)
   x, recon = np.asarray(x).reshape(32, -1), np.asarray(recon).reshape(32, -1)
-  expected = (stats.norm.logpdf(x, recon).sum(1)
-              + stats.norm.logpdf(z).sum(1)
+  if config.loss.recon == 'bce':  # intensities (x + 1) / 2
+    p, t = (recon + 1) / 2, (x + 1) / 2
+    likelihood = (t * np.log(p) + (1 - t) * np.log(1 - p)).sum(1)
+  else:
+    likelihood = stats.norm.logpdf(x, recon).sum(1)
+  expected = (likelihood + stats.norm.logpdf(z).sum(1)
               - stats.norm.logpdf(z, mean, std).sum(1))
   np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-2)
 

@@ -42,6 +42,26 @@ def test_reconstruction_kinds_and_reductions():
                              np.sum(np.abs(diff), axis=1))
 
 
+def test_bce_is_the_binary_cross_entropy_of_the_intensities():
+  pred = jnp.array([[-0.8, 0.0, 0.6], [0.9, -0.2, 0.3]])
+  target = jnp.array([[-1.0, 0.5, 1.0], [0.2, -0.6, 1.0]])
+  p, t = (np.asarray(pred) + 1) / 2, (np.asarray(target) + 1) / 2
+  expected = -np.sum(t * np.log(p) + (1 - t) * np.log(1 - p), axis=1)
+  np.testing.assert_allclose(losses.reconstruction(pred, target, 'bce'),
+                             expected, rtol=1e-5)
+  # Lowest where the probabilities are the intensities.
+  assert float(losses.reconstruction(target * 0.999, target, 'bce').sum()) < (
+      float(losses.reconstruction(pred, target, 'bce').sum()))
+
+
+def test_bce_of_a_saturated_pixel_is_finite_with_a_finite_gradient():
+  wrong = lambda pred: jnp.sum(losses.reconstruction(
+      pred, -jnp.ones((1, 2)), 'bce'))
+  pred = jnp.ones((1, 2))  # a tanh that saturated at 1; the target is -1
+  assert np.isfinite(float(wrong(pred))) and float(wrong(pred)) > 30
+  assert np.isfinite(np.asarray(jax.grad(wrong)(pred))).all()
+
+
 def test_l2_is_the_gaussian_negative_log_likelihood_up_to_a_constant():
   target = jax.random.normal(jax.random.key(0), (3, 16))
   preds = [target + 0.1, target - 0.3]

@@ -197,6 +197,24 @@ def test_features_names_the_runs_meeting_the_target_and_each_features_effect():
       {k: v for k, v in groups(fid, 0.9, 0.9).items() if k != 'none'})
 
 
+def test_tune_chooses_each_models_lowest_fid_once_its_trials_are_done():
+  experiment = definitions.TUNE
+  fid = {run.name: 50.0 for run in experiment.runs}
+  fid.update({'vaegan_triple': 20.0, 'vae_lr': 80.0, 'vae_third': 45.0,
+              'gan_default': 30.0, 'gan_third': 30.5})
+  groups = _groups(experiment, fid, spread=(0.0,))
+  text = verdicts.tune(groups)
+  assert 'VAE-GAN: **gamma 0.09** (FID 20.0; the others gamma 0.01 50.0, ' in (
+      text)
+  assert 'VAE (Gaussian pixels): **kl_weight 0.333** (FID 45.0;' in text
+  assert 'GAN: **r1_weight 0.1** (FID 30.0;' in text
+  assert 'VAE (Bernoulli pixels, BCE): **' in text  # all tied at 50
+  # A model whose trials have not all finished gets no choice.
+  del groups['gan_lr']
+  assert 'GAN: 3 of 4 trials finished, nothing chosen yet' in (
+      verdicts.tune(groups))
+
+
 def test_fid_still_falls_where_the_last_drop_beats_the_interval():
   assert verdicts.still_falling({200: [50, 52, 54], 400: [40, 41, 42]})
   # A drop of 1 inside an interval of about ±2.5: no longer falling.

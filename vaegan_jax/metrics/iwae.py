@@ -6,7 +6,8 @@
 k = 1 is the ELBO; the bound tightens as k grows. p(x|z) is the model's own
 reconstruction likelihood: for the VAE (and the λ-blend) the Gaussian (l2)
 or Laplace (l1) density of the pixels in [-1, 1] around Dec(z), with unit
-scale; for the VAE-GAN the Gaussian density N(Dis_l(x) | Dis_l(Dec(z)), I)
+scale, or the Bernoulli probability (bce) of the intensities (x + 1) / 2;
+for the VAE-GAN the Gaussian density N(Dis_l(x) | Dis_l(Dec(z)), I)
 of the discriminator's features, L_llike's likelihood. The VAE-GAN's number
 is therefore a bound on the log-density of x's Dis_l features under the
 model, in nats, not a pixel likelihood: it compares VAE-GAN runs and
@@ -21,6 +22,7 @@ import ml_collections
 import numpy as np
 
 from vaegan_jax.model import architectures
+from vaegan_jax.model import losses
 from vaegan_jax.model import networks
 from vaegan_jax import parallel
 from vaegan_jax.model import state as state_lib
@@ -41,6 +43,12 @@ def laplace_log_density(x: jax.Array, mean: jax.Array) -> jax.Array:
   """log Laplace(x | mean, 1), summed over all but the first axis."""
   terms = -jnp.log(2.0) - jnp.abs(x - mean)
   return jnp.sum(terms.reshape(x.shape[0], -1), axis=-1)
+
+
+def bernoulli_log_density(x: jax.Array, mean: jax.Array) -> jax.Array:
+  """Σ log Bernoulli((x + 1) / 2 | (mean + 1) / 2) over all but the first
+  axis: the negative of `losses.reconstruction(mean, x, 'bce')`."""
+  return -losses.reconstruction(mean, x, 'bce', 'sum')
 
 
 def log_weights(log_likelihood: jax.Array, z: jax.Array, mean: jax.Array,
@@ -75,7 +83,8 @@ def make_bound_fn(config: ml_collections.ConfigDict):
   """
   nets = networks.build(config)
   space = likelihood_space(config)
-  l1 = config.loss.recon == 'l1'
+  density = {'l2': gaussian_log_density, 'l1': laplace_log_density,
+             'bce': bernoulli_log_density}[config.loss.recon]
   conditional = config.model.conditional
 
   def per_image(variables, images, eps, conditions=None):
@@ -94,7 +103,6 @@ def make_bound_fn(config: ml_collections.ConfigDict):
           features_only=True)[1]
       target, decoded = features(target, repeated), features(decoded,
                                                              repeated)
-    density = laplace_log_density if l1 else gaussian_log_density
     log_likelihood = density(target, decoded).reshape(b, k)
     log_w = jax.vmap(log_weights)(log_likelihood, z, mean, logvar)
     return bound(log_w)

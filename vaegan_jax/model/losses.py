@@ -25,7 +25,12 @@ def kl_divergence(mean: jax.Array, logvar: jax.Array) -> jax.Array:
   return -0.5 * jnp.sum(1.0 + logvar - mean ** 2 - jnp.exp(logvar), axis=-1)
 
 
-RECONSTRUCTIONS = ('l2', 'l1')
+RECONSTRUCTIONS = ('l2', 'l1', 'bce')
+# Probabilities under 'bce' are clipped to [BCE_EPS, 1 − BCE_EPS], so that
+# a saturated tanh pixel (exactly ±1 in float32) has a finite loss (at most
+# 16.1 nats) and a finite gradient (PyTorch's binary_cross_entropy clamps
+# the log at −100 instead, whose gradient there is 0 · ∞).
+BCE_EPS = 1e-7
 REDUCTIONS = ('sum', 'mean')
 
 
@@ -35,11 +40,15 @@ def reconstruction(pred: jax.Array, target: jax.Array, kind: str = 'l2',
 
   'l2' is the Gaussian negative log-likelihood -log N(target | pred, I)
   without its constant: ½‖pred − target‖². 'l1' is ‖pred − target‖₁.
+  'bce' is the Bernoulli negative log-likelihood of pixels, as a VAE's
+  binary cross-entropy: pixels in [-1, 1] are read as probabilities
+  (x + 1) / 2 of the target's intensities (x + 1) / 2. It is for pixels
+  only (`pred` the decoder's tanh output), not for Dis_l features.
 
   Args:
     pred: [B, ...] features (or pixels) of the reconstruction.
     target: [B, ...] features (or pixels) of the data.
-    kind: 'l2' or 'l1'.
+    kind: 'l2', 'l1' or 'bce'.
     reduction: 'sum' over all non-batch elements (the original, a proper
       log-likelihood) or 'mean'.
 
@@ -51,6 +60,11 @@ def reconstruction(pred: jax.Array, target: jax.Array, kind: str = 'l2',
     err = 0.5 * diff ** 2
   elif kind == 'l1':
     err = jnp.abs(diff)
+  elif kind == 'bce':
+    p = jnp.clip((pred + 1.0) / 2.0, BCE_EPS, 1.0 - BCE_EPS)
+    p = p.reshape(diff.shape)
+    t = ((target + 1.0) / 2.0).reshape(diff.shape)
+    err = -(t * jnp.log(p) + (1.0 - t) * jnp.log1p(-p))
   else:
     raise ValueError(f'Unknown config.loss.recon={kind!r}; choose one of '
                      f'{RECONSTRUCTIONS}.')

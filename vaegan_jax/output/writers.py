@@ -1,7 +1,8 @@
 """Metrics and pictures to JSON lines, TensorBoard and PNG files.
 
 Only process 0 writes; on other processes the writer does nothing. The
-TensorBoard writer is tensorboardX's, which needs no TensorFlow.
+TensorBoard writer is tensorboardX's, which needs no TensorFlow; it is
+imported without PyTorch (`_import_tensorboardx`).
 
 The workdir may be on cloud storage (`gs://...`, see `files`), where an
 object cannot be appended to: there metrics.jsonl and the TensorBoard event
@@ -24,18 +25,41 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from typing import Mapping
 
 import numpy as np
-import tensorboardX
 from absl import logging
 from etils import epath
 from PIL import Image
 from PIL import ImageDraw
 
 from vaegan_jax import files
+
+
+def _import_tensorboardx():
+  """tensorboardX, imported without PyTorch where PyTorch is installed.
+
+  tensorboardX's writer imports torch, when it can, only to name
+  `torch.Tensor` in its type hints; that is 1.3-1.7 s of every start on a
+  CPU machine. The writer here hands it numpy arrays, so `import torch` is
+  made to fail while tensorboardX loads. Where torch is already imported
+  (the benchmarks), nothing changes.
+  """
+  if 'torch' in sys.modules:
+    import tensorboardX  # pylint: disable=g-import-not-at-top
+    return tensorboardX
+  sys.modules['torch'] = None  # `import torch` raises ImportError
+  try:
+    import tensorboardX  # pylint: disable=g-import-not-at-top
+  finally:
+    del sys.modules['torch']
+  return tensorboardX
+
+
+tensorboardX = _import_tensorboardx()
 
 # Pictures kept at every evaluation (the workdir's root has the latest).
 PICTURES_DIR = 'pictures'

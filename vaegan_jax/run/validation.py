@@ -232,6 +232,13 @@ def _loss_problems(config: ml_collections.ConfigDict) -> list[str]:
         f'config.loss.r1_weight={loss.r1_weight} adds R1 to WGAN-GP, which '
         'has its own gradient penalty (config.loss.gp_weight); set '
         '--config.loss.r1_weight=0 or another config.loss.gan.')
+  if loss.recon == 'bce' and loss.objective == 'vaegan':
+    problems.append(
+        'config.loss.recon=\'bce\' is a likelihood of pixels in [-1, 1], '
+        'and config.loss.objective=\'vaegan\' reconstructs the '
+        'discriminator\'s features Dis_l, which are not probabilities; use '
+        '--config.loss.recon=l2 (or l1), or an objective on pixels (vae, '
+        'blend, vae_then_gan).')
   problems += _augment_problems(config)
   if loss.objective == 'vae_then_gan' and not (
       0 < loss.pretrain_steps < config.train.num_steps):
