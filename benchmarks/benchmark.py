@@ -25,6 +25,7 @@ import dataclasses
 import functools
 import importlib
 import json
+import math
 import os
 import platform
 import resource
@@ -519,7 +520,8 @@ def pipeline_rate(config, args) -> tuple[float, str]:
     iterator = make(config)
     next(iterator)  # start-up: threads, caches (a folder's decoding)
   except Exception as e:  # pylint: disable=broad-except
-    return float('nan'), f'{config.data.name}: {str(e).splitlines()[0][:150]}'
+    first = str(e).splitlines()[0].split('. ')[0].rstrip('.')
+    return float('nan'), f'{config.data.name}: {first}'
   try:
     start = time.perf_counter()
     for _ in range(args.pipeline_batches):
@@ -731,8 +733,11 @@ def main(argv=None) -> None:
       step_rate = rows[0]['images_per_s']
       results['pipeline'][case] = {'images_per_s': rate, 'source': source,
                                    'vs_step': rate / step_rate}
-      print(f'input pipeline ({source}): {rate:.0f} images/s, '
-            f'{rate / step_rate:.0f}x the JAX step\'s {step_rate:.1f}')
+      if math.isnan(rate):
+        print(f'input pipeline not timed: {source}.')
+      else:
+        print(f'input pipeline ({source}): {rate:.0f} images/s, '
+              f'{rate / step_rate:.0f}x the JAX step\'s {step_rate:.1f}')
     print(f'process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20:.2f} GiB')
   print('\n/best, /eager: median over the interleaved steps of (step time / '
         'the step time of PyTorch\'s fastest variant, of PyTorch eager '
