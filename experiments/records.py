@@ -22,6 +22,7 @@ from vaegan_jax.data import images as images_lib
 from vaegan_jax.output import writers
 from experiments import conditional
 from experiments import definitions
+from experiments import latent
 from experiments import prior_gap
 from experiments import runner
 from experiments import translation
@@ -104,6 +105,9 @@ def _pictures(result: runner.Result, experiment: definitions.Experiment
         model.reconstruct(shifted))
   if 'prior_gap' in experiment.sections and model is not None:
     measures['prior_gap'] = prior_gap.measure(result.directory)
+  if 'latent' in experiment.sections:
+    measures['coverage'] = latent.coverage(result.directory)
+    measures['smoothness'] = latent.smoothness(result.directory)
   if 'conditional' in experiment.sections:
     accuracy, samples = conditional.class_accuracy(result.directory)
     measures['class_accuracy'] = [float(a) for a in accuracy]

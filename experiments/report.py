@@ -27,6 +27,7 @@ from experiments import conditional
 from experiments import definitions
 from experiments import figures
 from experiments import floors
+from experiments import latent
 from experiments import prior_gap
 from experiments import records
 from experiments import runner
@@ -109,27 +110,36 @@ def _git(*args: str) -> str | None:
   return out.stdout.strip()
 
 
+# The line of verdicts.py after its shared part.
+VERDICTS_MARKER = '# The verdicts, each after its own constants and helpers'
+
+
 def rule_lines(name: str) -> list[tuple[int, int]]:
   """The lines of verdicts.py that experiment `name`'s verdict rests on.
 
   Two ranges (first, last), 1-based: the shared part, from the top to the
-  line before the first verdict function (the test, the intervals and the
-  helpers every verdict uses), and the verdict's own, from the end of the
-  function before it to the end of its function (its constants, then the
-  function). An experiment without a verdict rests on the whole file.
+  line before `VERDICTS_MARKER` (the test, the intervals and the helpers
+  every verdict uses), and the verdict's own, from the end of the verdict
+  before it (or the marker) to the end of its function: a verdict's
+  constants and helpers come before it. An experiment without a verdict
+  rests on the whole file.
   """
   root = os.path.dirname(os.path.dirname(os.path.abspath(verdicts.__file__)))
   with open(os.path.join(root, VERDICTS_PATH)) as f:
-    body = ast.parse(f.read()).body
+    source = f.read()
+  body = ast.parse(source).body
   verdict = verdicts.VERDICTS.get(name)
-  functions = [node for node in body if isinstance(node, ast.FunctionDef)]
-  names = {v.__name__ for v in verdicts.VERDICTS.values()}
-  first = next(n.lineno for n in functions if n.name in names)
   if verdict is None:
     return [(1, body[-1].end_lineno)]
-  i = next(i for i, n in enumerate(functions) if n.name == verdict.__name__)
-  return [(1, first - 1),
-          (functions[i - 1].end_lineno + 1, functions[i].end_lineno)]
+  marker = next(i for i, line in enumerate(source.splitlines(), 1)
+                if line.startswith(VERDICTS_MARKER))
+  names = {v.__name__ for v in verdicts.VERDICTS.values()}
+  ends = [marker] + [n.end_lineno for n in body
+                     if isinstance(n, ast.FunctionDef) and n.name in names]
+  own = next(n for n in body if isinstance(n, ast.FunctionDef)
+             and n.name == verdict.__name__)
+  start = max(e for e in ends if e < own.lineno) + 1
+  return [(1, marker - 1), (start, own.end_lineno)]
 
 
 def rule_commit(name: str) -> tuple[str, datetime.datetime, bool] | None:
@@ -475,9 +485,45 @@ def _prior_gap_section(experiment, finished, root) -> str:
       f'Mean over the seeds ± the {verdicts.CONFIDENCE:.0%} interval.'])
 
 
+def _latent_section(experiment, finished, root) -> str:
+  del experiment, root  # Unused: a table only.
+  rows = []
+  for seeds in finished.values():
+    seeds = [r for r in seeds if 'coverage' in r.measures]
+    if not seeds:
+      continue
+    shares = np.asarray([r.measures['coverage']['shares'] for r in seeds])
+    smooth = [r.measures['smoothness'] for r in seeds]
+    encoded = [s['encoded'] for s in smooth if 'encoded' in s]
+    rows.append([seeds[0].run.label, str(len(seeds)), _summary(
+        [r.measures['coverage']['distance'] for r in seeds], 3),
+                 f'{shares.min(axis=1).mean():.3f}',
+                 f'{shares.max(axis=1).mean():.3f}',
+                 _summary([s['prior'] for s in smooth], 2),
+                 _summary(encoded, 2) if encoded else 'n/a'])
+  if not rows:
+    return ''
+  header = ('run', 'seeds', 'class shares: distance from 10% ↓', 'rarest',
+            'commonest', 'jump, prior codes ↓', 'jump, encoded digits ↓')
+  return '\n'.join([
+      '## Mode coverage and smoothness', '', _table(header, rows), '',
+      f'`experiments/latent.py`: the digits classifier labels '
+      f'{latent.SAMPLES:,} prior samples; the distance is the total '
+      f'variation distance of the class shares from 10% each (0: every '
+      f'class as often; 0.9: one class only), with the rarest and commonest '
+      f'share (means over the seeds). The jump: {latent.PAIRS} straight '
+      f'lines between two codes, each decoded at {latent.FRAMES} points, '
+      f'and the largest distance between the classifier features of '
+      f'neighbouring frames over their mean (1: the image changes at an '
+      f'even pace; {latent.FRAMES - 1}: all at once), the median over the '
+      f'lines; the codes are drawn from the prior, or are the posterior '
+      f'means of evaluated digits. Mean over the seeds ± the '
+      f'{verdicts.CONFIDENCE:.0%} interval.'])
+
+
 SECTIONS = {'losses': _losses_section, 'translation': _translation_section,
             'conditional': _conditional_section,
-            'prior_gap': _prior_gap_section}
+            'prior_gap': _prior_gap_section, 'latent': _latent_section}
 
 
 def write(experiment: definitions.Experiment, root: str) -> str:

@@ -190,17 +190,59 @@ def _seeds_line(groups: Groups) -> str:
           else f'{counts[0]} to {counts[-1]}') + ' seeds per run'
 
 
+# The verdicts, each after its own constants and helpers (`report.rule_lines`
+# dates a report by the lines above this one and its verdict's own).
+
+
+# compare's VAEs (Gaussian and Bernoulli pixels), and the latent measures
+# set against seed 001's table: (what, measures.json key, its number).
+COMPARE_VAES = ('vae', 'vae_bce')
+COMPARE_LATENT = (
+    ('mode coverage (the class shares\' distance from 10% each)',
+     'coverage', lambda m: m['distance']),
+    ('smoothness (the median jump along lines between prior codes)',
+     'smoothness', lambda m: m['prior']))
+
+
+def _vae_against_gan(groups: Groups, vaes: Sequence[str]) -> str:
+  """Seed 001's table, its VAE column against its GAN column, on the
+  measures `experiments.latent` takes (lower is better for both)."""
+  parts = []
+  for what, key, read in COMPARE_LATENT:
+    gan = [read(r.measures[key]) for r in groups['gan'] if key in r.measures]
+    for name in vaes:
+      seeds = [read(r.measures[key]) for r in groups[name]
+               if key in r.measures]
+      if not gan or not seeds:
+        continue
+      c = compare_groups(seeds, gan)
+      parts.append(f'{what}, the {groups[name][0].run.label} {c.a.text(3)} '
+                   f'against the GAN {c.b.text(3)}: the VAE\'s better '
+                   f'{outcome([(c, -1)])} ({c.text()})')
+  if not parts:
+    return ''
+  return (' Seed 001\'s table gives the VAE "Better coverage" and a '
+          '"Continuous, smooth" latent space, the GAN "Prone to collapse" and '
+          'a "Discontinuous" one: ' + '; '.join(parts) + '.')
+
+
 def compare(groups: Groups) -> str:
   fid = _fid(groups)
-  if not {'vae', 'gan', 'vaegan'} <= set(fid):
+  vaes = [n for n in COMPARE_VAES if n in fid]
+  if 'gan' not in fid or 'vaegan' not in fid or not vaes:
     return 'Not every run has an FID: nothing to decide.'
+  label = lambda name: groups[name][0].run.label
   gan = compare_groups(fid['vaegan'], fid['gan'])
-  vae = compare_groups(fid['vaegan'], fid['vae'])
-  return (f'{_claim(outcome([(gan, -1), (vae, -1)]))} (the VAE-GAN\'s FID '
-          f'below both others\' at p < {ALPHA:g}; {_seeds_line(groups)}): '
-          f'FID VAE-GAN {gan.a.text(1)}, GAN {gan.b.text(1)}, VAE '
-          f'{vae.b.text(1)}. The VAE-GAN\'s FID against the GAN\'s: '
-          f'{_direction(gan)}; against the VAE\'s: {_direction(vae)}.')
+  against = [(n, compare_groups(fid['vaegan'], fid[n])) for n in vaes]
+  checks = [(gan, -1)] + [(c, -1) for _, c in against]
+  return (f'{_claim(outcome(checks))} (the VAE-GAN\'s FID below every other '
+          f'model\'s at p < {ALPHA:g}; {_seeds_line(groups)}): FID VAE-GAN '
+          f'{gan.a.text(1)}, GAN {gan.b.text(1)}, '
+          + ', '.join(f'{label(n)} {c.b.text(1)}' for n, c in against)
+          + f'. The VAE-GAN\'s FID against the GAN\'s: {_direction(gan)}; '
+          + '; '.join(f'against the {label(n)}\'s: {_direction(c)}'
+                      for n, c in against) + '.'
+          + _vae_against_gan(groups, vaes))
 
 
 def ablation(groups: Groups) -> str:

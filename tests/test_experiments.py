@@ -327,15 +327,21 @@ def test_the_rule_commit_is_read_from_git():
 
 
 def test_a_verdict_rests_on_the_shared_lines_and_its_own():
-  (top, shared_end), (start, end) = report.rule_lines('features')
   with open(os.path.join(helpers.ROOT, report.VERDICTS_PATH)) as f:
     lines = f.read().splitlines()
-  assert top == 1 and lines[shared_end].startswith('def compare(')
-  own = '\n'.join(lines[start - 1:end])
+  text = lambda a, b: '\n'.join(lines[a - 1:b])
+  (top, shared_end), (start, end) = report.rule_lines('features')
+  shared, own = text(top, shared_end), text(start, end)
+  assert top == 1 and 'ALPHA = ' in shared and 'def compare_groups(' in shared
+  assert 'def compare(' not in shared and 'COMPARE_VAES' not in shared
   # Its constants and its function; no other verdict.
   assert 'TARGET_FID = ' in own and 'def features(' in own
   assert 'def collapse(' not in own and 'def still_falling(' not in own
   assert lines[end].strip() == '' and 'ALPHA = ' not in own
+  # The first verdict's constants and helpers, before it, are its own.
+  own = text(*report.rule_lines('compare')[1])
+  assert 'COMPARE_VAES = ' in own and 'def _vae_against_gan(' in own
+  assert own.rstrip().endswith('+ _vae_against_gan(groups, vaes))')
   assert report.rule_lines('no_such_experiment') == [(1, len(lines))]
 
 

@@ -72,6 +72,31 @@ def test_compare_needs_the_vaegan_below_both_beyond_the_spread():
       'The claim is not resolved with 1 seed here')
 
 
+def test_compare_sets_each_vae_against_the_gan_on_seed_001s_rows():
+  def groups(distance, jump):
+    return {run.name: [_result(run, seed, {'fid': 30.0 + seed}, measures={
+        'coverage': {'distance': distance[run.name] + d / 100},
+        'smoothness': {'prior': jump[run.name] + d / 10}})
+                       for seed, d in enumerate((-1, 0, 1))]
+            for run in definitions.COMPARE.runs}
+  distance = {'vae': 0.05, 'vae_bce': 0.30, 'gan': 0.20, 'vaegan': 0.1}
+  jump = {'vae': 1.5, 'vae_bce': 1.6, 'gan': 1.55, 'vaegan': 2.0}
+  text = verdicts.compare(groups(distance, jump))
+  assert 'Seed 001\'s table gives the VAE "Better coverage"' in text
+  assert ('mode coverage (the class shares\' distance from 10% each), the '
+          'VAE (Gaussian) 0.050 ± 0.025 against the GAN 0.200 ± 0.025: the '
+          'VAE\'s better holds') in text
+  assert 'the VAE (BCE) 0.300 ± 0.025 against the GAN 0.200 ± 0.025: the ' \
+      'VAE\'s better does not hold' in text
+  assert ('smoothness (the median jump along lines between prior codes), '
+          'the VAE (Gaussian) 1.500 ± 0.248 against the GAN 1.550 ± 0.248: '
+          'the VAE\'s better is not resolved with 3 seeds') in text
+  # Runs without the measures: the FID verdict alone.
+  assert 'Seed 001' not in verdicts.compare(
+      _groups(definitions.COMPARE, {r.name: 30.0 for r in
+                                    definitions.COMPARE.runs}))
+
+
 def test_ablation_reads_its_ends_and_each_step():
   fid = {0.0: 200.0, 0.25: 90.0, 0.5: 60.0, 0.75: 70.0, 1.0: 40.0}
   values = {f'lambda_{lam}': f for lam, f in fid.items()}
