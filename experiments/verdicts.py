@@ -469,6 +469,34 @@ def tune(groups: Groups) -> str:
           'validation digits at the last step: ' + '; '.join(parts) + '.')
 
 
+def pretrain(groups: Groups) -> str:
+  fid = _fid(groups)
+  if 'gan' not in fid or 'vae_then_gan' not in fid:
+    return 'The GAN from scratch and from the VAE are both needed to decide.'
+  c = compare_groups(fid['vae_then_gan'], fid['gan'])
+  text = (f'{_claim(outcome([(c, -1)]))} (the GAN from the pre-trained VAE '
+          f'below the GAN from scratch at p < {ALPHA:g}; '
+          f'{_seeds_line(groups)}): FID {c.a.text(1)} against '
+          f'{c.b.text(1)}, {_direction(c)}.')
+  if 'vaegan' in fid:
+    joint = compare_groups(fid['vae_then_gan'], fid['vaegan'])
+    text += (f' Against the VAE-GAN ({joint.b.text(1)}), the pre-trained '
+             f'GAN\'s FID is {_direction(joint)}.')
+  return text
+
+
+def recon(groups: Groups) -> str:
+  fid = _fid(groups)
+  if 'l1' not in fid or 'l2' not in fid:
+    return 'Both distances are needed to decide.'
+  c = compare_groups(fid['l1'], fid['l2'])
+  which = {-1: 'L1 gives the lower FID', 1: 'L2 gives the lower FID',
+           0: f'neither gives a lower FID with {c.seeds} seeds'}[c.sign]
+  return (f'{which} ({_seeds_line(groups)}): FID L1 {c.a.text(1)}, L2 '
+          f'{c.b.text(1)}; L1 against L2: {_direction(c)}. The seed prefers '
+          'neither, so either outcome agrees with it.')
+
+
 def still_falling(fid_by_step: Mapping[int, Sequence[float]]
                   ) -> bool | None:
   """Whether FID was still falling at the last evaluation.
@@ -495,4 +523,5 @@ VERDICTS: dict[str, Callable[[Groups], str]] = {
     'compare': compare, 'ablation': ablation, 'lr': lr,
     'translation': translation_claim, 'feature_layer': feature_layer,
     'conditional': conditional_claim, 'collapse': collapse,
-    'features': features, 'tune': tune}
+    'features': features, 'tune': tune, 'pretrain': pretrain,
+    'recon': recon}

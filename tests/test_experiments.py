@@ -138,8 +138,11 @@ def test_each_run_repeats_over_seeds_in_its_own_folder(tmp_path):
   tuning = (definitions.FEATURES, definitions.TUNE)
   seed_claims = [e for e in definitions.EXPERIMENTS.values()
                  if e not in tuning]
-  assert all(e.seeds == 5 for e in seed_claims)
+  assert all(e.seeds >= 3 for e in seed_claims)
+  assert definitions.COMPARE.seeds == 5
   assert all(e.defaults['eval.every'] == 200 for e in seed_claims)
+  assert all(e.defaults.get('eval.split', 'test') == 'test'
+             for e in seed_claims)
   # The experiments that choose settings do so on validation: features
   # over 3 seeds, tune one seed per trial, the same trials for each model.
   assert [e.seeds for e in tuning] == [3, 1]

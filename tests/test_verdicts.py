@@ -240,6 +240,28 @@ def test_tune_chooses_each_models_lowest_fid_once_its_trials_are_done():
       verdicts.tune(groups))
 
 
+def test_pretrain_wants_the_pretrained_gan_below_the_one_from_scratch():
+  fid = {'gan': 40.0, 'vae_then_gan': 30.0, 'vaegan': 20.0}
+  text = verdicts.pretrain(_groups(definitions.PRETRAIN, fid))
+  assert text.startswith('The claim holds here') and 'FID 30.0 ± ' in text
+  assert 'Against the VAE-GAN (20.0 ± 2.5), the pre-trained GAN\'s FID is ' \
+      'higher' in text
+  text = verdicts.pretrain(_groups(definitions.PRETRAIN,
+                                   {**fid, 'vae_then_gan': 50.0}))
+  assert text.startswith('The claim does not hold here')
+  assert 'needed' in verdicts.pretrain(_groups(definitions.PRETRAIN,
+                                               {'gan': 1.0}))
+
+
+def test_recon_says_which_distance_is_lower_or_neither():
+  text = verdicts.recon(_groups(definitions.RECON, {'l1': 20.0, 'l2': 30.0}))
+  assert text.startswith('L1 gives the lower FID')
+  text = verdicts.recon(_groups(definitions.RECON, {'l1': 30.0, 'l2': 20.0}))
+  assert text.startswith('L2 gives the lower FID')
+  text = verdicts.recon(_groups(definitions.RECON, {'l1': 30.0, 'l2': 30.2}))
+  assert text.startswith('neither gives a lower FID with 3 seeds')
+
+
 def test_fid_still_falls_where_the_last_drop_beats_the_interval():
   assert verdicts.still_falling({200: [50, 52, 54], 400: [40, 41, 42]})
   # A drop of 1 inside an interval of about ±2.5: no longer falling.
