@@ -53,6 +53,9 @@ class Experiment:
       reads them), 'prior_gap' (reconstructions against prior samples,
       `prior_gap.measure`).
     seeds: how many seeds each run repeats over (--seeds overrides it).
+    counts_failures: whether the verdict also sees the seeds whose training
+      ended in an error (non-finite losses): those about stability count
+      them as failed.
   """
   name: str
   title: str
@@ -62,6 +65,7 @@ class Experiment:
   defaults: dict[str, Any]
   sections: tuple[str, ...] = ()
   seeds: int = 5
+  counts_failures: bool = False
 
 
 # Steps between evaluations (with FID) of every experiment's runs, so that
@@ -444,7 +448,73 @@ RECON = Experiment(
     defaults=_defaults(1000),
     seeds=3)
 
+# The learning rates of the stability experiments: configs/mnist.py's 3e-4
+# halved, and doubled twice.
+STABILITY_RATES = (('1.5e-4', 1.5e-4), ('3e-4', 3e-4), ('6e-4', 6e-4),
+                   ('1.2e-3', 1.2e-3))
+# gan_loss's losses: (name, label, fields). Every run's discriminator uses
+# LayerNorm, which WGAN-GP's per-example penalty needs (BatchNorm mixes the
+# examples), so that only the loss and its penalty differ: R1 for the two
+# cross-entropy losses, the gradient penalty for WGAN-GP.
+GAN_LOSSES = (
+    ('non_saturating', 'non-saturating', {'loss.gan': 'non_saturating'}),
+    ('minimax', 'minimax', {'loss.gan': 'minimax'}),
+    ('wgan_gp', 'WGAN-GP', {'loss.gan': 'wgan_gp', 'loss.r1_weight': 0.0}))
+
+GAN_LOSS = Experiment(
+    name='gan_loss',
+    title='WGAN-GP against the cross-entropy GAN losses',
+    claim=(
+        '000_38e2a6d56110f6e3.txt: "Try integrating different GAN loss '
+        'functions (e.g., Wasserstein GAN loss with gradient penalty instead '
+        'of the standard binary cross-entropy) to see if it improves '
+        'training stability or sample quality." Tested here: WGAN-GP\'s FID '
+        'at the default learning rate against each cross-entropy loss\'s '
+        '(sample quality), and over seeds and learning rates, its failed '
+        'runs and the spread of its FID against theirs (stability).'),
+    description=(
+        'The VAE-GAN at the setting `tune` chose for it, with the '
+        'non-saturating loss (the digits default), the minimax loss (the '
+        'paper\'s) and WGAN-GP (`config.loss.gan=wgan_gp`, penalty weight '
+        '10), each at learning rates 1.5e-4, 3e-4, 6e-4 and 1.2e-3. Every '
+        'discriminator uses LayerNorm (`config.model.dis_norm=layer`), as '
+        'WGAN-GP\'s per-example penalty needs; R1 stays on for the '
+        'cross-entropy losses. A run failed if its losses went non-finite or '
+        'its last FID is above `verdicts.FAILED_FID`. Scored on the test '
+        'digits.'),
+    runs=tuple(Run(f'{name}_{rate}', f'{label}, lr {rate}', _objective(
+        'vaegan', **{**COMPARE_CHOSEN['vaegan'], **fields,
+                     'model.dis_norm': 'layer', 'optim.lr': lr}))
+               for name, label, fields in GAN_LOSSES
+               for rate, lr in STABILITY_RATES),
+    defaults=_defaults(1000),
+    seeds=3,
+    counts_failures=True)
+
+EASIER = Experiment(
+    name='easier',
+    title='Is the VAE-GAN easier to train than a GAN?',
+    claim=(
+        '004_1e40aa7f4983799d.txt: "We can see through the results of our '
+        'experiments that the VAE-GAN model is easier to train than a GAN". '
+        'Tested here as: over seeds and learning rates, fewer of the '
+        'VAE-GAN\'s runs fail than the GAN\'s, or its FID spreads less, '
+        'and neither the other way.'),
+    description=(
+        'The VAE-GAN and the GAN, each at the setting `tune` chose for it '
+        'but the learning rate, which is 1.5e-4, 3e-4, 6e-4 and 1.2e-3 for '
+        'both (every network\'s). A run failed if its losses went '
+        'non-finite or its last FID is above `verdicts.FAILED_FID`. Scored '
+        'on the test digits.'),
+    runs=tuple(Run(f'{model}_{rate}', f'{label}, lr {rate}', _objective(
+        model, **{**COMPARE_CHOSEN[model], 'optim.lr': lr}))
+               for model, label in (('vaegan', 'VAE-GAN'), ('gan', 'GAN'))
+               for rate, lr in STABILITY_RATES),
+    defaults=_defaults(1000),
+    seeds=3,
+    counts_failures=True)
+
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e for e in (COMPARE, ABLATION, LR, TRANSLATION, FEATURE_LAYER,
                         CONDITIONAL, COLLAPSE, FEATURES, TUNE, PRETRAIN,
-                        RECON)}
+                        RECON, GAN_LOSS, EASIER)}

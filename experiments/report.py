@@ -122,22 +122,22 @@ def rule_lines(name: str) -> list[tuple[int, int]]:
   every verdict uses), and the verdict's own, from the end of the verdict
   before it (or the marker) to the end of its function: a verdict's
   constants and helpers come before it. An experiment without a verdict
-  rests on the whole file.
+  (or whose verdict is not a function of the file) rests on the whole file.
   """
   root = os.path.dirname(os.path.dirname(os.path.abspath(verdicts.__file__)))
   with open(os.path.join(root, VERDICTS_PATH)) as f:
     source = f.read()
   body = ast.parse(source).body
   verdict = verdicts.VERDICTS.get(name)
-  if verdict is None:
+  functions = {n.name: n for n in body if isinstance(n, ast.FunctionDef)}
+  if verdict is None or verdict.__name__ not in functions:
     return [(1, body[-1].end_lineno)]
   marker = next(i for i, line in enumerate(source.splitlines(), 1)
                 if line.startswith(VERDICTS_MARKER))
   names = {v.__name__ for v in verdicts.VERDICTS.values()}
-  ends = [marker] + [n.end_lineno for n in body
-                     if isinstance(n, ast.FunctionDef) and n.name in names]
-  own = next(n for n in body if isinstance(n, ast.FunctionDef)
-             and n.name == verdict.__name__)
+  ends = [marker] + [n.end_lineno for n in functions.values()
+                     if n.name in names]
+  own = functions[verdict.__name__]
   start = max(e for e in ends if e < own.lineno) + 1
   return [(1, marker - 1), (start, own.end_lineno)]
 
@@ -542,7 +542,11 @@ def write(experiment: definitions.Experiment, root: str) -> str:
   all_seeds = [r for s in groups.values() for r in s]
   parts = [f'# {experiment.title}', '', f'**Claim.** {experiment.claim}', '']
   if any(finished.values()) and experiment.name in verdicts.VERDICTS:
-    decided = {n: s for n, s in finished.items() if s}
+    ended = finished
+    if experiment.counts_failures:  # and the seeds that diverged
+      ended = {n: [r for r in s if r.finished or r.timing.get('error')]
+               for n, s in groups.items()}
+    decided = {n: s for n, s in ended.items() if s}
     parts += [f'**Here.** {verdicts.VERDICTS[experiment.name](decided)}',
               '', rule_provenance(experiment.name, first_began(groups)), '']
   parts += [experiment.description]

@@ -497,6 +497,121 @@ def recon(groups: Groups) -> str:
           'neither, so either outcome agrees with it.')
 
 
+# A seed of a stability experiment failed if its training ended in an error
+# (non-finite losses) or its last FID is above this: five times the digits
+# default's 16 (docs/features/report.md).
+FAILED_FID = 80.0
+
+
+def failed(result: runner.Result) -> bool:
+  """Whether a seed failed: diverged, or its last FID above FAILED_FID."""
+  fid = (result.metrics or {}).get('fid')
+  return (bool(result.timing.get('error')) or fid is None
+          or not math.isfinite(fid) or fid > FAILED_FID)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stability:
+  """Two groups of seeds (over learning rates) set against each other.
+
+  Attributes:
+    failed: how many seeds of each failed.
+    seeds: how many seeds each has.
+    fisher_p: Fisher's exact test of the failed shares.
+    spread: the standard deviation of each group's FID over the seeds that
+      did not fail (None with fewer than 3).
+    spread_p: the Brown-Forsythe test of the spreads (None: not enough
+      seeds).
+    sign: -1 where the first is more stable (fewer failures or less spread
+      at p < ALPHA, and neither the other way), +1 where less, 0 otherwise.
+  """
+  failed: tuple[int, int]
+  seeds: tuple[int, int]
+  fisher_p: float
+  spread: tuple[float | None, float | None]
+  spread_p: float | None
+  sign: int
+
+  def text(self) -> str:
+    spread = ', '.join('n/a' if s is None else f'{s:.1f}'
+                       for s in self.spread)
+    p = 'n/a' if self.spread_p is None else f'{self.spread_p:.2g}'
+    return (f'failed {self.failed[0]} of {self.seeds[0]} against '
+            f'{self.failed[1]} of {self.seeds[1]} (Fisher p = '
+            f'{self.fisher_p:.2g}); FID spread (sd) {spread} (Brown-Forsythe '
+            f'p = {p})')
+
+
+def stability(a: Seeds, b: Seeds) -> Stability:
+  """`a`'s seeds against `b`'s: failures and the spread of FID."""
+  fa, fb = sum(map(failed, a)), sum(map(failed, b))
+  fisher_p = float(stats.fisher_exact(
+      [[fa, len(a) - fa], [fb, len(b) - fb]]).pvalue)
+  kept = [[r.metrics['fid'] for r in g if not failed(r)] for g in (a, b)]
+  spread = tuple(float(np.std(k, ddof=1)) if len(k) >= 3 else None
+                 for k in kept)
+  spread_p = (float(stats.levene(*kept, center='median').pvalue)
+              if None not in spread else None)
+  signs = []
+  if fisher_p < ALPHA:
+    signs.append(-1 if fa / len(a) < fb / len(b) else 1)
+  if spread_p is not None and spread_p < ALPHA:
+    signs.append(-1 if spread[0] < spread[1] else 1)
+  sign = (signs[0] if signs and all(s == signs[0] for s in signs) else 0)
+  return Stability((fa, fb), (len(a), len(b)), fisher_p, spread, spread_p,
+                   sign)
+
+
+def _stable_outcome(s: Stability) -> str:
+  if s.sign == -1:
+    return 'holds'
+  if s.sign == 1:
+    return 'does not hold'
+  return _unresolved(min(s.seeds))
+
+
+def _pooled(groups: Groups, prefix: str) -> list[runner.Result]:
+  return [r for name, seeds in groups.items() if name.startswith(prefix)
+          for r in seeds]
+
+
+def gan_loss(groups: Groups) -> str:
+  wgan = _pooled(groups, 'wgan_gp_')
+  if not wgan:
+    return 'The WGAN-GP runs are needed to decide.'
+  parts = []
+  at_default = [r for r in groups.get('wgan_gp_3e-4', ()) if not failed(r)]
+  for name, label, _ in definitions.GAN_LOSSES[:2]:
+    other = _pooled(groups, name + '_')
+    if not other:
+      continue
+    base = [r for r in groups.get(f'{name}_3e-4', ()) if not failed(r)]
+    if at_default and base:
+      c = compare_groups(_values(at_default, 'fid'), _values(base, 'fid'))
+      parts.append(f'sample quality against {label} (FID at lr 3e-4, '
+                   f'lower is better): WGAN-GP {c.a.text(1)} against '
+                   f'{c.b.text(1)}, better {outcome([(c, -1)])} '
+                   f'({c.text()})')
+    s = stability(wgan, other)
+    parts.append(f'stability against {label}, over every learning rate: '
+                 f'{s.text()}, more stable {_stable_outcome(s)}')
+  return ('Whether WGAN-GP improves on each cross-entropy loss ('
+          f'{_seeds_line(groups)}; a run failed if it diverged or its FID '
+          f'ended above {FAILED_FID:g}): ' + '; '.join(parts) + '.')
+
+
+def easier(groups: Groups) -> str:
+  vaegan, gan = _pooled(groups, 'vaegan_'), _pooled(groups, 'gan_')
+  if not vaegan or not gan:
+    return 'The VAE-GAN\'s and the GAN\'s runs are needed to decide.'
+  s = stability(vaegan, gan)
+  return (f'{_claim(_stable_outcome(s))} (over every learning rate and '
+          f'seed, fewer failed runs or less spread at p < {ALPHA:g}, and '
+          f'neither the other way; a run failed if it diverged or its FID '
+          f'ended above {FAILED_FID:g}): the VAE-GAN against the GAN, '
+          f'{s.text()}.')
+
+
 def still_falling(fid_by_step: Mapping[int, Sequence[float]]
                   ) -> bool | None:
   """Whether FID was still falling at the last evaluation.
@@ -524,4 +639,4 @@ VERDICTS: dict[str, Callable[[Groups], str]] = {
     'translation': translation_claim, 'feature_layer': feature_layer,
     'conditional': conditional_claim, 'collapse': collapse,
     'features': features, 'tune': tune, 'pretrain': pretrain,
-    'recon': recon}
+    'recon': recon, 'gan_loss': gan_loss, 'easier': easier}

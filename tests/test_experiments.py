@@ -1,5 +1,6 @@
 """Experiments: configs of their runs, resumable training, the report."""
 
+import dataclasses
 import datetime
 import json
 import os
@@ -21,6 +22,7 @@ from experiments import records
 from experiments import report
 from experiments import runner
 from experiments import translation
+from experiments import verdicts
 from vaegan_jax.metrics import digits_classifier
 from vaegan_jax.metrics import quality
 from vaegan_jax.output import writers
@@ -298,6 +300,23 @@ def test_the_report_is_written_again_byte_for_byte_from_the_copies(
   assert '| VAE | 90.0 ± 0.0 | 60.0 ± 0.0 | 41.0 ± ' in text
   assert 'FID still falls at the end for VAE, VAE-GAN' in text
   assert 'trained by | `python -m experiments fake`' in text
+
+
+def test_a_stability_verdict_also_sees_the_seeds_that_diverged(
+    fake_workdir, monkeypatch):
+  run = FAKE.runs[0]
+  timing = runner.read_timing(runner.run_dir(str(fake_workdir), run, 2))
+  timing['error'] = 'non-finite losses at step 3'
+  (fake_workdir / 'runs' / run.name / 'seed_2' / runner.TIMING_FILE
+   ).write_text(json.dumps(timing))
+  seen = {}
+  monkeypatch.setitem(verdicts.VERDICTS, FAKE.name, lambda groups: seen.update(
+      {n: sorted(r.seed for r in s) for n, s in groups.items()}) or 'seen')
+  report.write(FAKE, str(fake_workdir))
+  assert seen[run.name] == [0, 1]
+  report.write(dataclasses.replace(FAKE, counts_failures=True),
+               str(fake_workdir))
+  assert seen[run.name] == [0, 1, 2]
 
 
 def test_the_report_says_when_the_rule_is_newer_than_the_runs(fake_workdir,

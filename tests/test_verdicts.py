@@ -262,6 +262,66 @@ def test_recon_says_which_distance_is_lower_or_neither():
   assert text.startswith('neither gives a lower FID with 3 seeds')
 
 
+def _stability_groups(experiment, fids, errors=()):
+  """Each run's seeds with the FIDs given for its model (by prefix)."""
+  groups = {}
+  for run in experiment.runs:
+    prefix = next(p for p in fids if run.name.startswith(p))
+    groups[run.name] = []
+    for seed, fid in enumerate(fids[prefix][run.name.rsplit('_', 1)[1]]):
+      result = _result(run, seed, {'fid': fid})
+      if (run.name, seed) in errors:
+        result.timing['error'] = 'non-finite losses at step 300'
+      groups[run.name].append(result)
+  return groups
+
+
+def test_a_failed_seed_diverged_or_ended_above_the_threshold():
+  run = definitions.EASIER.runs[0]
+  assert not verdicts.failed(_result(run, 0, {'fid': 20.0}))
+  assert verdicts.failed(_result(run, 0, {'fid': verdicts.FAILED_FID + 1}))
+  assert verdicts.failed(_result(run, 0, {'fid': float('nan')}))
+  diverged = _result(run, 0, {'fid': 20.0})
+  diverged.timing['error'] = 'non-finite'
+  assert verdicts.failed(diverged)
+
+
+def test_easier_holds_with_fewer_failures_or_less_spread_and_neither_against():
+  rates = ('1.5e-4', '3e-4', '6e-4', '1.2e-3')
+  steady = {r: [20.0, 21.0, 22.0] for r in rates}
+  wild = {'1.5e-4': [20.0, 40.0, 60.0], '3e-4': [25.0, 70.0, 30.0],
+          '6e-4': [90.0, 95.0, 99.0], '1.2e-3': [150.0, 120.0, 200.0]}
+  text = verdicts.easier(_stability_groups(
+      definitions.EASIER, {'vaegan': steady, 'gan': wild}))
+  assert text.startswith('The claim holds here'), text
+  assert 'failed 0 of 12 against 6 of 12 (Fisher p = 0.014)' in text
+  text = verdicts.easier(_stability_groups(
+      definitions.EASIER, {'vaegan': wild, 'gan': steady}))
+  assert text.startswith('The claim does not hold here'), text
+  # The same numbers, but every GAN seed at lr 3e-4 and 1.5e-4 diverged.
+  same = verdicts.easier(_stability_groups(
+      definitions.EASIER, {'vaegan': steady, 'gan': steady}))
+  assert same.startswith('The claim is not resolved with 12 seeds')
+  errors = {(f'gan_{r}', k) for r in ('1.5e-4', '3e-4') for k in range(3)}
+  text = verdicts.easier(_stability_groups(
+      definitions.EASIER, {'vaegan': steady, 'gan': steady}, errors))
+  assert 'failed 0 of 12 against 6 of 12' in text
+
+
+def test_gan_loss_reads_quality_at_the_default_rate_and_stability_over_all():
+  rates = ('1.5e-4', '3e-4', '6e-4', '1.2e-3')
+  steady = {r: [20.0, 21.0, 22.0] for r in rates}
+  worse = {r: [40.0, 41.0, 42.0] for r in rates}
+  text = verdicts.gan_loss(_stability_groups(definitions.GAN_LOSS, {
+      'wgan_gp': steady, 'non_saturating': worse, 'minimax': worse}))
+  assert ('sample quality against non-saturating (FID at lr 3e-4, lower is '
+          'better): WGAN-GP 21.0 ± 2.5 against 41.0 ± 2.5, better holds'
+          ) in text
+  assert 'stability against minimax, over every learning rate: failed 0 ' \
+      'of 12 against 0 of 12' in text
+  assert 'more stable is not resolved with 12 seeds' in text
+
+
 def test_fid_still_falls_where_the_last_drop_beats_the_interval():
   assert verdicts.still_falling({200: [50, 52, 54], 400: [40, 41, 42]})
   # A drop of 1 inside an interval of about ±2.5: no longer falling.
