@@ -612,6 +612,32 @@ def easier(groups: Groups) -> str:
           f'{s.text()}.')
 
 
+def weights(groups: Groups) -> str:
+  fid = _fid(groups)
+  coverage = {n: [r.measures['coverage']['distance'] for r in seeds
+                  if 'coverage' in r.measures] for n, seeds in groups.items()}
+  if 'chosen' not in fid:
+    return 'The run at the chosen weights is needed to decide.'
+  parts = []
+  if coverage.get('gan_strong') and coverage.get('chosen'):
+    c = compare_groups(coverage['gan_strong'], coverage['chosen'])
+    parts.append(f'the GAN term stronger: the class shares\' distance from '
+                 f'10% {c.a.text(3)} against {c.b.text(3)} at the chosen '
+                 f'weights, mode collapse {outcome([(c, 1)])} ({c.text()})')
+  if 'vae_strong' in fid:
+    c = compare_groups(fid['vae_strong'], fid['chosen'])
+    parts.append(f'L_llike stronger: FID {c.a.text(1)} against '
+                 f'{c.b.text(1)}, sample quality suffers '
+                 f'{outcome([(c, 1)])} ({c.text()})')
+  for name in ('gan_strong', 'kl_weak', 'kl_strong'):
+    if name in fid:
+      c = compare_groups(fid[name], fid['chosen'])
+      parts.append(f'{groups[name][0].run.label}: FID {c.a.text(1)}, '
+                   f'{_direction(c)}')
+  return (f'Against the chosen weights (FID {summarise(fid["chosen"]).text(1)}'
+          f'; {_seeds_line(groups)}): ' + '; '.join(parts) + '.')
+
+
 def still_falling(fid_by_step: Mapping[int, Sequence[float]]
                   ) -> bool | None:
   """Whether FID was still falling at the last evaluation.
@@ -639,4 +665,5 @@ VERDICTS: dict[str, Callable[[Groups], str]] = {
     'translation': translation_claim, 'feature_layer': feature_layer,
     'conditional': conditional_claim, 'collapse': collapse,
     'features': features, 'tune': tune, 'pretrain': pretrain,
-    'recon': recon, 'gan_loss': gan_loss, 'easier': easier}
+    'recon': recon, 'gan_loss': gan_loss, 'easier': easier,
+    'weights': weights}

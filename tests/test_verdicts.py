@@ -322,6 +322,30 @@ def test_gan_loss_reads_quality_at_the_default_rate_and_stability_over_all():
   assert 'more stable is not resolved with 12 seeds' in text
 
 
+def test_weights_tests_collapse_with_the_gan_strong_and_fid_with_the_vae():
+  def groups(fid, distance):
+    return {run.name: [_result(run, seed, {'fid': fid[run.name] + d},
+                               measures={'coverage': {
+                                   'distance': distance[run.name] + d / 100}})
+                       for seed, d in enumerate((-1, 0, 1))]
+            for run in definitions.WEIGHTS.runs}
+  fid = {'chosen': 20.0, 'gan_strong': 22.0, 'vae_strong': 60.0,
+         'kl_weak': 20.5, 'kl_strong': 30.0}
+  distance = {n: 0.1 for n in fid}
+  distance['gan_strong'] = 0.4
+  text = verdicts.weights(groups(fid, distance))
+  assert 'the GAN term stronger: the class shares\' distance from 10% ' \
+      '0.400 ± 0.025 against 0.100 ± 0.025 at the chosen weights, mode ' \
+      'collapse holds' in text
+  assert 'L_llike stronger: FID 60.0 ± 2.5 against 20.0 ± 2.5, sample ' \
+      'quality suffers holds' in text
+  distance['gan_strong'] = 0.05
+  fid['vae_strong'] = 10.0
+  text = verdicts.weights(groups(fid, distance))
+  assert 'mode collapse does not hold' in text
+  assert 'sample quality suffers does not hold' in text
+
+
 def test_fid_still_falls_where_the_last_drop_beats_the_interval():
   assert verdicts.still_falling({200: [50, 52, 54], 400: [40, 41, 42]})
   # A drop of 1 inside an interval of about ±2.5: no longer falling.
