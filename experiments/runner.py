@@ -158,9 +158,30 @@ def machine() -> str:
 
 
 def is_finished(directory: str, num_steps: int) -> bool:
-  """Whether the run in `directory` reached `num_steps` (or failed there)."""
+  """Whether the run in `directory` reached `num_steps`, failed, or was
+  stopped by the posterior-collapse watch."""
   timing = read_timing(directory)
-  return bool(timing.get('error')) or timing.get('step', 0) >= num_steps
+  return (bool(timing.get('error')) or bool(timing.get('stopped'))
+          or timing.get('step', 0) >= num_steps)
+
+
+def collapse_stop(config: ml_collections.ConfigDict, directory: str,
+                  step: int) -> str | None:
+  """Why a run that ended at `step`, before its last, stopped, if the
+  posterior-collapse watch stopped it (`config.eval.stop_on_collapse`): its
+  last `collapse_patience` evaluations all had a held-out KL under
+  `collapse_kl`. None otherwise (a signal, or no watch)."""
+  cfg = config.eval
+  if not cfg.stop_on_collapse or step >= config.train.num_steps:
+    return None
+  path = files.path(directory) / writers.METRICS_FILE
+  kls = [r['eval/kl'] for r in writers.read_jsonl(str(path))
+         if 'eval/kl' in r and r['step'] <= step] if path.exists() else []
+  last = kls[-cfg.collapse_patience:]
+  if len(last) < cfg.collapse_patience or max(last) >= cfg.collapse_kl:
+    return None
+  return (f'posterior collapse at step {step}: the held-out KL under '
+          f'{cfg.collapse_kl} for {cfg.collapse_patience} evaluations')
 
 
 def now() -> str:
@@ -201,8 +222,12 @@ def train_run(config: ml_collections.ConfigDict, directory: str,
   timing.update(step=step, num_steps=config.train.num_steps)
   if error:
     timing['error'] = error
+  stopped = None if error else collapse_stop(config, directory, step)
+  if stopped:
+    timing['stopped'] = stopped
+    logging.info('%s stopped: %s.', directory, stopped)
   _write_timing(directory, timing)
-  return bool(error) or step >= config.train.num_steps
+  return bool(error) or bool(stopped) or step >= config.train.num_steps
 
 
 @dataclasses.dataclass
@@ -232,9 +257,11 @@ class Result:
 
   @property
   def finished(self) -> bool:
+    """Trained to its last step, or stopped there by the collapse watch."""
     return (self.config is not None and self.metrics is not None
             and not self.timing.get('error')
-            and self.timing.get('step', 0) >= self.config.train.num_steps)
+            and (self.timing.get('step', 0) >= self.config.train.num_steps
+                 or bool(self.timing.get('stopped'))))
 
   @property
   def wall_seconds(self) -> float:

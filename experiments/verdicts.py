@@ -638,6 +638,42 @@ def weights(groups: Groups) -> str:
           f'; {_seeds_line(groups)}): ' + '; '.join(parts) + '.')
 
 
+def kl_collapse(groups: Groups) -> str:
+  parts, checks = [], []
+  for label, _ in definitions.COLLAPSE_KL_WEIGHTS:
+    full, stop = groups.get(f'kl_{label}', ()), groups.get(
+        f'kl_{label}_stop', ())
+    if not full or not stop:
+      continue
+    kl = summarise(_values(full, 'kl'))
+    limit = full[0].config.eval.collapse_kl
+    stopped = [r for r in stop if r.timing.get('stopped')]
+    steps = [r.timing['step'] for r in stopped]
+    text = (f'KL weight {label}: the held-out KL at the end {kl.text(2)} '
+            f'nats ({"collapsed" if kl.mean < limit else "not collapsed"}, '
+            f'under {limit:g}); the watch stopped {len(stopped)} of '
+            f'{len(stop)} seeds')
+    if steps:
+      text += f', at step {min(steps)} to {max(steps)}'
+    if kl.mean < limit and len(stopped) == len(stop):
+      c = compare_groups(_values(stop, 'fid'), _values(full, 'fid'))
+      checks.append(c)
+      text += (f'; FID at the stop {c.a.text(1)} against {c.b.text(1)} at '
+               f'the end, {_direction(c)}')
+    parts.append(text)
+  if not parts:
+    return 'The runs with a strong KL weight are needed to decide.'
+  if not checks:
+    result = 'cannot be tested: no KL weight here collapsed every seed and ' \
+        'was stopped'
+  else:
+    result = ('does not hold' if any(c.sign == 1 for c in checks)
+              else 'holds')
+  return (f'The claim {result} here (where the KL collapsed, the stopped '
+          f'model\'s FID not higher at p < {ALPHA:g}; {_seeds_line(groups)}'
+          '): ' + '; '.join(parts) + '.')
+
+
 def still_falling(fid_by_step: Mapping[int, Sequence[float]]
                   ) -> bool | None:
   """Whether FID was still falling at the last evaluation.
@@ -666,4 +702,4 @@ VERDICTS: dict[str, Callable[[Groups], str]] = {
     'conditional': conditional_claim, 'collapse': collapse,
     'features': features, 'tune': tune, 'pretrain': pretrain,
     'recon': recon, 'gan_loss': gan_loss, 'easier': easier,
-    'weights': weights}
+    'weights': weights, 'kl_collapse': kl_collapse}

@@ -302,6 +302,30 @@ def test_the_report_is_written_again_byte_for_byte_from_the_copies(
   assert 'trained by | `python -m experiments fake`' in text
 
 
+def test_a_run_stopped_by_the_collapse_watch_counts_as_finished(tmp_path):
+  config = mnist.get_config()
+  config.train.num_steps, config.eval.stop_on_collapse = 1000, True
+  kls = [(100, 4.0), (200, 0.3), (300, 0.2), (400, 0.1)]
+  (tmp_path / 'metrics.jsonl').write_text(''.join(
+      json.dumps({'step': s, 'eval/kl': kl}) + '\n' for s, kl in kls))
+  reason = runner.collapse_stop(config, str(tmp_path), 400)
+  assert reason.startswith('posterior collapse at step 400')
+  # Two low evaluations of three, a signal, or no watch: not a collapse.
+  assert runner.collapse_stop(config, str(tmp_path), 300) is None
+  assert runner.collapse_stop(config, str(tmp_path), 1000) is None
+  config.eval.stop_on_collapse = False
+  assert runner.collapse_stop(config, str(tmp_path), 400) is None
+  (tmp_path / runner.TIMING_FILE).write_text(json.dumps(
+      {'sessions': [], 'step': 400, 'stopped': reason}))
+  assert runner.is_finished(str(tmp_path), 1000)
+  result = runner.Result(definitions.KL_COLLAPSE.runs[2], 0, str(tmp_path),
+                         config, {'fid': 50.0},
+                         runner.read_timing(str(tmp_path)), [], [], {})
+  assert result.finished
+  result.timing.pop('stopped')
+  assert not result.finished
+
+
 def test_a_stability_verdict_also_sees_the_seeds_that_diverged(
     fake_workdir, monkeypatch):
   run = FAKE.runs[0]

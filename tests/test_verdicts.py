@@ -346,6 +346,28 @@ def test_weights_tests_collapse_with_the_gan_strong_and_fid_with_the_vae():
   assert 'sample quality suffers does not hold' in text
 
 
+def test_kl_collapse_compares_the_stopped_models_with_the_full_ones():
+  def result(run, seed, fid, kl, stopped_at=None):
+    r = _result(run, seed, {'fid': fid, 'kl': kl})
+    r.config.eval = ml_collections.ConfigDict({'collapse_kl': 0.5})
+    if stopped_at:
+      r.timing.update(step=stopped_at, stopped='posterior collapse')
+    return r
+  runs = {r.name: r for r in definitions.KL_COLLAPSE.runs}
+  def groups(stop_fid, kl=0.01):
+    return {
+        'kl_30': [result(runs['kl_30'], k, 40 + k, kl) for k in range(3)],
+        'kl_30_stop': [result(runs['kl_30_stop'], k, stop_fid + k, kl, 400)
+                       for k in range(3)]}
+  text = verdicts.kl_collapse(groups(40.0))
+  assert text.startswith('The claim holds here'), text
+  assert 'the watch stopped 3 of 3 seeds, at step 400 to 400' in text
+  assert verdicts.kl_collapse(groups(60.0)).startswith(
+      'The claim does not hold here')
+  # No collapse: nothing to stop, and the verdict says it cannot test.
+  assert 'cannot be tested' in verdicts.kl_collapse(groups(40.0, kl=3.0))
+
+
 def test_fid_still_falls_where_the_last_drop_beats_the_interval():
   assert verdicts.still_falling({200: [50, 52, 54], 400: [40, 41, 42]})
   # A drop of 1 inside an interval of about ±2.5: no longer falling.
