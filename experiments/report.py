@@ -117,12 +117,14 @@ VERDICTS_MARKER = '# The verdicts, each after its own constants and helpers'
 def rule_lines(name: str) -> list[tuple[int, int]]:
   """The lines of verdicts.py that experiment `name`'s verdict rests on.
 
-  Two ranges (first, last), 1-based: the shared part, from the top to the
+  Ranges (first, last), 1-based: the shared part, from the top to the
   line before `VERDICTS_MARKER` (the test, the intervals and the helpers
-  every verdict uses), and the verdict's own, from the end of the verdict
-  before it (or the marker) to the end of its function: a verdict's
-  constants and helpers come before it. An experiment without a verdict
-  (or whose verdict is not a function of the file) rests on the whole file.
+  every verdict uses); the verdict's own, from the end of the verdict
+  before it (or the marker) to the end of its function (a verdict's
+  constants and helpers come before it); and any definition below the
+  marker that those lines use, and that it uses in turn (helpers another
+  verdict's lines hold). An experiment without a verdict (or whose verdict
+  is not a function of the file) rests on the whole file.
   """
   root = os.path.dirname(os.path.dirname(os.path.abspath(verdicts.__file__)))
   with open(os.path.join(root, VERDICTS_PATH)) as f:
@@ -139,20 +141,44 @@ def rule_lines(name: str) -> list[tuple[int, int]]:
                      if n.name in names]
   own = functions[verdict.__name__]
   start = max(e for e in ends if e < own.lineno) + 1
-  return [(1, marker - 1), (start, own.end_lineno)]
+  spans = [(1, marker - 1), (start, own.end_lineno)]
+  defined = {}  # name -> its top-level definition below the marker
+  for node in body:
+    if node.lineno > marker:
+      targets = (node.targets if isinstance(node, ast.Assign) else [node])
+      for target in targets:
+        defined[getattr(target, 'id', getattr(target, 'name', None))] = node
+  todo = [n for n in body if start <= n.lineno <= own.end_lineno]
+  while todo:
+    used = {n.id for node in todo for n in ast.walk(node)
+            if isinstance(n, ast.Name)}
+    todo = []
+    for node in {id(defined[u]): defined[u] for u in used
+                 if u in defined}.values():
+      span = (node.lineno, node.end_lineno)
+      if not any(a <= span[0] and span[1] <= b for a, b in spans):
+        spans.append(span)
+        todo.append(node)
+  return spans
 
 
 def rule_commit(name: str) -> tuple[str, datetime.datetime, bool] | None:
   """(hash, commit time, whether the file has changes not committed) of the
   newest commit of the lines of experiments/verdicts.py that experiment
-  `name`'s verdict rests on (`rule_lines`); None outside a git checkout."""
-  ranges = [f'-L{a},{b}:{VERDICTS_PATH}' for a, b in rule_lines(name)]
-  line = _git('log', '-1', '--format=%H %cI', '--no-patch', *ranges)
-  if not line:
-    return None
-  commit, when = line.split()
+  `name`'s verdict rests on (`rule_lines`); None outside a git checkout.
+  Each range is logged alone: git 2.39 aborts on some sets of ranges of
+  one file."""
+  found = []
+  for a, b in rule_lines(name):
+    line = _git('log', '-1', '--format=%H %cI', '--no-patch',
+                f'-L{a},{b}:{VERDICTS_PATH}')
+    if not line:
+      return None
+    commit, when = line.split()
+    found.append((_time(when), commit))
+  when, commit = max(found)
   dirty = bool(_git('status', '--porcelain', '--', VERDICTS_PATH))
-  return commit, _time(when), dirty
+  return commit, when, dirty
 
 
 def rule_provenance(name: str, began: datetime.datetime | None) -> str:

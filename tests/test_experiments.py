@@ -389,6 +389,12 @@ def test_a_verdict_rests_on_the_shared_lines_and_its_own():
   assert 'COMPARE_VAES = ' in own and 'def _vae_against_gan(' in own
   assert own.rstrip().endswith('+ _vae_against_gan(groups, vaes))')
   assert report.rule_lines('no_such_experiment') == [(1, len(lines))]
+  # A helper in another verdict's lines is among the lines of each that
+  # uses it: easier uses gan_loss's `stability`.
+  spans = report.rule_lines('easier')
+  used = '\n'.join(text(a, b) for a, b in spans[2:])
+  assert 'def stability(' in used and 'def failed(' in used
+  assert 'FAILED_FID = ' in used and 'def gan_loss(' not in used
 
 
 def test_floors_are_measured_once_per_protocol(tmp_path, monkeypatch):
