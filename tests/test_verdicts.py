@@ -233,7 +233,8 @@ def test_tune_chooses_each_models_lowest_fid_once_its_trials_are_done():
       text)
   assert 'VAE (Gaussian pixels): **kl_weight 0.333** (FID 45.0;' in text
   assert 'GAN: **r1_weight 0.1** (FID 30.0;' in text
-  assert 'VAE (Bernoulli pixels, BCE): **' in text  # all tied at 50
+  assert 'VAE (Bernoulli pixels: BCE): **kl_weight 0.333** (FID 50.0;' in (
+      text)  # all tied at 50: the first
   # A model whose trials have not all finished gets no choice.
   del groups['gan_lr']
   assert 'GAN: 3 of 4 trials finished, nothing chosen yet' in (
