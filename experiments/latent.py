@@ -16,7 +16,7 @@ images change along straight lines between codes.
   evaluated digits.
 """
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -34,12 +34,21 @@ SEED = 0
 CLASSES = 10
 
 
-def _classify(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """(labels [N], features [N, F]) of the digits classifier."""
-  classifier = quality.digits_classifier_of(model.config)
-  logits, features = digits_classifier.DigitsCNN().apply(
-      {'params': classifier.params}, extractors.quantize(images))
-  return np.asarray(logits).argmax(axis=1), np.asarray(features, np.float64)
+# images [N, H, W, C] -> (labels [N], features [N, F]).
+Classify = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def digits_classify(config) -> Classify:
+  """The digits classifier of `config`'s data (cached, trained if not yet),
+  as labels and features of images."""
+  params = quality.digits_classifier_of(config).params
+
+  def classify(images):
+    logits, features = digits_classifier.DigitsCNN().apply(
+        {'params': params}, extractors.quantize(images))
+    return (np.asarray(logits).argmax(axis=1),
+            np.asarray(features, np.float64))
+  return classify
 
 
 def class_shares(labels: np.ndarray, classes: int = CLASSES
@@ -73,38 +82,46 @@ def _paths(start: np.ndarray, end: np.ndarray, frames: int) -> np.ndarray:
       -1, start.shape[-1])
 
 
-def _median_jump(model, start: np.ndarray, end: np.ndarray,
-                 frames: int) -> float:
+def _median_jump(model, classify: Classify, start: np.ndarray,
+                 end: np.ndarray, frames: int) -> float:
   images = model.decode(_paths(start, end, frames).astype(np.float32))
-  _, features = _classify(model, images)
+  _, features = classify(images)
   features = features.reshape(len(start), frames, -1)
   return round(float(np.median([jump(f) for f in features])), 6)
 
 
-def coverage(workdir: str, count: int | None = None) -> dict[str, Any]:
+def measure(workdir: str) -> dict[str, Any]:
+  """{'coverage': `coverage`, 'smoothness': `smoothness`} of a finished
+  run, its model and the classifier loaded once."""
+  model = vaegan_jax.load(workdir)
+  classify = digits_classify(model.config)
+  return {'coverage': coverage(model, classify),
+          'smoothness': smoothness(model, classify)}
+
+
+def coverage(model, classify: Classify, count: int | None = None
+             ) -> dict[str, Any]:
   """{'shares': the share of each class among the prior samples,
   'distance': their total variation distance from 10% each}."""
-  model = vaegan_jax.load(workdir)
-  labels, _ = _classify(model, model.sample(count or SAMPLES, seed=SEED))
+  labels, _ = classify(model.sample(count or SAMPLES, seed=SEED))
   shares, distance = class_shares(labels)
   return {'shares': shares, 'distance': distance}
 
 
-def smoothness(workdir: str, pairs: int | None = None,
+def smoothness(model, classify: Classify, pairs: int | None = None,
                frames: int = FRAMES) -> dict[str, float]:
   """{'prior': the median jump along lines between prior codes, and, with
   an encoder, 'encoded': along lines between evaluated digits' codes}."""
   pairs = pairs or PAIRS
-  model = vaegan_jax.load(workdir)
   config = model.config
   rng = np.random.default_rng(SEED)
   dim = architectures.latent_dim(config)
   ends = rng.standard_normal((2, pairs, dim))
-  out = {'prior': _median_jump(model, ends[0], ends[1], frames)}
+  out = {'prior': _median_jump(model, classify, ends[0], ends[1], frames)}
   if config.loss.objective != 'gan':
     images = data.eval_data(config, 2 * pairs)['image']
     means, _ = model.encode(images)
     means = np.asarray(means, np.float64)
-    out['encoded'] = _median_jump(model, means[:pairs], means[pairs:],
-                                  frames)
+    out['encoded'] = _median_jump(model, classify, means[:pairs],
+                                  means[pairs:], frames)
   return out

@@ -106,8 +106,7 @@ def _pictures(result: runner.Result, experiment: definitions.Experiment
   if 'prior_gap' in experiment.sections and model is not None:
     measures['prior_gap'] = prior_gap.measure(result.directory)
   if 'latent' in experiment.sections:
-    measures['coverage'] = latent.coverage(result.directory)
-    measures['smoothness'] = latent.smoothness(result.directory)
+    measures.update(latent.measure(result.directory))
   if 'conditional' in experiment.sections:
     accuracy, samples = conditional.class_accuracy(result.directory)
     measures['class_accuracy'] = [float(a) for a in accuracy]

@@ -168,17 +168,20 @@ def is_finished(directory: str, num_steps: int) -> bool:
 def collapse_stop(config: ml_collections.ConfigDict, directory: str,
                   step: int) -> str | None:
   """Why a run that ended at `step`, before its last, stopped, if the
-  posterior-collapse watch stopped it (`config.eval.stop_on_collapse`): its
-  last `collapse_patience` evaluations all had a held-out KL under
-  `collapse_kl`. None otherwise (a signal, or no watch)."""
+  posterior-collapse watch stopped it (`config.eval.stop_on_collapse`): the
+  run's held-out KLs, read back from its log through the trainer's own
+  `train.CollapseWatch`, say to stop at the last evaluation. None otherwise
+  (a signal, or no watch)."""
   cfg = config.eval
   if not cfg.stop_on_collapse or step >= config.train.num_steps:
     return None
   path = files.path(directory) / writers.METRICS_FILE
-  kls = [r['eval/kl'] for r in writers.read_jsonl(str(path))
-         if 'eval/kl' in r and r['step'] <= step] if path.exists() else []
-  last = kls[-cfg.collapse_patience:]
-  if len(last) < cfg.collapse_patience or max(last) >= cfg.collapse_kl:
+  records = writers.read_jsonl(str(path)) if path.exists() else []
+  watch, stop = train.CollapseWatch(cfg), False
+  for r in records:
+    if 'eval/kl' in r and r['step'] <= step:
+      stop = watch.update(r['step'], r['eval/kl'])
+  if not stop:
     return None
   return (f'posterior collapse at step {step}: the held-out KL under '
           f'{cfg.collapse_kl} for {cfg.collapse_patience} evaluations')

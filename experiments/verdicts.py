@@ -516,7 +516,7 @@ class Stability:
 
   Attributes:
     failed: how many seeds of each failed.
-    seeds: how many seeds each has.
+    counts: how many seeds each has.
     fisher_p: Fisher's exact test of the failed shares.
     spread: the standard deviation of each group's FID over the seeds that
       did not fail (None with fewer than 3).
@@ -526,18 +526,23 @@ class Stability:
       at p < ALPHA, and neither the other way), +1 where less, 0 otherwise.
   """
   failed: tuple[int, int]
-  seeds: tuple[int, int]
+  counts: tuple[int, int]
   fisher_p: float
   spread: tuple[float | None, float | None]
   spread_p: float | None
   sign: int
 
+  @property
+  def seeds(self) -> int:
+    """The fewer seeds of the two, as `Comparison.seeds` (for `outcome`)."""
+    return min(self.counts)
+
   def text(self) -> str:
     spread = ', '.join('n/a' if s is None else f'{s:.1f}'
                        for s in self.spread)
     p = 'n/a' if self.spread_p is None else f'{self.spread_p:.2g}'
-    return (f'failed {self.failed[0]} of {self.seeds[0]} against '
-            f'{self.failed[1]} of {self.seeds[1]} (Fisher p = '
+    return (f'failed {self.failed[0]} of {self.counts[0]} against '
+            f'{self.failed[1]} of {self.counts[1]} (Fisher p = '
             f'{self.fisher_p:.2g}); FID spread (sd) {spread} (Brown-Forsythe '
             f'p = {p})')
 
@@ -560,14 +565,6 @@ def stability(a: Seeds, b: Seeds) -> Stability:
   sign = (signs[0] if signs and all(s == signs[0] for s in signs) else 0)
   return Stability((fa, fb), (len(a), len(b)), fisher_p, spread, spread_p,
                    sign)
-
-
-def _stable_outcome(s: Stability) -> str:
-  if s.sign == -1:
-    return 'holds'
-  if s.sign == 1:
-    return 'does not hold'
-  return _unresolved(min(s.seeds))
 
 
 def _pooled(groups: Groups, prefix: str) -> list[runner.Result]:
@@ -594,7 +591,7 @@ def gan_loss(groups: Groups) -> str:
                    f'({c.text()})')
     s = stability(wgan, other)
     parts.append(f'stability against {label}, over every learning rate: '
-                 f'{s.text()}, more stable {_stable_outcome(s)}')
+                 f'{s.text()}, more stable {outcome([(s, -1)])}')
   return ('Whether WGAN-GP improves on each cross-entropy loss ('
           f'{_seeds_line(groups)}; a run failed if it diverged or its FID '
           f'ended above {FAILED_FID:g}): ' + '; '.join(parts) + '.')
@@ -605,7 +602,7 @@ def easier(groups: Groups) -> str:
   if not vaegan or not gan:
     return 'The VAE-GAN\'s and the GAN\'s runs are needed to decide.'
   s = stability(vaegan, gan)
-  return (f'{_claim(_stable_outcome(s))} (over every learning rate and '
+  return (f'{_claim(outcome([(s, -1)]))} (over every learning rate and '
           f'seed, fewer failed runs or less spread at p < {ALPHA:g}, and '
           f'neither the other way; a run failed if it diverged or its FID '
           f'ended above {FAILED_FID:g}): the VAE-GAN against the GAN, '

@@ -29,7 +29,7 @@ def test_jump_is_the_largest_step_over_the_mean_step():
   assert latent.jump(np.zeros((16, 4))) == 1.0
 
 
-def test_smoothness_decodes_each_line_in_order(monkeypatch):
+def test_smoothness_decodes_each_line_in_order():
   config = helpers.tiny_config(loss__objective='gan')
   seen = {}
 
@@ -39,10 +39,9 @@ def test_smoothness_decodes_each_line_in_order(monkeypatch):
         (len(codes), 28, 28, 1), np.float32)
 
   model = types.SimpleNamespace(config=config, decode=decode)
-  monkeypatch.setattr(latent.vaegan_jax, 'load', lambda workdir: model)
-  monkeypatch.setattr(latent, '_classify', lambda model, images: (
-      None, images.reshape(len(images), -1)[:, :1].astype(np.float64)))
-  out = latent.smoothness('run', pairs=20, frames=8)
+  classify = lambda images: (
+      None, images.reshape(len(images), -1)[:, :1].astype(np.float64))
+  out = latent.smoothness(model, classify, pairs=20, frames=8)
   assert set(out) == {'prior'}  # a GAN: no encoder, no encoded lines
   codes = seen['codes'].reshape(20, 8, -1)
   # Straight lines at even spacing, both ends included.
