@@ -94,15 +94,15 @@ def _pictures(result: runner.Result, experiment: definitions.Experiment
     pictures['reconstructions'] = images_lib.to_uint8(
         model.reconstruct(held_out['image'], conditions))
   if 'translation' in experiment.sections and model is not None:
-    fraction = definitions.TRANSLATE
-    measures['translation'] = translation.run_errors(result.directory,
-                                                     fraction)
+    measures['translation'] = translation.run_errors(
+        result.directory, definitions.TRANSLATIONS)
     images = data.eval_data(config, TRANSLATED)['image']
-    shifted = translation.translate(images, fraction)
     pictures['translation_inputs'] = images_lib.to_uint8(images)
-    pictures['translated'] = images_lib.to_uint8(shifted)
-    pictures['translated_reconstructions'] = images_lib.to_uint8(
-        model.reconstruct(shifted))
+    for name, fraction in definitions.TRANSLATIONS:
+      shifted = translation.translate(images, fraction)
+      pictures[f'translated_{name}'] = images_lib.to_uint8(shifted)
+      pictures[f'reconstructions_{name}'] = images_lib.to_uint8(
+          model.reconstruct(shifted))
   if 'prior_gap' in experiment.sections and model is not None:
     measures['prior_gap'] = prior_gap.measure(result.directory)
   if 'latent' in experiment.sections:

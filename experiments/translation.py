@@ -5,7 +5,7 @@ drawn once from a fixed seed, so every model sees the same shifted digits.
 """
 
 import functools
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -46,37 +46,51 @@ def sharpness(images: np.ndarray) -> float:
                + np.abs(np.diff(pixels, axis=2)).mean())
 
 
+def _errors(images: np.ndarray, rebuilt: np.ndarray) -> dict[str, float]:
+  return {'mse': held_out.pixel_errors(images, rebuilt)['recon_mse'],
+          'sharpness': sharpness(rebuilt) / sharpness(images)}
+
+
 def translation_errors(reconstruct: Callable[[np.ndarray], np.ndarray],
-                       images: np.ndarray, fraction: float,
-                       seed: int = SEED) -> dict[str, float]:
-  """Pixel MSE of reconstructions of images as they are and translated.
+                       images: np.ndarray,
+                       shifts: Sequence[tuple[str, float]],
+                       seed: int = SEED) -> dict[str, dict[str, float]]:
+  """How well a model reconstructs images as they are and translated.
 
   Args:
     reconstruct: images -> reconstructions, float32 [N, H, W, C] in [-1, 1].
     images: held-out images, float32 [N, H, W, C] in [-1, 1].
-    fraction: the largest shift (0.1: ±10%).
+    shifts: (name, the largest shift: 0.1 for ±10%) of each translation.
     seed: fixes the shifts.
 
   Returns:
-    {'mse': on the images as they are, 'mse_translated': on the translated
-    images (each against its own input)}, on the [0, 1] pixel scale as
-    `eval_metrics.json`'s recon_mse; 'sharpness_translated': the
-    reconstructions' `sharpness` over the translated inputs' (1: as sharp
-    as the input, lower: blurrier).
+    'unshifted' and each shift's name -> {'mse': pixel MSE of the
+    reconstructions against their own inputs, on the [0, 1] pixel scale as
+    `eval_metrics.json`'s recon_mse; 'sharpness': the reconstructions'
+    `sharpness` over their inputs' (1: as sharp as the input, lower:
+    blurrier)}; each shift's also has 'fraction'.
   """
-  shifted = translate(images, fraction, seed)
-  rebuilt = reconstruct(shifted)
-  return {
-      'mse': held_out.pixel_errors(images, reconstruct(images))['recon_mse'],
-      'mse_translated': held_out.pixel_errors(shifted, rebuilt)['recon_mse'],
-      'sharpness_translated': sharpness(rebuilt) / sharpness(shifted),
-  }
+  errors = {'unshifted': _errors(images, reconstruct(images))}
+  for name, fraction in shifts:
+    shifted = translate(images, fraction, seed)
+    errors[name] = {'fraction': fraction,
+                    **_errors(shifted, reconstruct(shifted))}
+  return errors
+
+
+def degradation(errors: Mapping[str, Mapping[str, float]], shift: str
+                ) -> dict[str, float]:
+  """How much a shift affects a model: its MSE over the unshifted MSE (1:
+  not at all, higher: worse), its sharpness over the unshifted sharpness
+  (1: not at all, lower: blurrier)."""
+  return {key: errors[shift][key] / errors['unshifted'][key]
+          for key in ('mse', 'sharpness')}
 
 
 @functools.lru_cache(maxsize=None)
-def run_errors(directory: str, fraction: float) -> dict[str, float]:
-  """`translation_errors` of a finished run on all its held-out images (the
-  report's table and its verdict read the same numbers)."""
+def run_errors(directory: str, shifts: tuple[tuple[str, float], ...]
+               ) -> dict[str, dict[str, float]]:
+  """`translation_errors` of a finished run on all its held-out images."""
   model = vaegan_jax.load(directory)
   images = data.eval_data(model.config, None)['image']
-  return translation_errors(model.reconstruct, images, fraction)
+  return translation_errors(model.reconstruct, images, shifts)

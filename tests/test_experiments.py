@@ -86,16 +86,31 @@ def test_translation_shifts_like_training_and_scores_known_models():
     assert shifts, 'not a shift of at most 3 pixels'
     moved += (0, 0) not in shifts
   assert moved > 24
-  identity = translation.translation_errors(lambda x: x, images, 0.1)
-  assert identity == {'mse': 0.0, 'mse_translated': 0.0,
-                      'sharpness_translated': 1.0}
+  shifts = (('seen', 0.1), ('unseen', 0.2))
+  identity = translation.translation_errors(lambda x: x, images, shifts)
+  assert identity == {'unshifted': {'mse': 0.0, 'sharpness': 1.0},
+                      'seen': {'fraction': 0.1, 'mse': 0.0, 'sharpness': 1.0},
+                      'unseen': {'fraction': 0.2, 'mse': 0.0,
+                                 'sharpness': 1.0}}
   # A black reconstruction errs by the ink of its input.
   black = translation.translation_errors(lambda x: np.full_like(x, -1.0),
-                                         images, 0.1)
+                                         images, shifts)
   ink = lambda x: float(np.mean(((x + 1) / 2) ** 2))
-  assert black['mse'] == pytest.approx(ink(images), rel=1e-6)
-  assert black['mse_translated'] == pytest.approx(ink(shifted), rel=1e-6)
-  assert black['sharpness_translated'] == 0.0
+  assert black['unshifted']['mse'] == pytest.approx(ink(images), rel=1e-6)
+  assert black['seen']['mse'] == pytest.approx(ink(shifted), rel=1e-6)
+  assert black['seen']['sharpness'] == 0.0
+  # The larger shift moves digits further: by up to 6 pixels, some by more
+  # than 3; the degradation is each shift's value over the unshifted one.
+  far = translation.translate(images, 0.2)
+  assert any(not any(np.array_equal(_shift(image, dy, dx), out)
+                     for dy in range(-3, 4) for dx in range(-3, 4))
+             for image, out in zip(images, far))
+  # A dim model (half each pixel's intensity) keeps half the sharpness of
+  # every input, so a shift does not change its sharpness ratio.
+  dim = translation.translation_errors(lambda x: (x - 1) / 2, images, shifts)
+  assert translation.degradation(dim, 'unseen') == {
+      'mse': pytest.approx(ink(far) / ink(images), rel=1e-5),
+      'sharpness': pytest.approx(1.0)}
   # Blur (a 3x3 box filter) keeps the ink and loses the edges.
   padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode='edge')
   box = sum(padded[:, i:i + 28, j:j + 28] for i in range(3)
@@ -240,14 +255,19 @@ def _fake_seed(directory, config, seed, offset):
     with open(os.path.join(directory, name), 'w') as f:
       f.writelines(json.dumps(r) + '\n' for r in lines)
   with open(os.path.join(directory, runner.MEASURES_FILE), 'w') as f:
-    json.dump({'translation': {'mse': 0.05, 'mse_translated': 0.1,
-                               'sharpness_translated': 0.5 + offset / 100
-                               + seed / 100}}, f)
+    sharp = 0.5 + offset / 100 + seed / 100
+    json.dump({'translation': {
+        'unshifted': {'mse': 0.05, 'sharpness': 0.9},
+        'seen': {'fraction': 0.1, 'mse': 0.1 - (offset + seed) / 1000,
+                 'sharpness': sharp},
+        'unseen': {'fraction': 0.2, 'mse': 0.2 - (offset + seed) / 500,
+                   'sharpness': sharp / 2}}}, f)
   digits = lambda n: rng.integers(0, 256, (n, 28, 28, 1), np.uint8)
   np.savez(os.path.join(directory, runner.PICTURES_FILE),
            held_out=digits(8), reconstructions=digits(8),
-           translation_inputs=digits(12), translated=digits(12),
-           translated_reconstructions=digits(12))
+           translation_inputs=digits(12), translated_seen=digits(12),
+           reconstructions_seen=digits(12), translated_unseen=digits(12),
+           reconstructions_unseen=digits(12))
   writers.save_png(os.path.join(directory, runner.SAMPLES_FILE),
                    digits(1)[0])
   # Decoys: a workdir's big files, which the copies leave out.
