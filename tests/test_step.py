@@ -373,6 +373,19 @@ def test_vae_then_gan_switches_at_pretrain_steps():
     assert _changed(a, b, 'decoder')
 
 
+def test_vae_then_gan_computes_the_phase_of_its_step_exactly():
+  config = helpers.tiny_config(loss__objective='vae_then_gan',
+                               loss__pretrain_steps=2,
+                               loss__equilibrium_gating=False)
+  state, images = _setup(config)
+  for step, phase in ((1, 'vae'), (2, 'gan')):
+    at = state.replace(step=jnp.asarray(step, state.step.dtype))
+    grads, terms = _step_gradients(config, at, images, objective=None)
+    want_grads, want_terms = _step_gradients(config, at, images, phase)
+    chex.assert_trees_all_close(grads, want_grads, rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(terms, want_terms, rtol=1e-5, atol=1e-6)
+
+
 def test_n_critic_updates_the_discriminator_n_times_per_step():
   config = helpers.tiny_config(loss__n_critic=3,
                                loss__equilibrium_gating=False)

@@ -493,11 +493,18 @@ def losses_and_gradients(hp: Hyperparameters, nets: networks.Networks,
     if len(hp.phases) == 1:
       objective = hp.phases[0]
     else:  # 'vae_then_gan'
-      return jax.lax.cond(
-          state.step < hp.pretrain_steps,
-          *[functools.partial(losses_and_gradients, hp, nets, state, batch,
-                              rng, phase, separate_generator)
-            for phase in hp.phases])
+      first = state.step < hp.pretrain_steps
+      phases = [functools.partial(losses_and_gradients, hp, nets, state,
+                                  batch, rng, phase, separate_generator)
+                for phase in hp.phases]
+      # XLA:CPU runs the filter-gradient convolutions of a `lax.cond`
+      # branch 50-100 times slower than the same convolutions outside one
+      # (jaxlib 0.10), which made this objective's step 17 times slower
+      # than either phase alone: on the CPU both phases are computed and
+      # one is selected; elsewhere only the phase of this step runs.
+      return jax.lax.platform_dependent(
+          cpu=lambda: optax.tree.where(first, *[phase() for phase in phases]),
+          default=lambda: jax.lax.cond(first, *phases))
   rows = weights(hp, objective, state.step)
   params = dict(state.params)
   if separate_generator:
