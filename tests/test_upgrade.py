@@ -39,8 +39,10 @@ def _copy(tmp_path):
 
 
 def _config():
+  # optim.lr: the release's default, which trained the fixture.
   return helpers.tiny_config(train__num_steps=4, train__checkpoint_every=2,
-                             train__log_every=1, data__validation_size=0)
+                             train__log_every=1, data__validation_size=0,
+                             optim__lr=3e-4)
 
 
 def _losses(workdir):
