@@ -373,6 +373,7 @@ def test_vae_then_gan_switches_at_pretrain_steps():
     assert _changed(a, b, 'decoder')
 
 
+@pytest.mark.slow  # four compiles of the step, about 5 s
 def test_vae_then_gan_computes_the_phase_of_its_step_exactly():
   config = helpers.tiny_config(loss__objective='vae_then_gan',
                                loss__pretrain_steps=2,
