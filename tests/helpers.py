@@ -67,6 +67,22 @@ def max_abs_diff(a, b):
              for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
+def assert_leaves_close(actual, expected, rtol):
+  """Each leaf of `actual` within rtol of its expected leaf's largest value.
+
+  Gradients summed in another order differ by float32 rounding of their
+  largest terms, which an element near zero shows as a large relative error;
+  measured against the leaf's scale, a missing or extra term still shows.
+  """
+  paths = jax.tree_util.tree_flatten_with_path(expected)[0]
+  for (path, y), x in zip(paths, jax.tree.leaves(actual)):
+    x, y = np.asarray(x), np.asarray(y)
+    assert x.shape == y.shape, (jax.tree_util.keystr(path), x.shape, y.shape)
+    scale = float(np.max(np.abs(y))) if y.size else 0.0
+    diff = float(np.max(np.abs(x - y))) if y.size else 0.0
+    assert diff <= rtol * scale, (jax.tree_util.keystr(path), diff, scale)
+
+
 def subprocess_env(**extra):
   """The environment for a subprocess of the tests: this checkout first on
   the path, the CPU, the tests' XLA flags and compilation cache."""
