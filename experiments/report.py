@@ -12,8 +12,9 @@ import ast
 import datetime
 import os
 import subprocess
-from typing import Sequence
+from typing import Callable, Sequence
 
+import ml_collections
 import numpy as np
 
 from vaegan_jax import files
@@ -228,8 +229,12 @@ def _networks(config) -> str:
           f'decoder base width {spec["decoder_base_width"]}, deconvs '
           f'{spec["decoder_widths"]}; discriminator convs '
           f'{spec["discriminator_widths"]}, dense '
-          f'{spec["discriminator_dense"]}, Dis_l at conv '
-          f'{spec["dis_feature_layer"]}')
+          f'{spec["discriminator_dense"]}')
+
+
+def _feature_layer(config) -> list[tuple[str, str]]:
+  spec = architectures.resolve(config.model)
+  return [('conv', f'{spec["dis_feature_layer"]}')]
 
 
 def _data(config) -> str:
@@ -244,12 +249,60 @@ def _data(config) -> str:
           + f'; evaluated on {scored:,} images of the {part} split')
 
 
+def _per_run(all_seeds: Sequence[runner.Result],
+             pieces: Callable[[ml_collections.ConfigDict],
+                              list[tuple[str, str]]]) -> str:
+  """A settings row from `pieces(config)`, (name, value) pairs: each value the
+  runs share once, and "<name> by run" for one they differ in (the overrides
+  in "what the runs change" say how)."""
+  by_run = {}
+  for r in all_seeds:
+    if r.config is not None:
+      by_run.setdefault(r.run.name, pieces(r.config))
+  rows = list(by_run.values())
+  texts = []
+  for i, (name, value) in enumerate(rows[0]):
+    if all(row[i][1] == value for row in rows):
+      texts.append(f'{name} {value}' if name else value)
+    else:
+      texts.append(f'{name} by run' if name else 'by run')
+  return ', '.join(texts)
+
+
+def _training(config: ml_collections.ConfigDict) -> list[tuple[str, str]]:
+  steps, batch = config.train.num_steps, config.train.batch_size
+  return [('steps', f'{steps:,}'), ('batch', f'{batch}'),
+          ('epochs', f'{steps * batch / sources.size(config, "train"):.1f}'),
+          ('evaluated every', f'{config.eval.every or steps:,} steps')]
+
+
+def _optimiser(config: ml_collections.ConfigDict) -> list[tuple[str, str]]:
+  optim = config.optim
+  return [('', optim.name), ('lr', f'{optim.lr:g}'),
+          ('schedule', optim.schedule)]
+
+
+def _gan_loss(config: ml_collections.ConfigDict) -> list[tuple[str, str]]:
+  loss = config.loss
+  return [('', loss.gan),
+          ('equilibrium gating', 'on' if loss.equilibrium_gating else 'off'),
+          ('γ', f'{loss.gamma:g}')]
+
+
+def _sample_quality(config: ml_collections.ConfigDict
+                    ) -> list[tuple[str, str]]:
+  fid = quality.resolve_kind(config)
+  if fid == 'none':
+    return [('', 'not measured')]
+  return [('', f'{fid} features'),
+          ('', f'{config.eval.num_fid_samples:,} samples against the '
+               f'evaluated images')]
+
+
 def _settings(experiment: definitions.Experiment,
               all_seeds: Sequence[runner.Result], commands: list[str]) -> str:
-  config = next(r.config for r in all_seeds if r.config is not None)
-  steps, batch = config.train.num_steps, config.train.batch_size
-  loss, optim = config.loss, config.optim
-  fid = quality.resolve_kind(config)
+  """The report's settings table: what the runs share, and "by run" where
+  they differ, with the overrides that make them differ."""
   sessions = [s for r in all_seeds for s in r.timing['sessions']]
   machines = sorted({s['machine'] for s in sessions if 'machine' in s})
   seeds = sorted({r.seed for r in all_seeds})
@@ -257,22 +310,15 @@ def _settings(experiment: definitions.Experiment,
       f'{r.label}: ' + ', '.join(f'`{k}={v}`' for k, v in r.overrides.items())
       for r in experiment.runs)
   rows = [
-      ('data', _data(config)),
-      ('networks', _networks(config)),
-      ('training', f'{steps:,} steps of batch {batch} '
-                   f'({steps * batch / sources.size(config, "train"):.1f} '
-                   f'epochs), evaluated every {config.eval.every or steps:,} '
-                   f'steps'),
+      ('data', _per_run(all_seeds, lambda c: [('', _data(c))])),
+      ('networks', _per_run(all_seeds, lambda c: [('', _networks(c))])),
+      ('L_llike on Dis_l at', _per_run(all_seeds, _feature_layer)),
+      ('training', _per_run(all_seeds, _training)),
       ('seeds', ', '.join(str(s) for s in seeds)
                 + ' (`config.seed`; each run repeated with each)'),
-      ('optimiser', f'{optim.name}, lr {optim.lr:g}, schedule '
-                    f'{optim.schedule}'),
-      ('GAN loss', f'{loss.gan}, equilibrium gating '
-              f'{"on" if loss.equilibrium_gating else "off"}, γ '
-              f'{loss.gamma:g}'),
-      ('sample quality', f'{fid} features, {config.eval.num_fid_samples:,} '
-                         f'samples against the evaluated images'
-                         if fid != 'none' else 'not measured'),
+      ('optimiser', _per_run(all_seeds, _optimiser)),
+      ('GAN loss', _per_run(all_seeds, _gan_loss)),
+      ('sample quality', _per_run(all_seeds, _sample_quality)),
       ('what the runs change', varied),
       ('trained by', '; '.join(f'`{c}`' for c in commands) or 'unknown'),
       ('machine', '; '.join(machines) or 'unknown'),

@@ -321,6 +321,11 @@ def test_the_report_is_written_again_byte_for_byte_from_the_copies(
   assert '| VAE | 90.0 ± 0.0 | 60.0 ± 0.0 | 41.0 ± ' in text
   assert 'FID still falls at the end for VAE, VAE-GAN' in text
   assert 'trained by | `python -m experiments fake`' in text
+  # A setting the runs share is stated once; one they differ in says so,
+  # with the overrides beside it: translation's runs have their own lr.
+  assert '| optimiser | adam, lr by run, schedule constant |' in text
+  assert '`optim.lr=0.0003`' in text and '`optim.lr=0.0006`' in text
+  assert '| GAN loss | minimax, equilibrium gating on, γ ' in text
 
 
 def test_a_run_stopped_by_the_collapse_watch_counts_as_finished(tmp_path):
