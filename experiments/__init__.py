@@ -55,9 +55,15 @@ def run(experiment: Experiment, config: ml_collections.ConfigDict,
   from experiments import runner  # pylint: disable=g-import-not-at-top
   from experiments import records  # pylint: disable=g-import-not-at-top
   from experiments import floors  # pylint: disable=g-import-not-at-top
+  from vaegan_jax.run import validation  # pylint: disable=g-import-not-at-top
+  # Every run named and every run's config checked before anything is
+  # written: a mistyped name or field costs no floors and no folders.
+  selected = runner.select(experiment, runs)
+  for r in selected:
+    validation.validate(runner.run_config(config, r))
   floors.write(config, docs or workdir)
   for seed in runner.seeds(config, seeds or experiment.seeds):
-    for r in runner.select(experiment, runs):
+    for r in selected:
       logging.info('Run %s of %s, seed %d.', r.name, experiment.name, seed)
       directory = runner.run_dir(workdir, r, seed)
       if not runner.train_run(runner.run_config(config, r, seed), directory,

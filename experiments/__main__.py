@@ -82,6 +82,11 @@ def main(argv):
                                     keep=overridden)
   try:
     if _REPORT_ONLY.value:
+      if _RUNS.value:
+        raise ValueError(
+            f'--runs={",".join(_RUNS.value)} chooses runs to train, and '
+            '--report_only trains none: its report shows every finished '
+            'run. Drop --runs, or --report_only to train those runs.')
       root = _DOCS.value or workdir
       if not any(runner.found_seeds(root, r) for r in experiment.runs):
         raise FileNotFoundError(

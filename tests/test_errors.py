@@ -477,6 +477,14 @@ COMMAND_CASES = [
     (['-m', 'vaegan_jax.run.prepare_data', '--config=configs/celeba.py',
       '--config.data.name=folder', '--config.data.path=/no/such/dir'],
      'config.data.path=/no/such/dir does not exist'),
+    # An experiment checks its run names and every run's config before it
+    # measures its floors or makes a folder.
+    (['-m', 'experiments', 'compare', '--runs=vaegan,gann'],
+     "compare has no run ['gann']; its runs are vae,vae_bce,gan,vaegan."),
+    (['-m', 'experiments', 'compare', '--config.train.log_every=0'],
+     'config.train.log_every=0 must be an integer >= 1'),
+    (['-m', 'experiments', 'compare', '--report_only', '--runs=gan'],
+     '--runs=gan chooses runs to train, and --report_only trains none'),
 ]
 
 
@@ -500,8 +508,9 @@ def test_evaluate_of_a_missing_workdir_is_one_line_and_creates_nothing(
 @pytest.mark.slow
 @pytest.mark.parametrize('argv,message', COMMAND_CASES)
 def test_command(tmp_path, argv, message):
+  takes_workdir = argv[0] == 'main.py' or argv[:2] == ['-m', 'experiments']
   proc = subprocess.run([sys.executable, *argv, f'--workdir={tmp_path}']
-                        if argv[0] == 'main.py' else [sys.executable, *argv],
+                        if takes_workdir else [sys.executable, *argv],
                         cwd=helpers.ROOT, env=helpers.subprocess_env(),
                         capture_output=True, text=True, timeout=300)
   out = proc.stdout + proc.stderr

@@ -487,7 +487,7 @@ def test_a_tiny_experiment_writes_its_report(tiny_workdir):
     assert seeds == '2' and float(fid.split(' ± ')[0]) > 0
     assert 0 <= float(precision.split(' ± ')[0]) <= 1
   assert _table_row(text, 'GAN').startswith('| GAN | 0 |')
-  assert re.search(r'2 steps of batch 8', text)
+  assert '| training | steps 2, batch 8, epochs ' in text
   mse = _table_row(text.split('## Translated')[1], 'VAE').split(' | ')
   assert 0 < float(mse[2].split(' ± ')[0]) < 1
   for seed in (0, 1):
