@@ -74,6 +74,8 @@ def assert_leaves_close(actual, expected, rtol):
   largest terms, which an element near zero shows as a large relative error;
   measured against the leaf's scale, a missing or extra term still shows.
   """
+  assert jax.tree.structure(actual) == jax.tree.structure(expected), (
+      jax.tree.structure(actual), jax.tree.structure(expected))
   paths = jax.tree_util.tree_flatten_with_path(expected)[0]
   for (path, y), x in zip(paths, jax.tree.leaves(actual)):
     x, y = np.asarray(x), np.asarray(y)
