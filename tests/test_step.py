@@ -178,23 +178,32 @@ def test_c_a_loss_weight_changes_only_its_networks_update(field, values,
 
 
 # The objectives' tables against the mechanism: with several objectives and
-# losses, every network gets jax.grad of its own row, and a network the
-# objective does not train gets zero.
+# losses, every network gets the gradient of its own row, and a network the
+# objective does not train gets zero. The plain objectives run in the fast
+# tier; the combinations of features, each 6-10 s to trace, in the slow one.
 @pytest.mark.parametrize('objective,overrides', [
     ('vae', {}),
     ('gan', {}),
     ('blend', {'loss__blend_lambda': 0.3}),
-    ('vaegan', {'loss__gan': 'wgan_gp', 'model__dis_norm': 'layer',
-                'loss__equilibrium_gating': False}),
-    ('blend', {'loss__gan': 'hinge', 'loss__equilibrium_gating': False,
-               'model__spectral_norm': True}),
+    pytest.param('vaegan', {'loss__gan': 'wgan_gp', 'model__dis_norm': 'layer',
+                            'loss__equilibrium_gating': False},
+                 marks=pytest.mark.slow),
+    pytest.param('blend', {'loss__gan': 'hinge',
+                           'loss__equilibrium_gating': False,
+                           'model__spectral_norm': True},
+                 marks=pytest.mark.slow),
     # Class-conditional, with both remedies for mode collapse.
-    ('vaegan', {'model__conditional': True, 'model__num_conditions': 10,
-                'model__minibatch_std': True, 'loss__replay_size': 16}),
+    pytest.param('vaegan', {'model__conditional': True,
+                            'model__num_conditions': 10,
+                            'model__minibatch_std': True,
+                            'loss__replay_size': 16},
+                 marks=pytest.mark.slow),
     # DiffAugment on replayed samples too, and R1 on every step.
-    ('gan', {'loss__augment': 'translation,cutout', 'loss__r1_weight': 5.0,
-             'loss__r1_every': 1, 'loss__gan': 'non_saturating',
-             'loss__replay_size': 16, 'loss__equilibrium_gating': False}),
+    pytest.param('gan', {'loss__augment': 'translation,cutout',
+                         'loss__r1_weight': 5.0, 'loss__r1_every': 1,
+                         'loss__gan': 'non_saturating', 'loss__replay_size': 16,
+                         'loss__equilibrium_gating': False},
+                 marks=pytest.mark.slow),
 ])
 def test_every_network_gets_its_own_objectives_gradient(objective, overrides):
   config = helpers.tiny_config(loss__discriminate_recon=True,
