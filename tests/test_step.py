@@ -92,6 +92,11 @@ def _norm(tree):
   return float(jnp.sqrt(sum(jnp.sum(x ** 2) for x in jax.tree.leaves(tree))))
 
 
+def _slow(*values):
+  """A parametrize case in the slow tier."""
+  return pytest.param(*values, marks=pytest.mark.slow)
+
+
 # DiffAugment (on L_llike's passes too) and R1 change what the discriminator
 # sees and adds, not whose gradient is whose. R1's row: γ_R1 / 2 · k.
 FEATURES = {'plain': {},
@@ -100,8 +105,7 @@ FEATURES = {'plain': {},
             'r1': {'loss__r1_weight': 10.0, 'loss__r1_every': 4}}
 R1_ROW = {'plain': {}, 'augment': {}, 'r1': {'r1': 20.0}}
 # With augmentation or R1 on, the isolation tests run in the slow tier.
-_FEATURE_PARAMS = [f if f == 'plain' else pytest.param(f, marks=pytest.mark.slow)
-                   for f in sorted(FEATURES)]
+_FEATURE_PARAMS = [f if f == 'plain' else _slow(f) for f in sorted(FEATURES)]
 
 
 @pytest.mark.parametrize('features', _FEATURE_PARAMS)
@@ -178,32 +182,25 @@ def test_c_a_loss_weight_changes_only_its_networks_update(field, values,
 
 
 # The objectives' tables against the mechanism: with several objectives and
-# losses, every network gets the gradient of its own row, and a network the
+# losses, every network gets jax.grad of its own row, and a network the
 # objective does not train gets zero. The plain objectives run in the fast
 # tier; the combinations of features, each 6-10 s to trace, in the slow one.
 @pytest.mark.parametrize('objective,overrides', [
     ('vae', {}),
     ('gan', {}),
     ('blend', {'loss__blend_lambda': 0.3}),
-    pytest.param('vaegan', {'loss__gan': 'wgan_gp', 'model__dis_norm': 'layer',
-                            'loss__equilibrium_gating': False},
-                 marks=pytest.mark.slow),
-    pytest.param('blend', {'loss__gan': 'hinge',
-                           'loss__equilibrium_gating': False,
-                           'model__spectral_norm': True},
-                 marks=pytest.mark.slow),
+    _slow('vaegan', {'loss__gan': 'wgan_gp', 'model__dis_norm': 'layer',
+                     'loss__equilibrium_gating': False}),
+    _slow('blend', {'loss__gan': 'hinge', 'loss__equilibrium_gating': False,
+                    'model__spectral_norm': True}),
     # Class-conditional, with both remedies for mode collapse.
-    pytest.param('vaegan', {'model__conditional': True,
-                            'model__num_conditions': 10,
-                            'model__minibatch_std': True,
-                            'loss__replay_size': 16},
-                 marks=pytest.mark.slow),
+    _slow('vaegan', {'model__conditional': True, 'model__num_conditions': 10,
+                     'model__minibatch_std': True, 'loss__replay_size': 16}),
     # DiffAugment on replayed samples too, and R1 on every step.
-    pytest.param('gan', {'loss__augment': 'translation,cutout',
-                         'loss__r1_weight': 5.0, 'loss__r1_every': 1,
-                         'loss__gan': 'non_saturating', 'loss__replay_size': 16,
-                         'loss__equilibrium_gating': False},
-                 marks=pytest.mark.slow),
+    _slow('gan', {'loss__augment': 'translation,cutout',
+                  'loss__r1_weight': 5.0, 'loss__r1_every': 1,
+                  'loss__gan': 'non_saturating', 'loss__replay_size': 16,
+                  'loss__equilibrium_gating': False}),
 ])
 def test_every_network_gets_its_own_objectives_gradient(objective, overrides):
   config = helpers.tiny_config(loss__discriminate_recon=True,
