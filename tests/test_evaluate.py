@@ -250,6 +250,21 @@ def test_loss_curves_picture():
   assert len(np.unique(picture.reshape(-1, 3), axis=0)) > 10  # drawn
 
 
+def test_a_chart_with_more_lines_than_colours_dashes_the_rest():
+  styles = [plots.line_style(i) for i in range(2 * len(plots.COLOURS))]
+  assert len(set(styles)) == len(styles)  # no two lines look the same
+  # The same line drawn first (solid) and after every colour (dashed): the
+  # other lines are empty, so only the line itself differs between them.
+  line, empty = ('a', [0, 1, 2], [0.0, 2.0, 1.0]), ('-', [], [])
+  others = [empty] * (len(plots.COLOURS) - 1)
+  pixels = []
+  for lines in ([line] + others + [empty], [empty] + others + [line]):
+    picture = plots.line_charts([plots.Panel('t', lines)])
+    pixels.append(np.all(picture == plots.COLOURS[0], axis=-1).sum())
+  solid, dashed = pixels
+  assert 0.4 * solid < dashed < 0.8 * solid  # gaps of 4 in every 10 pixels
+
+
 @pytest.mark.slow
 def test_a_run_with_digits_fid_keeps_the_best_checkpoint(tmp_path,
                                                          monkeypatch):

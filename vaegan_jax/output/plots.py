@@ -25,7 +25,10 @@ PANELS = (
                         'grad_norm/discriminator')),
 )
 COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40),
-           (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127))
+           (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127),
+           (188, 189, 34), (23, 190, 207))
+# A line past the colours' count is drawn dashed, DASH pixels on and GAP off.
+DASH, GAP = 6, 4
 WHITE, BLACK, GRID = (255, 255, 255), (30, 30, 30), (225, 225, 225)
 
 
@@ -61,6 +64,35 @@ def _label(value: float, log: bool) -> str:
   if log:
     return f'1e{int(round(value))}'
   return f'{value:.4g}'
+
+
+def line_style(index: int) -> tuple[tuple[int, int, int], bool]:
+  """The colour of a panel's line `index`, and whether it is dashed: the
+  colours in turn, then again dashed, so that 2 * len(COLOURS) lines differ."""
+  return COLOURS[index % len(COLOURS)], index // len(COLOURS) % 2 == 1
+
+
+def _polyline(draw: ImageDraw.ImageDraw, points: Sequence[tuple[float, float]],
+              colour: tuple[int, int, int], dashed: bool) -> None:
+  """A line through `points`, 2 pixels wide, solid or dashed."""
+  if not dashed:
+    draw.line(points, fill=colour, width=2)
+    return
+  travelled = 0.0  # along the whole line, so the dashes run on at corners
+  for (xa, ya), (xb, yb) in zip(points, points[1:]):
+    length = math.hypot(xb - xa, yb - ya)
+    at = 0.0
+    while at < length:
+      phase = travelled % (DASH + GAP)
+      step = min((DASH - phase) if phase < DASH else (DASH + GAP - phase),
+                 length - at)
+      if phase < DASH:
+        t0, t1 = at / length, (at + step) / length
+        draw.line((xa + t0 * (xb - xa), ya + t0 * (yb - ya),
+                   xa + t1 * (xb - xa), ya + t1 * (yb - ya)),
+                  fill=colour, width=2)
+      at += step
+      travelled += step
 
 
 def _draw_panel(draw: ImageDraw.ImageDraw, panel: Panel, box: tuple[int, ...],
@@ -105,9 +137,9 @@ def _draw_panel(draw: ImageDraw.ImageDraw, panel: Panel, box: tuple[int, ...],
               anchor='mt')
   draw.rectangle(plot, outline=BLACK)
   for i, line in enumerate(points):
-    colour = COLOURS[i % len(COLOURS)]
+    colour, dashed = line_style(i)
     if len(line) > 1:
-      draw.line([(sx(x), sy(y)) for x, y in line], fill=colour, width=2)
+      _polyline(draw, [(sx(x), sy(y)) for x, y in line], colour, dashed)
     elif line:
       x, y = line[0]
       draw.ellipse((sx(x) - 2, sy(y) - 2, sx(x) + 2, sy(y) + 2), fill=colour)
@@ -118,8 +150,8 @@ def _draw_panel(draw: ImageDraw.ImageDraw, panel: Panel, box: tuple[int, ...],
     draw.rectangle(box, fill=WHITE, outline=GRID)
     for i, (label, _, _) in enumerate(panel.lines):
       y = box[1] + 8 + 12 * i
-      colour = COLOURS[i % len(COLOURS)]
-      draw.line((box[0] + 4, y, box[0] + 18, y), fill=colour, width=2)
+      colour, dashed = line_style(i)
+      _polyline(draw, [(box[0] + 4, y), (box[0] + 18, y)], colour, dashed)
       draw.text((box[0] + 22, y), label, fill=BLACK, font=small, anchor='lm')
 
 
