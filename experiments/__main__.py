@@ -5,8 +5,8 @@
     python -m experiments ablation --runs=lambda_0.0,lambda_1.0
     python -m experiments compare --report_only --docs=docs/compare
 
-Experiments: compare, ablation, lr, translation, feature_layer, conditional,
-collapse, features. Every run is --config (configs/mnist.py) with its
+`python -m experiments` alone lists the experiments and their runs. Every
+run is --config (configs/mnist.py) with its
 overrides, the experiment's defaults for the fields the command line does
 not set (train.num_steps, train.log_every, eval.every, eval.split), and the
 run's own fields,
@@ -63,9 +63,13 @@ def _usage() -> str:
 
 
 def main(argv):
-  if len(argv) != 2 or argv[1] not in definitions.EXPERIMENTS:
+  if len(argv) != 2:
     raise app.UsageError('Name one experiment: python -m '
                          'experiments <experiment> [flags]\n'
+                         + _usage())
+  if argv[1] not in definitions.EXPERIMENTS:
+    raise app.UsageError(f'{argv[1]} is not an experiment: name one of '
+                         f'{", ".join(definitions.EXPERIMENTS)}.\n'
                          + _usage())
   cli.setup_logging()
   # Imported here so that --help and flag errors do not wait for JAX.
