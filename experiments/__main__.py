@@ -6,10 +6,9 @@
     python -m experiments compare --report_only --docs=docs/compare
 
 `python -m experiments` alone lists the experiments and their runs. Every
-run is --config (configs/mnist.py) with its
-overrides, the experiment's defaults for the fields the command line does
-not set (train.num_steps, train.log_every, eval.every, eval.split), and the
-run's own fields,
+run is --config (configs/mnist.py) with its overrides, the experiment's
+defaults for the fields the command line does not set (train.num_steps,
+train.log_every, eval.every, eval.split), and the run's own fields,
 repeated over --seeds seeds (config.seed, config.seed + 1, ...) in
 <workdir>/runs/<name>/seed_<k>/. Running the same command again skips
 finished seeds, continues unfinished ones and rewrites the report. With
@@ -63,14 +62,11 @@ def _usage() -> str:
 
 
 def main(argv):
-  if len(argv) != 2:
-    raise app.UsageError('Name one experiment: python -m '
-                         'experiments <experiment> [flags]\n'
-                         + _usage())
-  if argv[1] not in definitions.EXPERIMENTS:
-    raise app.UsageError(f'{argv[1]} is not an experiment: name one of '
-                         f'{", ".join(definitions.EXPERIMENTS)}.\n'
-                         + _usage())
+  if len(argv) != 2 or argv[1] not in definitions.EXPERIMENTS:
+    problem = (f'{argv[1]} is not an experiment.' if len(argv) == 2 else
+               'Name one experiment: python -m experiments <experiment> '
+               '[flags]')
+    raise app.UsageError(f'{problem}\n{_usage()}')
   cli.setup_logging()
   # Imported here so that --help and flag errors do not wait for JAX.
   from vaegan_jax import errors  # pylint: disable=g-import-not-at-top

@@ -480,7 +480,7 @@ COMMAND_CASES = [
     # An experiment checks its run names and every run's config before it
     # measures its floors or makes a folder.
     (['-m', 'experiments', 'gan_los'],
-     'gan_los is not an experiment: name one of compare, ablation,'),
+     'gan_los is not an experiment.\nExperiments:\n  compare: '),
     (['-m', 'experiments', 'compare', '--runs=vaegan,gann'],
      "compare has no run ['gann']; its runs are vae,vae_bce,gan,vaegan."),
     (['-m', 'experiments', 'compare', '--config.train.log_every=0'],

@@ -84,9 +84,9 @@ def _polyline(draw: ImageDraw.ImageDraw, points: Sequence[tuple[float, float]],
     at = 0.0
     while at < length:
       phase = travelled % (DASH + GAP)
-      step = min((DASH - phase) if phase < DASH else (DASH + GAP - phase),
-                 length - at)
-      if phase < DASH:
+      on = phase < DASH  # in a dash, else in a gap; step to its end
+      step = min((DASH if on else DASH + GAP) - phase, length - at)
+      if on:
         t0, t1 = at / length, (at + step) / length
         draw.line((xa + t0 * (xb - xa), ya + t0 * (yb - ya),
                    xa + t1 * (xb - xa), ya + t1 * (yb - ya)),
